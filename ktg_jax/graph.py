@@ -117,7 +117,7 @@ class GraphSpec:
     for i, node in enumerate(self.nodes):
       if not isinstance(node, Node):
         raise _err(f"nodes[{i}]", node, "Node(model=...) or a model name")
-      if node.model not in models_lib.REGISTRY:
+      if not models_lib.exists(node.model):
         raise _err(f"nodes[{i}].model", node.model, models_lib.names())
       if node.checkpoint is not None and not isinstance(node.checkpoint, str):
         raise _err(f"nodes[{i}].checkpoint", node.checkpoint, "a path or None")

@@ -7,6 +7,7 @@ with BatchNorm statistics in the ``batch_stats`` collection.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Callable
 
 import flax.linen as nn
@@ -34,11 +35,37 @@ def register(name: str, factory: Callable[..., nn.Module]) -> None:
   REGISTRY[name] = factory
 
 
+# Any depth/width of the two families, e.g. "resnet8" or "wrn16_3".
+_PATTERNS = (
+    (re.compile(r"resnet(\d+)$"), lambda d: (d - 2) % 6 == 0 and d >= 8,
+     lambda d: functools.partial(CifarResNet, d)),
+    (re.compile(r"wrn(\d+)_(\d+)$"), lambda d, k: (d - 4) % 6 == 0 and d >= 10
+     and k >= 1, lambda d, k: functools.partial(WideResNet, d, k)),
+)
+
+
 def names() -> list[str]:
-  return sorted(REGISTRY)
+  return sorted(REGISTRY) + ["resnet{6n+2}", "wrn{6n+4}_{k}"]
+
+
+def _lookup(name: str):
+  if not isinstance(name, str):
+    return None
+  if name in REGISTRY:
+    return REGISTRY[name]
+  for pattern, valid, factory in _PATTERNS:
+    m = pattern.match(name)
+    if m and valid(*map(int, m.groups())):
+      return factory(*map(int, m.groups()))
+  return None
+
+
+def exists(name: str) -> bool:
+  return _lookup(name) is not None
 
 
 def create(name: str, num_classes: int) -> nn.Module:
-  if name not in REGISTRY:
+  factory = _lookup(name)
+  if factory is None:
     raise ValueError(f"model={name!r} is unknown; allowed: {names()}")
-  return REGISTRY[name](num_classes=num_classes)
+  return factory(num_classes=num_classes)
