@@ -1,0 +1,143 @@
+"""Data: loaders, seeded train/validation splits with saved indices, augmentation.
+
+The contract other modules rely on::
+
+  data = ktg_jax.data.load("fashion_mnist", seed=0, val_fraction=0.2)
+  data.train.images  # float32 NHWC in [0, 1];  data.train.labels  # int32
+  data.val, data.test, data.num_classes, data.name, data.split_indices
+
+The validation set is carved out of the official training set (SPEC §4: CIFAR
+40,000 / 10,000, i.e. ``val_fraction=0.2`` of 50,000; 80/20 for the others);
+the official test set is used only for final numbers, never for search or
+model selection. ``sealed(data)`` replaces the test split by one that raises
+on any read, so a search can prove it never looked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import NamedTuple
+
+import numpy as np
+
+from ktg_jax.data import augment
+from ktg_jax.data.idx import find_fashion_mnist, parse_idx, read_idx
+from ktg_jax.data.sources import SOURCES, Raw
+
+SPLIT_FILE = "split_indices.npz"
+
+
+class Split(NamedTuple):
+  images: np.ndarray  # float32 [n, H, W, C]
+  labels: np.ndarray  # int32 [n]
+
+  def __len__(self):  # pylint: disable=invalid-length-returned
+    return len(self.labels)
+
+
+class Dataset(NamedTuple):
+  train: Split
+  val: Split
+  test: Split
+  num_classes: int
+  name: str
+  split_indices: dict  # {"train": int[], "val": int[]} into the official train set
+  seed: int = 0
+
+
+class TestSplitAccessError(RuntimeError):
+  """The test split of a sealed dataset was read (SPEC §4: never during search)."""
+
+
+class SealedSplit:
+  """Stands in for the test split: any read raises and is counted."""
+
+  def __init__(self, name: str):
+    self._name, self.reads = name, 0
+
+  def _trip(self, what: str):
+    self.reads += 1
+    raise TestSplitAccessError(
+        f"{self._name}: the test split was read ({what}) but this dataset "
+        "is sealed for search / model selection (SPEC §4); use "
+        "eval_split='val'")
+
+  def __getattr__(self, attr):
+    if attr.startswith("__"):
+      raise AttributeError(attr)
+    return self._trip(repr(attr))
+
+  def __len__(self):
+    return self._trip("len()")
+
+  def __iter__(self):
+    return self._trip("iteration")
+
+  def __getitem__(self, i):
+    return self._trip(f"item {i!r}")
+
+
+def sealed(data: Dataset) -> Dataset:
+  """The same dataset with its test split replaced by a ``SealedSplit``."""
+  return data._replace(test=SealedSplit(data.name))
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> dict:
+  """A seeded permutation of ``range(n)`` cut into train / val index sets."""
+  if not 0.0 <= val_fraction < 1.0:
+    raise ValueError(f"val_fraction={val_fraction}; allowed: 0 <= x < 1")
+  order = np.random.default_rng(seed).permutation(n)
+  n_val = int(round(val_fraction * n))
+  return {"train": np.sort(order[n_val:]), "val": np.sort(order[:n_val])}
+
+
+def from_arrays(raw: Raw, name: str, *, seed: int = 0,
+                val_fraction: float = 0.2) -> Dataset:
+  """Splits the official training set of ``raw`` into train / val (seeded)."""
+  idx = split_indices(len(raw.train_labels), val_fraction, seed)
+  take = lambda ids: Split(raw.train_images[ids], raw.train_labels[ids])
+  return Dataset(train=take(idx["train"]), val=take(idx["val"]),
+                 test=Split(raw.test_images, raw.test_labels),
+                 num_classes=raw.num_classes, name=name, split_indices=idx,
+                 seed=seed)
+
+
+def load(name: str, *, seed: int = 0, val_fraction: float = 0.2,
+         data_dir: str | None = None, limit: int | None = None) -> Dataset:
+  """Loads data set ``name`` (one of ``SOURCES``) and splits it.
+
+  Args:
+    name: "fashion_mnist", "digits", "cifar10" or "cifar100".
+    seed: seed of the train / validation split.
+    val_fraction: share of the official training set held out for validation
+      (0 = train on all of it: the final retraining of SPEC §4).
+    data_dir: where the files are (Fashion-MNIST IDX folder, TFDS data_dir).
+    limit: keep only the first ``limit`` examples of each official split.
+  """
+  if name not in SOURCES:
+    raise ValueError(f"data set {name!r} is unknown; allowed: {sorted(SOURCES)}")
+  raw = SOURCES[name](data_dir=data_dir, limit=limit)
+  return from_arrays(raw, name, seed=seed, val_fraction=val_fraction)
+
+
+def save_split(data: Dataset, workdir: str) -> str:
+  """Writes the split indices beside a run (``split_indices.npz``)."""
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, SPLIT_FILE)
+  np.savez(path, train=data.split_indices["train"],
+           val=data.split_indices["val"],
+           meta=np.array(json.dumps({"name": data.name, "seed": data.seed})))
+  return path
+
+
+def load_split(workdir: str) -> dict:
+  with np.load(os.path.join(workdir, SPLIT_FILE)) as f:
+    return {"train": f["train"], "val": f["val"],
+            **json.loads(str(f["meta"]))}
+
+
+__all__ = ["Dataset", "Raw", "SOURCES", "SealedSplit", "Split",
+           "TestSplitAccessError", "augment", "find_fashion_mnist",
+           "from_arrays", "load", "load_split", "parse_idx", "read_idx",
+           "save_split", "sealed", "split_indices"]

@@ -1,0 +1,183 @@
+"""Pictures of a run: the graph, its gate schedules, accuracy curves (PNG).
+
+Drawn with matplotlib alone (Agg backend, no display): a graph of at most a
+handful of nodes is laid out on a circle by hand, so no system ``graphviz``
+binary (``dot``) and no pygraphviz build is needed on a fresh machine.
+
+Example:
+  >>> import os, tempfile
+  >>> from ktg_jax import classic
+  >>> path = draw_graph(classic.dml(2, "small_cnn"),
+  ...                   os.path.join(tempfile.mkdtemp(), "graph.png"))
+  >>> os.path.getsize(path) > 0
+  True
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
+import numpy as np  # pylint: disable=wrong-import-position
+from matplotlib.patches import FancyArrowPatch  # pylint: disable=wrong-import-position
+
+from ktg_jax.graph import LABEL, GraphSpec  # pylint: disable=wrong-import-position
+
+TARGET_COLOR, NODE_COLOR, FROZEN_COLOR, LABEL_COLOR = (
+    "#f4a261", "#a8dadc", "#d9d9d9", "#f1f1f1")
+NODE_RADIUS = 0.3
+
+
+def gate_text(gate) -> str:
+  """``sine(f=0.5, phi=4.71)``: the gate's name and parameters, short."""
+  params = ", ".join(f"{k}={v:.3g}" for k, v in gate.to_json().items()
+                     if k != "name")
+  return f"{gate.name}({params})" if params else gate.name
+
+
+def _layout(n: int) -> dict:
+  """Model nodes on a circle, node 0 at the top."""
+  if n == 1:
+    return {0: (0.0, 0.0)}
+  return {i: (math.sin(2 * math.pi * i / n), math.cos(2 * math.pi * i / n))
+          for i in range(n)}
+
+
+def _label_position(pos: dict, i: int, n: int) -> tuple:
+  """Where node i's label stub sits: radially outside it (left of a lone node).
+
+  One "label y" box per label edge instead of one shared box: the label edges
+  then never cross the node edges, which is what made the picture unreadable.
+  """
+  if n == 1:
+    return (-1.2, 0.0)
+  x, y = pos[i]
+  return (1.75 * x, 1.75 * y)
+
+
+def _edge(ax, p, q, text, color, rad, shrink_a=30):
+  """A curved arrow p -> q stopping at the node circles, its text at the bend."""
+  (x0, y0), (x1, y1) = p, q
+  arrow = FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>",
+                          mutation_scale=14, lw=1.3, color=color,
+                          connectionstyle=f"arc3,rad={rad}",
+                          shrinkA=shrink_a, shrinkB=36, zorder=1)
+  ax.add_patch(arrow)
+  # The arc3 control point is offset by rad * length, perpendicular; the
+  # curve passes half way to it.
+  mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+  dx, dy = x1 - x0, y1 - y0
+  tx, ty = mx + rad * dy / 2, my - rad * dx / 2
+  ax.text(tx, ty, text, fontsize=7.5, ha="center", va="center", color=color,
+          zorder=3, bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none",
+                              alpha=0.85))
+
+
+def draw_graph(spec: GraphSpec, path: str, title: str | None = None) -> str:
+  """The graph: nodes with their models (target highlighted, frozen grey),
+  the label node, and every non-Cutoff edge with its gate (and loss)."""
+  n = spec.num_nodes
+  pos = _layout(n)
+  fig, ax = plt.subplots(figsize=(7, 6.5))
+  frozen = spec.frozen_nodes()
+  for (src, tgt), edge in spec.edges.items():
+    if edge.gate.name == "cutoff":
+      continue
+    text = gate_text(edge.gate)
+    if src == LABEL:  # the gate is written in the label box itself
+      p = _label_position(pos, tgt, n)
+      ax.text(*p, f"label y\n{text}", ha="center", va="center", fontsize=7.5,
+              zorder=4, bbox=dict(boxstyle="square,pad=0.4", fc=LABEL_COLOR,
+                                  ec="#555555"))
+      _edge(ax, p, pos[tgt], "", "#555555", 0.0, shrink_a=18)
+      continue
+    if edge.loss != "kl":
+      text += f"\n{edge.loss}" + (f" T={edge.loss_param:g}"
+                                  if edge.loss_param else "")
+    _edge(ax, pos[src], pos[tgt], text, "#1d3557", 0.25)
+  for i, node in enumerate(spec.nodes):
+    face = (TARGET_COLOR if i == spec.target else
+            FROZEN_COLOR if i in frozen else NODE_COLOR)
+    ax.add_patch(plt.Circle(pos[i], NODE_RADIUS, fc=face, ec="black",
+                            lw=2.5 if i == spec.target else 1.0, zorder=2))
+    role = "target" if i == spec.target else "frozen" if i in frozen else ""
+    ax.text(*pos[i], f"{i}\n{node.model}" + (f"\n({role})" if role else ""),
+            ha="center", va="center", fontsize=8, zorder=4)
+  xy = np.asarray(list(pos.values()) + [_label_position(pos, i, n)
+                                         for i in range(n)])
+  ax.set_xlim(xy[:, 0].min() - 0.55, xy[:, 0].max() + 0.55)
+  ax.set_ylim(xy[:, 1].min() - 0.4, xy[:, 1].max() + 0.4)
+  ax.set_aspect("equal")
+  ax.axis("off")
+  ax.set_title(title or f"KTG: {n} node(s), target = node {spec.target} "
+               "(edges: gate, loss if not KL)", fontsize=10)
+  return _save(fig, path)
+
+
+def draw_gates(spec: GraphSpec, path: str) -> str:
+  """Every non-Cutoff edge's gate schedule over training progress t (SPEC §3).
+
+  Per-sample gates (Correct, Threshold) are drawn as their schedule (1),
+  dashed: their per-sample mask depends on the data and is not shown.
+  """
+  t = np.linspace(0.0, 1.0, 201)
+  fig, ax = plt.subplots(figsize=(6.5, 4))
+  groups = {}  # edges with the same gate share one curve (no hidden overlaps)
+  for (src, tgt), edge in spec.edges.items():
+    if edge.gate.name != "cutoff":
+      groups.setdefault(edge.gate, []).append(
+          f"{'y' if src == LABEL else src}→{tgt}")
+  for gate, names in groups.items():
+    dashed = gate.kind.per_sample is not None
+    ax.plot(t, np.asarray(gate.schedule(t)), ls="--" if dashed else "-",
+            lw=1.6, label=f"{gate_text(gate)}" + (" × mask" if dashed else "")
+            + ": " + ", ".join(names))
+  ax.set_xlabel("training progress t = k / k_end")
+  ax.set_ylabel("gate weight")
+  ax.set_ylim(-0.05, 1.1)
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+  ax.set_title("gate schedules", fontsize=11)
+  return _save(fig, path)
+
+
+def draw_curves(spec: GraphSpec, history: list, path: str) -> str:
+  """Per-node accuracy on the eval split and training loss, per epoch."""
+  epochs = [m["epoch"] for m in history]
+  acc = np.asarray([m["accuracy"] for m in history])
+  loss = np.asarray([m["train_loss"] for m in history])
+  split = history[0].get("eval_split", "eval")
+  fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 4))
+  for i, node in enumerate(spec.nodes):
+    bold = dict(lw=2.6) if i == spec.target else dict(lw=1.3)
+    label = f"{i}: {node.model}" + (" (target)" if i == spec.target else "")
+    ax_acc.plot(epochs, 100 * acc[:, i], marker="o", ms=3, label=label, **bold)
+    ax_loss.plot(epochs, loss[:, i], marker="o", ms=3, label=label, **bold)
+  ax_acc.set_ylabel(f"{split} accuracy (%)")
+  ax_loss.set_ylabel("training loss (gated sum)")
+  for ax in (ax_acc, ax_loss):
+    ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+  fig.suptitle("accuracy and loss per node", fontsize=11)
+  return _save(fig, path)
+
+
+def write_run_pictures(spec: GraphSpec, history: list, workdir: str) -> list:
+  """graph.png, gates.png and curves.png beside a run; returns their paths."""
+  return [draw_graph(spec, os.path.join(workdir, "graph.png")),
+          draw_gates(spec, os.path.join(workdir, "gates.png")),
+          draw_curves(spec, history, os.path.join(workdir, "curves.png"))]
+
+
+def _save(fig, path: str) -> str:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110, bbox_inches="tight")
+  plt.close(fig)
+  return path
