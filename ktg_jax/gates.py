@@ -240,8 +240,9 @@ def from_json(obj) -> _Gate:
   extra = set(obj) - set(fields) - {"name"}
   missing = [f for f in fields if f not in obj]
   if extra or missing:
-    raise GateError(f"gate {name!r} takes fields {list(fields)}; got extra "
-                    f"{sorted(extra)}, missing {missing}")
+    raise GateError(f"gate={obj!r} is invalid: extra fields {sorted(extra)}, "
+                    f"missing {missing}; allowed fields of {name!r}: "
+                    f"{list(fields)}")
   gate = GATE_TYPES[name](**{f: obj[f] for f in fields})
   validate(gate)
   return gate

@@ -55,7 +55,7 @@ def prob_cosine(source_logits, target_logits, param):
 
 def _kl_with_temperature(source_logits, target_logits, temperature):
   # temperature broadcasts against the per-sample shape [..., B]; add the class axis.
-  temperature = jnp.asarray(temperature, source_logits.dtype)[..., None]
+  temperature = jnp.asarray(temperature)[..., None]
   logp_s = jax.nn.log_softmax(source_logits / temperature, axis=-1)
   logp_t = jax.nn.log_softmax(target_logits / temperature, axis=-1)
   return jnp.sum(jnp.exp(logp_s) * (logp_s - logp_t), axis=-1)
@@ -91,10 +91,11 @@ def edge_losses(kind, param, source_logits, target_logits):
   # Every kind is evaluated; an unselected one gets its default parameter, so a
   # 0 meant for another kind never reaches KD's 1/T (NaN gradients survive a
   # select even when multiplied by 0).
-  every = jnp.stack([
-      k.fn(source_logits, target_logits,
-           jnp.where(kind == k.id, param, k.default_param)[..., None])
-      for k in KINDS], axis=-1)
+  outs = [k.fn(source_logits, target_logits,
+               jnp.where(kind == k.id, param, k.default_param)[..., None])
+          for k in KINDS]
+  shape = jnp.broadcast_shapes(kind.shape + (1,), *(o.shape for o in outs))
+  every = jnp.stack([jnp.broadcast_to(o, shape) for o in outs], axis=-1)
   kind = jnp.broadcast_to(kind[..., None, None], every.shape[:-1] + (1,))
   return jnp.take_along_axis(every, kind, axis=-1)[..., 0]
 

@@ -18,6 +18,7 @@ states trains a population of graphs (or seeds) at once.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -93,6 +94,10 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
             augment: Callable | None = None, jit: bool = True) -> Program:
   """Builds the KTG program of ``spec``.
 
+  Programs of specs with the same structure (node models, frozen set,
+  reduction) and the same other arguments share one ``step``/``evaluate``
+  function, so stepping many graphs of the same nodes compiles once.
+
   Args:
     spec: the graph; its node models and frozen set are compiled in, its edge
       table is data (``init`` puts ``spec.edge_table()`` in the state unless
@@ -104,13 +109,12 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
     augment: optional ``augment(rng, images) -> images`` run inside the step.
     jit: wrap ``step`` and ``evaluate`` in ``jax.jit``.
   """
-  if total_steps <= 0:
-    raise ValueError(f"total_steps={total_steps}; allowed: an int > 0")
-  modules = tuple(models_lib.create(n.model, num_classes) for n in spec.nodes)
-  frozen_ids = spec.frozen_nodes()
-  trainable_ids = tuple(i for i in range(spec.num_nodes)
-                        if i not in frozen_ids)
-  reduction = spec.reduction
+  if not isinstance(total_steps, int) or total_steps <= 0:
+    raise ValueError(f"total_steps={total_steps!r}; allowed: an int > 0")
+  models, frozen_ids, reduction = spec.structure()
+  modules, step, evaluate = _step_functions(
+      models, frozen_ids, reduction, num_classes, total_steps, optimizer,
+      augment, jit)
 
   def init(rng, images, edges: EdgeTable | None = None,
            frozen_variables: dict | None = None) -> KTGState:
@@ -130,6 +134,16 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
     return KTGState(step=jnp.zeros((), jnp.int32), params=params,
                     model_state=model_state, opt_state=optimizer.init(params),
                     frozen=frozen, edges=edges, rng=rng)
+
+  return Program(init=init, step=step, evaluate=evaluate, spec=spec,
+                 modules=modules)
+
+
+@functools.lru_cache(maxsize=64)
+def _step_functions(models, frozen_ids, reduction, num_classes, total_steps,
+                    optimizer, augment, jit):
+  """The structure-specialised step and evaluate (cached: one per structure)."""
+  modules = tuple(models_lib.create(m, num_classes) for m in models)
 
   def forward(params, model_state, frozen, images):
     """Logits [N, B, C] of all nodes and the trainable nodes' new BN state."""
@@ -183,8 +197,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
 
   if jit:
     step, evaluate = jax.jit(step), jax.jit(evaluate)
-  return Program(init=init, step=step, evaluate=evaluate, spec=spec,
-                 modules=modules)
+  return modules, step, evaluate
 
 
 def _frozen_variables(spec: GraphSpec, i: int, like: dict,
