@@ -1,0 +1,1 @@
+"""Benchmarks against a PyTorch reference (torch is a benchmark-only dependency)."""
