@@ -1,0 +1,19 @@
+"""Thesis ch.3 CIFAR protocol (SPEC §5): SGD + Nesterov, lr 0.1, momentum 0.9,
+batch 64, 200 epochs, lr / 10 every 60 epochs, pad-4 crop + flip; weight decay
+is not stated, the public code uses 5e-4. Split 40,000 / 10,000 (SPEC §4).
+
+Pass ``--config=experiments/configs/ch3_cifar.py:cifar10`` for CIFAR-10.
+"""
+
+from ktg_jax import training
+
+
+def get_config(dataset: str = "cifar100"):
+  c = training.default_config()
+  c.dataset, c.data_dir, c.limit, c.val_fraction = dataset, None, None, 0.2
+  c.models = "resnet32"
+  c.epochs, c.batch_size = 200, 64
+  c.learning_rate, c.lr_schedule, c.lr_boundaries = 0.1, "step", (60, 120, 180)
+  c.weight_decay, c.momentum, c.nesterov = 5e-4, 0.9, True
+  c.augment = True
+  return c

@@ -1,0 +1,16 @@
+"""003 (design-space refinement) protocol (SPEC §5): the ch.3 optimizer with a
+half-cosine schedule to 0; 100 epochs while searching (200 for the final space:
+``--config.epochs=200``)."""
+
+from ktg_jax import training
+
+
+def get_config(dataset: str = "cifar100"):
+  c = training.default_config()
+  c.dataset, c.data_dir, c.limit, c.val_fraction = dataset, None, None, 0.2
+  c.models = "resnet32"
+  c.epochs, c.batch_size = 100, 64
+  c.learning_rate, c.lr_schedule, c.lr_boundaries = 0.1, "cosine", ()
+  c.weight_decay, c.momentum, c.nesterov = 5e-4, 0.9, True
+  c.augment = True
+  return c
