@@ -1,0 +1,136 @@
+r"""Structure search of a KTG graph on Ray Tune (SPEC §4).
+
+  python experiments/search.py --space=tiny --num_nodes=3 --dataset=digits \
+      --num_trials=16 --workers=2 --epochs=4 --output_dir=/tmp/ktg_search
+
+Running the same command again after Ctrl-C / kill -9 resumes the search
+(finished trials are kept). Writes into --output_dir: trials.csv (every trial:
+graph, epochs reached, rung, score, status, failure reason), best_graph.json
+(usable as ``experiments/train.py --graph=...``), best_graph.png, scores.png,
+events.jsonl, and Ray's state under tune/.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ktg_jax.search import report  # pylint: disable=wrong-import-position
+from ktg_jax.search import spaces  # pylint: disable=wrong-import-position
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("space", "tiny", f"preset: {sorted(spaces.PRESETS)}")
+flags.DEFINE_integer("num_nodes", None, "nodes of the graph (preset default)")
+flags.DEFINE_string("target_model", None, "override the target node's model")
+flags.DEFINE_list("aux_models", None, "override the auxiliary model choices")
+flags.DEFINE_list("gates", None, "override the gate choices of every edge")
+flags.DEFINE_list("pretrained", [], "model=checkpoint_path pairs: all-Cutoff "
+                  "auxiliary nodes of that model become frozen teachers")
+flags.DEFINE_boolean("search_pretrained", False, "search whether each "
+                     "auxiliary node is a frozen pre-trained node (002)")
+flags.DEFINE_enum("protocol", "asha", ["asha", "bo"], "asha: random graphs "
+                  "+ ASHA (ch.3); bo: Nevergrad NGOpt, no early stop (000)")
+flags.DEFINE_integer("num_trials", 16, "graphs to train")
+flags.DEFINE_integer("workers", 2, "trials at once (max_concurrent_trials)")
+flags.DEFINE_float("cpus_per_trial", 1.0, "CPUs reserved per trial")
+flags.DEFINE_float("gpus_per_trial", 0.0, "GPUs (fractions ok) per trial")
+flags.DEFINE_integer("epochs", 4, "max epochs per trial (ASHA's max_t)")
+flags.DEFINE_string("dataset", "digits", "fashion_mnist|digits|cifar10|cifar100")
+flags.DEFINE_string("data_dir", None, "data folder (Fashion-MNIST IDX, TFDS)")
+flags.DEFINE_integer("limit", None, "keep the first N examples per split")
+flags.DEFINE_integer("batch_size", 64, "training batch size")
+flags.DEFINE_float("learning_rate", 0.1, "initial learning rate")
+flags.DEFINE_string("lr_schedule", "cosine", "step|cosine|constant")
+flags.DEFINE_boolean("augment", True, "data augmentation in the step")
+flags.DEFINE_integer("max_failures", 0, "retries of a crashed trial")
+flags.DEFINE_integer("seed", 0, "searcher and split seed")
+flags.DEFINE_string("output_dir", None, "where results and Ray state go")
+flags.DEFINE_string("address", None, "join this Ray cluster (else local)")
+flags.DEFINE_integer("num_cpus", None, "CPUs of the local Ray (default all)")
+
+
+def _pretrained(pairs) -> dict:
+  out = {}
+  for pair in pairs:
+    model, sep, path = pair.partition("=")
+    if not sep or not model or not path:
+      raise app.UsageError(f"--pretrained={pair!r} is invalid; allowed: "
+                           "model=checkpoint_path")
+    out[model] = os.path.abspath(path)
+  return out
+
+
+def build_space() -> spaces.SearchSpace:
+  overrides = {k: v for k, v in dict(
+      target_model=FLAGS.target_model,
+      aux_models=tuple(FLAGS.aux_models) if FLAGS.aux_models else None,
+      gates=tuple(FLAGS.gates) if FLAGS.gates else None).items()
+               if v is not None}
+  return spaces.get(FLAGS.space, FLAGS.num_nodes,
+                    pretrained_checkpoints=_pretrained(FLAGS.pretrained),
+                    search_pretrained=FLAGS.search_pretrained, **overrides)
+
+
+def build_config(space):
+  from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
+  if not FLAGS.output_dir:
+    raise app.UsageError("--output_dir is required")
+  settings = st.Settings(
+      dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, limit=FLAGS.limit,
+      data_seed=FLAGS.seed,
+      train=dict(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
+                 learning_rate=FLAGS.learning_rate,
+                 lr_schedule=FLAGS.lr_schedule, augment=FLAGS.augment,
+                 seed=FLAGS.seed))
+  return st.validate(st.SearchConfig(
+      space=space, output_dir=FLAGS.output_dir, protocol=FLAGS.protocol,
+      num_trials=FLAGS.num_trials, workers=FLAGS.workers,
+      cpus_per_trial=FLAGS.cpus_per_trial, gpus_per_trial=FLAGS.gpus_per_trial,
+      epochs=FLAGS.epochs, settings=settings, max_failures=FLAGS.max_failures,
+      seed=FLAGS.seed))
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
+  from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
+  if FLAGS.dataset not in data_lib.SOURCES:
+    raise app.UsageError(f"--dataset={FLAGS.dataset!r} is invalid; allowed: "
+                         f"{sorted(data_lib.SOURCES)}")
+  try:
+    space = build_space()
+    sc = build_config(space)
+  except (spaces.SpaceError, st.SearchError) as e:
+    raise app.UsageError(str(e)) from None
+  protocol = st.PROTOCOLS[sc.protocol]
+  print(spaces.describe(space), flush=True)
+  print(f"protocol {protocol.name}: Nevergrad {protocol.optimizer}, "
+        f"{'ASHA (rungs 1, 2, 4, ... epochs)' if protocol.early_stopping else 'no early stopping'}"
+        f"; {sc.num_trials} trials, {sc.workers} at once", flush=True)
+  start = time.time()
+  st.init_ray(FLAGS.address, FLAGS.num_cpus)
+  try:
+    grid = st.run(sc)
+    trials = report.records(grid, space, sc.epochs)
+  finally:
+    import ray  # pylint: disable=import-outside-toplevel
+    ray.shutdown()
+  paths = report.write_outputs(trials, sc.output_dir,
+                               title=f"{space.name}, {sc.protocol}, "
+                               f"{FLAGS.dataset}")
+  print(f"[search] {report.summary(trials, sc.epochs)}")
+  print(f"[search] wall time of this run: {time.time() - start:.0f} s")
+  for name, path in paths.items():
+    print(f"[search] {name}: {path}")
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("output_dir")
+  app.run(main)

@@ -1,0 +1,410 @@
+"""Search spaces over KTG graph structures, as data (SPEC §4).
+
+A ``SearchSpace`` says, for a graph of N nodes (node 0 is the target):
+
+* which model each auxiliary node may use (``aux_models``);
+* which gates every edge may carry, label edges included (``gates``);
+* the continuous parameters those gates bring (Sine f, phi; gamma; tau), with
+  the ranges of ``ktg_jax.gates`` (SPEC §3);
+* optionally whether an auxiliary node starts pre-trained (002);
+* constraints as data: ``fixed`` (a parameter takes one value), ``narrowed``
+  (a choice parameter keeps a subset of its options) and ``tied`` (a parameter
+  copies another one) — enough to write the 003 spaces A, B, C and X.
+
+A *point* is a flat dict ``{param name: value}`` (what Nevergrad/Ray suggest);
+``to_spec(space, point)`` turns it into a ``GraphSpec``. Parameter names:
+``model_{i}``, ``pretrained_{i}``, ``gate_{s}_{t}`` and ``{param}_{s}_{t}``
+(e.g. ``gate_label_0``, ``f_1_0``, ``gamma_2_1``).
+
+Frozen nodes (SPEC §1, 002). A node whose incoming edges are all Cutoff never
+learns; the core requires it to be a frozen, label-pre-trained node with a
+checkpoint. This module's rule, stated once:
+
+* an auxiliary node that ends up all-Cutoff becomes ``Node(model, checkpoint=
+  pretrained_checkpoints[model])`` when that mapping has its model;
+* ``pretrained_{i} = True`` (only in spaces with ``search_pretrained``) forces
+  all of node i's incoming edges to Cutoff and attaches the checkpoint, i.e.
+  the node is a frozen teacher as in KD — the core has no "pre-trained but
+  still trained" node, so that 002 variant is not expressible yet;
+* every other all-Cutoff node (the target always; an auxiliary node whose model
+  has no checkpoint) makes the point *infeasible*: ``to_spec`` raises
+  ``InfeasiblePoint`` and ``feasible`` returns False. The Nevergrad
+  parametrization registers ``feasible`` as a cheap constraint, so searches
+  sample only feasible graphs (uniformly among them, for random search).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, NamedTuple
+
+from ktg_jax import gates as gates_lib
+from ktg_jax import models as models_lib
+from ktg_jax.graph import LABEL, GraphSpec, Node
+
+
+class SpaceError(ValueError):
+  """A search space field is invalid; the message names the field and value."""
+
+
+class InfeasiblePoint(ValueError):
+  """A sampled point has no valid graph (e.g. the target gets no edge)."""
+
+
+# --- parameter domains ----------------------------------------------------
+
+class Choice(NamedTuple):
+  options: tuple
+
+
+class Uniform(NamedTuple):
+  lower: float
+  upper: float
+
+
+class LogUniform(NamedTuple):
+  lower: float
+  upper: float
+
+
+# Continuous gate parameters and their ranges (SPEC §3, ranges in gates.py).
+GATE_PARAM_DOMAINS = {
+    "f": Uniform(*gates_lib.SINE_F_RANGE),
+    "phi": Uniform(*gates_lib.SINE_PHI_RANGE),
+    "gamma": LogUniform(*gates_lib.GAMMA_RANGE),
+    "tau": Uniform(*gates_lib.TAU_RANGE),
+}
+
+
+class SearchSpace(NamedTuple):
+  """A space of graphs with ``num_nodes`` nodes; node 0 is the target."""
+  name: str
+  num_nodes: int
+  target_model: str
+  aux_models: tuple[str, ...]
+  gates: tuple[str, ...]
+  fixed: Mapping[str, Any] = {}
+  narrowed: Mapping[str, tuple] = {}
+  tied: Mapping[str, str] = {}
+  search_pretrained: bool = False
+  pretrained_checkpoints: Mapping[str, str] = {}
+  description: str = ""
+
+
+class SpaceSize(NamedTuple):
+  """``plain``: product of the discrete choices; ``thesis``: the thesis's
+  ``plain / 2`` (SPEC §4; the /2 is never explained, 003 rounds it up);
+  ``continuous``: number of continuous dimensions on top (0 = finite space)."""
+  plain: int
+  thesis: int
+  continuous: int
+
+  def __str__(self):
+    extra = (f" x {self.continuous} continuous dims" if self.continuous
+             else "")
+    return (f"{self.plain:,} graphs (plain product){extra}; "
+            f"{self.thesis:,} with the thesis's /2 convention")
+
+
+# --- names ------------------------------------------------------------------
+
+def edge_name(source, target: int) -> str:
+  return f"{source}_{target}"
+
+
+def edges(num_nodes: int) -> list[tuple]:
+  """Every edge: label -> each node, then every ordered node pair."""
+  out = [(LABEL, t) for t in range(num_nodes)]
+  out += [(s, t) for t in range(num_nodes) for s in range(num_nodes) if s != t]
+  return out
+
+
+def _gate_param_names(gate_names) -> list[str]:
+  names = []
+  for g in gate_names:
+    for p in gates_lib.BY_NAME[g].param_names:
+      if p not in names:
+        names.append(p)
+  return names
+
+
+def all_parameters(space: SearchSpace) -> dict[str, Any]:
+  """Every parameter of the space and its domain, before constraints."""
+  params = {}
+  for i in range(1, space.num_nodes):
+    params[f"model_{i}"] = Choice(tuple(space.aux_models))
+    if space.search_pretrained:
+      params[f"pretrained_{i}"] = Choice((False, True))
+  for s, t in edges(space.num_nodes):
+    e = edge_name(s, t)
+    params[f"gate_{e}"] = Choice(tuple(space.gates))
+    for p in _gate_param_names(space.gates):
+      params[f"{p}_{e}"] = GATE_PARAM_DOMAINS[p]
+  return params
+
+
+def parameters(space: SearchSpace) -> dict[str, Any]:
+  """The free parameters a searcher samples: fixed and tied ones removed,
+  narrowed ones with their kept options."""
+  return {k: Choice(tuple(space.narrowed[k])) if k in space.narrowed else v
+          for k, v in all_parameters(space).items()
+          if k not in space.fixed and k not in space.tied}
+
+
+# --- validation -------------------------------------------------------------
+
+def _err(space, field, value, allowed) -> SpaceError:
+  return SpaceError(f"space {space.name!r}: {field}={value!r} is invalid; "
+                    f"allowed: {allowed}")
+
+
+def _in_domain(domain, value) -> bool:
+  if isinstance(domain, Choice):
+    return value in domain.options
+  return (isinstance(value, (int, float)) and
+          domain.lower <= value <= domain.upper)
+
+
+def validate(space: SearchSpace) -> SearchSpace:
+  """Raises SpaceError naming the first bad field; returns the space."""
+  if isinstance(space.num_nodes, bool) or not isinstance(space.num_nodes, int) \
+      or space.num_nodes < 1:
+    raise _err(space, "num_nodes", space.num_nodes, "an int >= 1")
+  for field, names in (("target_model", [space.target_model]),
+                       ("aux_models", space.aux_models)):
+    for m in names:
+      if not models_lib.exists(m):
+        raise _err(space, field, m, models_lib.names())
+  if space.num_nodes > 1 and not space.aux_models:
+    raise _err(space, "aux_models", space.aux_models, "at least one model")
+  if not space.gates:
+    raise _err(space, "gates", space.gates, sorted(gates_lib.GATE_TYPES))
+  for g in space.gates:
+    if g not in gates_lib.GATE_TYPES:
+      raise _err(space, "gates", g, sorted(gates_lib.GATE_TYPES))
+  every = all_parameters(space)
+  for k, v in space.fixed.items():
+    if k not in every:
+      raise _err(space, "fixed", k, sorted(every))
+    if not _in_domain(every[k], v):
+      raise _err(space, f"fixed[{k!r}]", v, every[k])
+  for k, kept in space.narrowed.items():
+    if k not in every or not isinstance(every[k], Choice):
+      raise _err(space, "narrowed", k, "a choice parameter")
+    if not kept or set(kept) - set(every[k].options):
+      raise _err(space, f"narrowed[{k!r}]", kept, f"a non-empty subset of "
+                 f"{every[k].options}")
+  for k, src in space.tied.items():
+    if k not in every or src not in every or src in space.tied or k == src:
+      raise _err(space, f"tied[{k!r}]", src, "an untied parameter of "
+                 "the same kind")
+    if every[k] != every[src]:
+      raise _err(space, f"tied[{k!r}]", src, f"a parameter with domain "
+                 f"{every[k]}")
+  if space.search_pretrained:
+    missing = sorted(set(space.aux_models) - set(space.pretrained_checkpoints))
+    if missing:
+      raise _err(space, "pretrained_checkpoints", dict(
+          space.pretrained_checkpoints), f"a checkpoint for every aux model "
+                 f"(missing {missing}) when search_pretrained=True")
+  return space
+
+
+# --- size -------------------------------------------------------------------
+
+def size(space: SearchSpace) -> SpaceSize:
+  """Number of graphs: the product over the free discrete parameters."""
+  plain, continuous = 1, 0
+  for domain in parameters(space).values():
+    if isinstance(domain, Choice):
+      plain *= len(domain.options)
+    else:
+      continuous += 1
+  return SpaceSize(plain, math.ceil(plain / 2), continuous)
+
+
+# --- point -> graph ---------------------------------------------------------
+
+def resolve(space: SearchSpace, point: Mapping[str, Any]) -> dict[str, Any]:
+  """The full assignment: the point, plus fixed values, plus tied copies."""
+  full = dict(space.fixed)
+  full.update({k: v for k, v in point.items() if k not in space.fixed})
+  for k, src in space.tied.items():
+    full[k] = full[src] if src in full else point.get(src)
+  missing = sorted(set(all_parameters(space)) - set(full))
+  if missing:
+    raise InfeasiblePoint(f"space {space.name!r}: point lacks {missing}")
+  return full
+
+
+def _gate(name: str, full: Mapping[str, Any], e: str):
+  fields = gates_lib.BY_NAME[name].param_names
+  return gates_lib.GATE_TYPES[name](**{p: float(full[f"{p}_{e}"])
+                                       for p in fields})
+
+
+def _node_gates(space, full):
+  """{(source, target): gate}, with pretrained nodes' inputs forced to Cutoff."""
+  out = {}
+  for s, t in edges(space.num_nodes):
+    if space.search_pretrained and t > 0 and bool(full[f"pretrained_{t}"]):
+      out[(s, t)] = gates_lib.Cutoff()
+    else:
+      out[(s, t)] = _gate(full[f"gate_{edge_name(s, t)}"], full,
+                          edge_name(s, t))
+  return out
+
+
+def to_spec(space: SearchSpace, point: Mapping[str, Any]) -> GraphSpec:
+  """The graph a sampled point stands for; raises InfeasiblePoint (see top)."""
+  full = resolve(space, point)
+  edge_gates = _node_gates(space, full)
+  models = [space.target_model] + [full[f"model_{i}"]
+                                   for i in range(1, space.num_nodes)]
+  nodes = []
+  for i, model in enumerate(models):
+    all_cutoff = all(g.name == "cutoff" for (_, t), g in edge_gates.items()
+                     if t == i)
+    if not all_cutoff:
+      nodes.append(Node(model))
+    elif i == 0:
+      raise InfeasiblePoint(f"space {space.name!r}: every edge into the "
+                            "target node 0 is Cutoff, so it never learns")
+    elif model in space.pretrained_checkpoints:
+      nodes.append(Node(model, space.pretrained_checkpoints[model]))
+    else:
+      raise InfeasiblePoint(
+          f"space {space.name!r}: every edge into node {i} is Cutoff, so it "
+          f"is a frozen pre-trained node, and pretrained_checkpoints has no "
+          f"checkpoint for model {model!r} (SPEC §1)")
+  kept = {k: g for k, g in edge_gates.items() if g.name != "cutoff"}
+  return GraphSpec(nodes=tuple(nodes), edges=kept, target=0)
+
+
+def feasible(space: SearchSpace, point: Mapping[str, Any]) -> bool:
+  try:
+    to_spec(space, point)
+  except InfeasiblePoint:
+    return False
+  return True
+
+
+class Feasible(NamedTuple):
+  """Picklable ``point -> bool`` (a searcher's state is pickled on save)."""
+  space: SearchSpace
+
+  def __call__(self, point) -> bool:
+    return feasible(self.space, point)
+
+
+def describe(space: SearchSpace) -> str:
+  """One paragraph for logs: what is searched and how big it is."""
+  return (f"space {space.name!r}: {space.num_nodes} nodes, target "
+          f"{space.target_model}, aux models {list(space.aux_models)}, gates "
+          f"{list(space.gates)}, fixed {dict(space.fixed)}, tied "
+          f"{dict(space.tied)}, pretrained search {space.search_pretrained}; "
+          f"size: {size(space)}")
+
+
+# --- presets (the papers' spaces) --------------------------------------------
+
+CH3_MODELS = ("resnet32", "resnet110", "wrn28_2")  # ch.3 §3.3.2 aux choices
+FOUR_GATES = ("through", "cutoff", "linear", "correct")  # ch.3, 002
+
+
+def ch3_4gates(num_nodes: int = 3) -> SearchSpace:
+  """Thesis ch.3: ResNet32 target, aux from CH3_MODELS, 4 gates per edge."""
+  return SearchSpace("ch3_4gates", num_nodes, "resnet32", CH3_MODELS,
+                     FOUR_GATES, description="thesis ch.3, four gates")
+
+
+def ch3_sine(num_nodes: int = 3) -> SearchSpace:
+  """Thesis ch.3: every edge a Sine gate, f ~ U[0,1], phi ~ U[0, 3/4 2pi]."""
+  return SearchSpace("ch3_sine", num_nodes, "resnet32", CH3_MODELS, ("sine",),
+                     description="thesis ch.3 §3.2.5, Sine gates")
+
+
+def gamma(num_nodes: int = 2) -> SearchSpace:
+  """000: ResNet32 target, WRN28-2 aux, each edge Positive- or Negative-Gamma
+  with gamma log-uniform in [0.01, 100] (gates.py convention, SPEC §3)."""
+  return SearchSpace("gamma", num_nodes, "resnet32", ("wrn28_2",),
+                     ("positive_gamma", "negative_gamma"),
+                     description="000, gamma gates for BO")
+
+
+def _space_003(variant: str, num_nodes: int = 3) -> SearchSpace:
+  """003 Table 1 (SPEC §5). Node 0 = the paper's m1 (target), 1, 2 = m2, m3.
+
+  A: no constraint (2^2 * 3^9 / 2 = 39,366); B: + m2 = m3 = WRN28-2 (9,842);
+  C: + label->aux edges Through (1,094); X: + aux->target edges equal, in
+  {Through, Linear} (486: 003 prints X's plain count, not /2).
+  """
+  if num_nodes != 3:
+    raise SpaceError(f"space '003_{variant}': num_nodes={num_nodes!r} is "
+                     "invalid; allowed: 3 (the 003 constraints name m2, m3)")
+  fixed, narrowed, tied = {}, {}, {}
+  if variant in "BCX":
+    fixed.update(model_1="wrn28_2", model_2="wrn28_2")
+  if variant in "CX":
+    fixed.update(gate_label_1="through", gate_label_2="through")
+  if variant == "X":
+    narrowed["gate_1_0"] = ("through", "linear")
+    tied["gate_2_0"] = "gate_1_0"
+  return SearchSpace(f"003_{variant}", 3, "resnet32", ("resnet32", "wrn28_2"),
+                     ("through", "cutoff", "linear"), fixed, narrowed, tied,
+                     description=f"003 design space {variant}")
+
+
+def tiny(num_nodes: int = 3) -> SearchSpace:
+  """CPU-sized: small_cnn target, small_cnn/resnet8 aux, four gates."""
+  return SearchSpace("tiny", num_nodes, "small_cnn", ("small_cnn", "resnet8"),
+                     FOUR_GATES, description="CPU-sized 4-gate space for "
+                     "tests and the README")
+
+
+def _factory_003(variant):
+  def build(num_nodes: int = 3):
+    return _space_003(variant, num_nodes)
+  return build
+
+
+PRESETS = {
+    "ch3_4gates": ch3_4gates,
+    "ch3_sine": ch3_sine,
+    "gamma": gamma,
+    "003_A": _factory_003("A"),
+    "003_B": _factory_003("B"),
+    "003_C": _factory_003("C"),
+    "003_X": _factory_003("X"),
+    "tiny": tiny,
+}
+
+
+def get(name: str, num_nodes: int | None = None, **overrides) -> SearchSpace:
+  """A validated preset; ``overrides`` replace SearchSpace fields (e.g.
+  ``target_model``, ``aux_models``, ``pretrained_checkpoints``)."""
+  if name not in PRESETS:
+    raise SpaceError(f"space={name!r} is unknown; allowed: {sorted(PRESETS)}")
+  space = PRESETS[name]() if num_nodes is None else PRESETS[name](num_nodes)
+  unknown = sorted(set(overrides) - set(SearchSpace._fields))
+  if unknown:
+    raise SpaceError(f"space {name!r}: override {unknown} is unknown; "
+                     f"allowed: {list(SearchSpace._fields)}")
+  return validate(space._replace(**overrides))
+
+
+def sample(space: SearchSpace, rng) -> dict[str, Any]:
+  """A uniform random point (SPEC §4 random graphs); ``rng``: numpy Generator.
+
+  Searches sample through Nevergrad; this is for tests and quick looks.
+  """
+  point = {}
+  for k, domain in parameters(space).items():
+    if isinstance(domain, Choice):
+      point[k] = domain.options[rng.integers(len(domain.options))]
+    elif isinstance(domain, LogUniform):
+      point[k] = float(math.exp(rng.uniform(math.log(domain.lower),
+                                            math.log(domain.upper))))
+    else:
+      point[k] = float(rng.uniform(domain.lower, domain.upper))
+  return point
