@@ -1,0 +1,148 @@
+"""Search spaces: sizes (SPEC §4), sample -> spec validity, preset constraints."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ktg_jax import GraphSpec
+from ktg_jax.search import spaces
+
+
+@pytest.mark.parametrize("name,plain,thesis", [
+    ("ch3_4gates", 2_359_296, 1_179_648),   # SPEC §4: N=3, M=3, G=4
+    ("003_A", 78_732, 39_366),              # 003 Table 1
+    ("003_B", 19_683, 9_842),
+    ("003_C", 2_187, 1_094),
+])
+def test_sizes_match_the_papers(name, plain, thesis):
+  size = spaces.size(spaces.get(name))
+  assert (size.plain, size.thesis, size.continuous) == (plain, thesis, 0)
+  assert f"{plain:,}" in str(size) and f"{thesis:,}" in str(size)
+
+
+def test_003_x_plain_count_is_the_printed_one():
+  # 003 prints 486 for X: the plain product, not /2 (see _space_003).
+  assert spaces.size(spaces.get("003_X")).plain == 486
+
+
+def test_size_formula_m_pow_n_minus_1_times_g_pow_n_squared():
+  for n in (1, 2, 3, 4):
+    size = spaces.size(spaces.get("ch3_4gates", num_nodes=n))
+    assert size.plain == 3 ** (n - 1) * 4 ** (n * n)
+
+
+def test_continuous_spaces_count_their_dimensions():
+  sine = spaces.size(spaces.get("ch3_sine"))
+  assert sine.plain == 9 and sine.continuous == 2 * 9  # f, phi per edge
+  gamma = spaces.size(spaces.get("gamma"))
+  assert gamma.plain == 2 ** 4 and gamma.continuous == 4  # 2 nodes: 4 edges
+
+
+def _check_sample(space, seed):
+  point = spaces.sample(space, np.random.default_rng(seed))
+  try:
+    spec = spaces.to_spec(space, point)
+  except spaces.InfeasiblePoint as e:
+    assert not spaces.feasible(space, point)
+    assert "Cutoff" in str(e)
+    return None
+  assert spaces.feasible(space, point)
+  assert GraphSpec.from_json(spec.to_json()) == spec
+  assert spec.num_nodes == space.num_nodes and spec.target == 0
+  assert spec.nodes[0].model == space.target_model
+  return spec
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(sorted(spaces.PRESETS)),
+       seed=st.integers(0, 2 ** 31))
+def test_every_sample_is_a_valid_spec_or_named_infeasible(name, seed):
+  _check_sample(spaces.get(name), seed)
+
+
+def test_continuous_parameters_stay_in_range():
+  space = spaces.get("ch3_sine")
+  for seed in range(50):
+    spec = _check_sample(space, seed)
+    for edge in spec.edges.values():
+      assert 0 <= edge.gate.f <= 1
+      assert 0 <= edge.gate.phi <= 0.75 * 2 * math.pi
+  space = spaces.get("gamma")
+  gammas = []
+  for seed in range(200):
+    spec = _check_sample(space, seed)
+    gammas += [e.gate.gamma for e in spec.edges.values()
+               if e.gate.name != "cutoff"]
+  assert min(gammas) >= 0.01 and max(gammas) <= 100
+  # log-uniform: about half of the gammas below 1
+  assert 0.35 < np.mean(np.array(gammas) < 1) < 0.65
+
+
+def test_003_constraints_hold_on_every_sample():
+  for variant in "ABCX":
+    space = spaces.get(f"003_{variant}")
+    for seed in range(100):
+      spec = _check_sample(space, seed)
+      if spec is None:
+        continue
+      models = [n.model for n in spec.nodes]
+      assert models[0] == "resnet32"
+      assert set(models[1:]) <= {"resnet32", "wrn28_2"}
+      assert {e.gate.name for e in spec.edges.values()} <= {
+          "through", "linear"}  # cutoff edges are dropped from the spec
+      if variant in "BCX":
+        assert models[1:] == ["wrn28_2", "wrn28_2"]
+      if variant in "CX":
+        assert spec.gate("label", 1).name == spec.gate("label", 2).name \
+            == "through"
+      if variant == "X":
+        assert spec.gate(1, 0) == spec.gate(2, 0)
+        assert spec.gate(1, 0).name in ("through", "linear")
+
+
+def test_all_cutoff_nodes_need_a_checkpoint():
+  space = spaces.get("tiny", num_nodes=2)
+  point = spaces.sample(space, np.random.default_rng(0))
+  point.update(gate_label_1="cutoff", gate_0_1="cutoff", gate_label_0="through",
+               model_1="resnet8")
+  with pytest.raises(spaces.InfeasiblePoint, match="node 1"):
+    spaces.to_spec(space, point)
+  with_ckpt = space._replace(pretrained_checkpoints={"resnet8": "/ckpt/r8"})
+  spec = spaces.to_spec(with_ckpt, point)
+  assert spec.nodes[1].checkpoint == "/ckpt/r8" and spec.frozen_nodes() == (1,)
+  point.update(gate_label_0="cutoff", gate_1_0="cutoff")
+  with pytest.raises(spaces.InfeasiblePoint, match="target"):
+    spaces.to_spec(with_ckpt, point)
+
+
+def test_search_pretrained_freezes_the_node():
+  space = spaces.get("tiny", num_nodes=3, search_pretrained=True,
+                     pretrained_checkpoints={"small_cnn": "/c/s",
+                                             "resnet8": "/c/r"})
+  point = spaces.sample(space, np.random.default_rng(1))
+  point.update(pretrained_1=True, pretrained_2=False, gate_label_0="through",
+               gate_label_2="through")
+  spec = spaces.to_spec(space, point)
+  assert 1 in spec.frozen_nodes() and spec.nodes[1].checkpoint is not None
+  assert all(t != 1 for (_, t) in spec.edges)
+  with pytest.raises(spaces.SpaceError, match="pretrained_checkpoints"):
+    spaces.get("tiny", search_pretrained=True)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(name="nope"), "space='nope'"),
+    (dict(name="tiny", aux_models=("resnet7",)), "aux_models"),
+    (dict(name="tiny", gates=("through", "sometimes")), "gates"),
+    (dict(name="tiny", fixed={"gate_9_0": "through"}), "fixed"),
+    (dict(name="tiny", fixed={"gate_1_0": "sine"}), "fixed"),
+    (dict(name="tiny", narrowed={"gate_1_0": ("sine",)}), "narrowed"),
+    (dict(name="tiny", tied={"gate_1_0": "model_1"}), "tied"),
+    (dict(name="003_A", num_nodes=4), "num_nodes"),
+    (dict(name="tiny", colour="red"), "colour"),
+])
+def test_bad_spaces_fail_fast_naming_the_field(kwargs, match):
+  with pytest.raises(spaces.SpaceError, match=match):
+    spaces.get(**kwargs)
