@@ -32,9 +32,6 @@ class Split(NamedTuple):
   images: np.ndarray  # float32 [n, H, W, C]
   labels: np.ndarray  # int32 [n]
 
-  def __len__(self):  # pylint: disable=invalid-length-returned
-    return len(self.labels)
-
 
 class Dataset(NamedTuple):
   train: Split
