@@ -1,0 +1,157 @@
+"""A real (tiny) search through Ray Tune: ASHA stops trials, a diverging trial
+is recorded as failed and the search goes on, a rerun restores, bad settings
+fail fast. CPU: digits, 2-node small_cnn graphs, 3 epochs."""
+
+import json
+import math
+import os
+import tempfile
+
+import pytest
+import ray
+
+from ktg_jax import GraphSpec
+from ktg_jax.search import report
+from ktg_jax.search import spaces
+from ktg_jax.search import tune as st
+
+# Shared by the search tests (and kept between runs): graphs of one structure
+# compile the same step, so only the first trial pays for XLA.
+JAX_CACHE = os.path.join(tempfile.gettempdir(), "ktg_search_test_jax_cache")
+EPOCHS = 3
+
+
+def tiny_config(output_dir, num_trials=8, **kw):
+  space = spaces.get("tiny", num_nodes=2, aux_models=("small_cnn",))
+  settings = st.Settings(dataset="digits", cache_dir=JAX_CACHE, train=dict(
+      epochs=EPOCHS, batch_size=64, augment=False, lr_schedule="cosine"))
+  return st.SearchConfig(space=space, output_dir=str(output_dir),
+                         num_trials=num_trials, workers=2, epochs=EPOCHS,
+                         settings=settings, seed=kw.pop("seed", 0), **kw)
+
+
+def make_diverging_fit():
+  """training.fit, but graphs whose 1->0 edge is Correct "diverge" after
+  epoch 1 (an injected NaN: the trial must fail, the search go on). A closure,
+  so Ray ships it by value (workers cannot import this test module)."""
+
+  def diverging_fit(spec, data, config, workdir=None, callback=None):
+    from ktg_jax import training  # pylint: disable=import-outside-toplevel
+
+    def cb(epoch, metrics):
+      stop = callback(epoch, metrics)
+      if spec.gate(1, 0).name == "correct":
+        raise training.DivergedError(
+            f"injected: node 0 loss is nan at epoch {epoch}")
+      return stop
+    return training.fit(spec, data, config, workdir=workdir, callback=cb)
+  return diverging_fit
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+  ray.init(num_cpus=2, include_dashboard=False)
+  yield
+  ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def finished_search(local_ray, tmp_path_factory):
+  del local_ray
+  sc = tiny_config(tmp_path_factory.mktemp("search"))
+  grid = st.run(sc, fit_fn=make_diverging_fit())
+  trials = report.records(grid, sc.space, EPOCHS)
+  paths = report.write_outputs(trials, sc.output_dir, title="test")
+  return sc, trials, paths
+
+
+def test_search_runs_every_trial_and_asha_stops_some(finished_search):
+  sc, trials, _ = finished_search
+  assert len(trials) == sc.num_trials
+  assert [t.index for t in trials] == list(range(1, sc.num_trials + 1))
+  stopped = [t for t in trials if t.status == "stopped"]
+  assert stopped, report.summary(trials, EPOCHS)
+  assert all(1 <= t.epochs < EPOCHS for t in stopped)
+  assert any(t.status == "completed" and t.epochs == EPOCHS for t in trials)
+  for t in trials:
+    assert GraphSpec.from_json(t.graph).num_nodes == 2  # every graph valid
+
+
+def test_diverging_trial_is_recorded_and_search_goes_on(finished_search):
+  _, trials, paths = finished_search
+  failed = [t for t in trials if t.status == "error"]
+  assert failed, "seed 0 should sample a graph with a Correct 1->0 edge"
+  assert all("DivergedError" in t.reason and "injected" in t.reason
+             for t in failed)
+  assert all(t.epochs == 1 for t in failed)  # it reported once, then died
+  later = max(t.index for t in failed)
+  assert any(t.index > later and t.status != "error" for t in trials) or \
+      later == len(trials)
+  rows = report.read_table(paths["table"])
+  assert {r["status"] for r in rows} >= {"error", "stopped", "completed"}
+  assert all(r["reason"] for r in rows if r["status"] == "error")
+
+
+def test_outputs_best_graph_table_and_plots(finished_search):
+  _, trials, paths = finished_search
+  best = report.best(trials)
+  assert best.status == "completed" and not math.isnan(best.score)
+  assert best.score == max(t.score for t in trials
+                           if t.status == "completed")
+  assert GraphSpec.load(paths["best_json"]) == GraphSpec.from_json(best.graph)
+  for key in ("scores", "best_png", "table"):
+    assert os.path.getsize(paths[key]) > 0
+  rows = report.read_table(paths["table"])
+  assert len(rows) == len(trials)
+  assert {"graph", "epochs", "rung", "score", "status"} <= set(rows[0])
+
+
+def test_rerun_restores_without_rerunning_finished_trials(finished_search):
+  sc, trials, _ = finished_search
+  events = os.path.join(sc.output_dir, st.EVENTS)
+  with open(events) as f:
+    starts_before = sum(json.loads(l)["event"] == "start" for l in f)
+  grid = st.run(sc, fit_fn=make_diverging_fit())  # the same "command" again
+  again = report.records(grid, sc.space, EPOCHS)
+  with open(events) as f:
+    starts_after = sum(json.loads(l)["event"] == "start" for l in f)
+  assert starts_after == starts_before  # nothing was trained again
+  assert [(t.trial_id, t.status, t.epochs) for t in again] == [
+      (t.trial_id, t.status, t.epochs) for t in trials]
+
+
+def test_the_test_split_is_sealed_during_search():
+  data = st._load_data(st.Settings(dataset="digits"))  # pylint: disable=protected-access
+  with pytest.raises(Exception, match="sealed"):
+    len(data.test)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("protocol", "grid"), ("num_trials", 0), ("workers", 0),
+    ("cpus_per_trial", 0), ("gpus_per_trial", -1), ("epochs", 0),
+    ("output_dir", ""),
+])
+def test_bad_settings_fail_fast(tmp_path, field, value):
+  sc = tiny_config(tmp_path)._replace(**{field: value})
+  with pytest.raises(st.SearchError, match=field):
+    st.validate(sc)
+
+
+def test_unknown_training_override_fails_fast(tmp_path):
+  sc = tiny_config(tmp_path)
+  sc = sc._replace(settings=sc.settings._replace(train={"epochz": 3}))
+  with pytest.raises(st.SearchError, match="epochz"):
+    st.validate(sc)
+
+
+def test_protocols_name_nevergrad_optimizers():
+  import nevergrad as ng  # pylint: disable=import-outside-toplevel
+  for p in st.PROTOCOLS.values():
+    assert p.optimizer in ng.optimizers.registry
+  space = spaces.get("gamma")
+  s = st.searcher(space, st.PROTOCOLS["bo"], num_trials=10, workers=2)
+  s.set_search_properties(st.METRIC, "max", {})
+  for i in range(4):  # NGOpt proposes feasible gamma graphs
+    point = s.suggest(f"t{i}")
+    assert spaces.to_spec(space, point).num_nodes == 2
+    s.on_trial_complete(f"t{i}", {st.METRIC: 0.1 * i})
