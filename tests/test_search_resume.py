@@ -1,0 +1,92 @@
+"""kill -9 in the middle of a search, run the same command again: the search
+continues and the trials finished before the kill are not trained again."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import psutil
+
+from ktg_jax.search import report
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NUM_TRIALS = 6
+CHECKPOINT_S = 1  # Ray's experiment-state period in this test
+
+
+def command(output_dir):
+  return [sys.executable, os.path.join(ROOT, "experiments", "search.py"),
+          "--space=tiny", "--num_nodes=2", "--aux_models=small_cnn",
+          "--dataset=digits", f"--num_trials={NUM_TRIALS}", "--workers=2",
+          "--epochs=3", "--augment=false", "--num_cpus=2",
+          f"--output_dir={output_dir}"]
+
+
+def env():
+  e = dict(os.environ, JAX_PLATFORMS="cpu")
+  e["TUNE_GLOBAL_CHECKPOINT_S"] = str(CHECKPOINT_S)
+  return e
+
+
+def events(output_dir):
+  path = os.path.join(output_dir, "events.jsonl")
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(l) for l in f if l.strip()]
+
+
+def finished(evs, before=float("inf")):
+  return {e["trial_id"] for e in evs
+          if e["event"] != "start" and e["time"] < before}
+
+
+def kill_tree(proc):
+  """kill -9 the driver and every process it started (Ray's included)."""
+  tree = psutil.Process(proc.pid).children(recursive=True)
+  os.killpg(proc.pid, signal.SIGKILL)
+  proc.wait()
+  for p in tree:
+    try:
+      p.kill()
+    except psutil.NoSuchProcess:
+      pass
+
+
+def test_kill_then_same_command_resumes(tmp_path):
+  out = str(tmp_path / "search")
+  # Its own session: the kill takes the driver and the Ray it started.
+  proc = subprocess.Popen(command(out), env=env(), cwd=ROOT,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True)
+  try:
+    deadline = time.time() + 240
+    while len(finished(events(out))) < 2 and time.time() < deadline:
+      assert proc.poll() is None, "the search ended before it was killed"
+      time.sleep(0.5)
+    assert len(finished(events(out))) >= 2, "no trial finished in time"
+    time.sleep(3)  # > TUNE_GLOBAL_CHECKPOINT_S: the state is on disk
+  finally:
+    kill_tree(proc)
+  killed_at = time.time()
+  # Ray saves the experiment state every CHECKPOINT_S seconds: the trials
+  # that finished longer ago than that before the kill must survive it.
+  before = finished(events(out), killed_at - 2 * CHECKPOINT_S)
+  assert len(before) < NUM_TRIALS, "killed too late to test anything"
+
+  again = subprocess.run(command(out), env=env(), cwd=ROOT, timeout=300,
+                         capture_output=True, text=True)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert "resuming the search" in again.stdout
+
+  rows = report.read_table(os.path.join(out, report.TABLE))
+  assert len(rows) == NUM_TRIALS
+  assert before <= {r["trial_id"] for r in rows}
+  restarted = {e["trial_id"] for e in events(out)
+               if e["event"] == "start" and e["time"] > killed_at}
+  assert not restarted & before, "a finished trial was trained again"
+  assert all(r["status"] in ("completed", "stopped", "error") for r in rows)
