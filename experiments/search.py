@@ -18,6 +18,7 @@ import time
 
 from absl import app
 from absl import flags
+from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -40,14 +41,19 @@ flags.DEFINE_integer("num_trials", 16, "graphs to train")
 flags.DEFINE_integer("workers", 2, "trials at once (max_concurrent_trials)")
 flags.DEFINE_float("cpus_per_trial", 1.0, "CPUs reserved per trial")
 flags.DEFINE_float("gpus_per_trial", 0.0, "GPUs (fractions ok) per trial")
-flags.DEFINE_integer("epochs", 4, "max epochs per trial (ASHA's max_t)")
-flags.DEFINE_string("dataset", "digits", "fashion_mnist|digits|cifar10|cifar100")
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "training protocol file (experiments/configs/*.py); the "
+    "flags below override it; without it: training.default_config()")
+flags.DEFINE_integer("epochs", None, "max epochs per trial (ASHA's max_t); "
+                     "default: the config's, else 4")
+flags.DEFINE_string("dataset", None, "fashion_mnist|digits|cifar10|cifar100; "
+                    "default: the config's, else digits")
 flags.DEFINE_string("data_dir", None, "data folder (Fashion-MNIST IDX, TFDS)")
 flags.DEFINE_integer("limit", None, "keep the first N examples per split")
-flags.DEFINE_integer("batch_size", 64, "training batch size")
-flags.DEFINE_float("learning_rate", 0.1, "initial learning rate")
-flags.DEFINE_string("lr_schedule", "cosine", "step|cosine|constant")
-flags.DEFINE_boolean("augment", True, "data augmentation in the step")
+flags.DEFINE_integer("batch_size", None, "training batch size")
+flags.DEFINE_float("learning_rate", None, "initial learning rate")
+flags.DEFINE_string("lr_schedule", None, "step|cosine|constant")
+flags.DEFINE_boolean("augment", None, "data augmentation in the step")
 flags.DEFINE_integer("max_failures", 0, "retries of a crashed trial")
 flags.DEFINE_integer("seed", 0, "searcher and split seed")
 flags.DEFINE_string("output_dir", None, "where results and Ray state go")
@@ -77,23 +83,41 @@ def build_space() -> spaces.SearchSpace:
                     search_pretrained=FLAGS.search_pretrained, **overrides)
 
 
+TRAIN_FLAGS = ("epochs", "batch_size", "learning_rate", "lr_schedule",
+               "augment")
+
+
+def train_overrides() -> tuple[dict, dict]:
+  """(training.fit overrides, data fields) from --config, then the flags."""
+  from ktg_jax import training  # pylint: disable=import-outside-toplevel
+  known = training.default_config().keys()
+  config = _CONFIG.value
+  train = ({k: v for k, v in config.items() if k in known} if config
+           else {"epochs": 4, "lr_schedule": "cosine"})
+  train.update({k: getattr(FLAGS, k) for k in TRAIN_FLAGS
+                if getattr(FLAGS, k) is not None})
+  train["seed"] = FLAGS.seed
+  get = lambda k, default=None: (getattr(FLAGS, k) if getattr(FLAGS, k)
+                                 is not None else (config.get(k, default)
+                                                   if config else default))
+  data = dict(dataset=get("dataset", "digits"), data_dir=get("data_dir"),
+              limit=get("limit"), val_fraction=(
+                  config.get("val_fraction", 0.2) if config else 0.2))
+  return train, data
+
+
 def build_config(space):
   from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
   if not FLAGS.output_dir:
     raise app.UsageError("--output_dir is required")
-  settings = st.Settings(
-      dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, limit=FLAGS.limit,
-      data_seed=FLAGS.seed,
-      train=dict(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
-                 learning_rate=FLAGS.learning_rate,
-                 lr_schedule=FLAGS.lr_schedule, augment=FLAGS.augment,
-                 seed=FLAGS.seed))
+  train, data = train_overrides()
+  settings = st.Settings(data_seed=FLAGS.seed, train=train, **data)
   return st.validate(st.SearchConfig(
       space=space, output_dir=FLAGS.output_dir, protocol=FLAGS.protocol,
       num_trials=FLAGS.num_trials, workers=FLAGS.workers,
       cpus_per_trial=FLAGS.cpus_per_trial, gpus_per_trial=FLAGS.gpus_per_trial,
-      epochs=FLAGS.epochs, settings=settings, max_failures=FLAGS.max_failures,
-      seed=FLAGS.seed))
+      epochs=train["epochs"], settings=settings,
+      max_failures=FLAGS.max_failures, seed=FLAGS.seed))
 
 
 def main(argv):
@@ -101,14 +125,14 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
   from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
-  if FLAGS.dataset not in data_lib.SOURCES:
-    raise app.UsageError(f"--dataset={FLAGS.dataset!r} is invalid; allowed: "
-                         f"{sorted(data_lib.SOURCES)}")
   try:
     space = build_space()
     sc = build_config(space)
   except (spaces.SpaceError, st.SearchError) as e:
     raise app.UsageError(str(e)) from None
+  if sc.settings.dataset not in data_lib.SOURCES:
+    raise app.UsageError(f"--dataset={sc.settings.dataset!r} is invalid; "
+                         f"allowed: {sorted(data_lib.SOURCES)}")
   protocol = st.PROTOCOLS[sc.protocol]
   print(spaces.describe(space), flush=True)
   print(f"protocol {protocol.name}: Nevergrad {protocol.optimizer}, "
@@ -124,7 +148,7 @@ def main(argv):
     ray.shutdown()
   paths = report.write_outputs(trials, sc.output_dir,
                                title=f"{space.name}, {sc.protocol}, "
-                               f"{FLAGS.dataset}")
+                               f"{sc.settings.dataset}")
   print(f"[search] {report.summary(trials, sc.epochs)}")
   print(f"[search] wall time of this run: {time.time() - start:.0f} s")
   for name, path in paths.items():
