@@ -57,7 +57,9 @@ flags.DEFINE_boolean("augment", None, "data augmentation in the step")
 flags.DEFINE_integer("max_failures", 0, "retries of a crashed trial")
 flags.DEFINE_integer("seed", 0, "searcher and split seed")
 flags.DEFINE_string("output_dir", None, "where results and Ray state go")
-flags.DEFINE_string("address", None, "join this Ray cluster (else local)")
+flags.DEFINE_string("address", None, "join this Ray cluster (else a local "
+                    "one); on several machines --output_dir must be a shared "
+                    "folder or a cloud URI Ray can write to")
 flags.DEFINE_integer("num_cpus", None, "CPUs of the local Ray (default all)")
 
 
@@ -142,7 +144,8 @@ def main(argv):
   st.init_ray(FLAGS.address, FLAGS.num_cpus)
   try:
     grid = st.run(sc)
-    trials = report.records(grid, space, sc.epochs)
+    trials = report.records(grid, space, sc.epochs,
+                            os.path.join(sc.output_dir, st.EVENTS))
   finally:
     import ray  # pylint: disable=import-outside-toplevel
     ray.shutdown()

@@ -24,7 +24,8 @@ SCORES_PNG = "scores.png"
 class TrialRecord(NamedTuple):
   index: int          # order of creation (Ray's trial counter)
   trial_id: str
-  status: str         # "completed" | "stopped" (ASHA) | "error"
+  status: str         # "completed" | "stopped" (ASHA) | "error" |
+                      # "interrupted" (running when the search was stopped)
   epochs: int         # epochs reached (= the last ASHA rung passed, or more)
   score: float        # target validation accuracy at the last epoch; nan if none
   reason: str         # why it failed ("" otherwise)
@@ -53,8 +54,25 @@ def _graph(space, point) -> str:
     return ""
 
 
-def records(result_grid, space, epochs: int) -> list[TrialRecord]:
-  """One record per trial of a Ray ``ResultGrid``, in creation order."""
+def last_events(path: str | None) -> dict:
+  """trial_id -> its last event in ``events.jsonl`` (tune.Progress writes it)."""
+  last = {}
+  if path and os.path.exists(path):
+    with open(path) as f:
+      for line in f:
+        e = json.loads(line)
+        last[e["trial_id"]] = e["event"]
+  return last
+
+
+def records(result_grid, space, epochs: int,
+            events_path: str | None = None) -> list[TrialRecord]:
+  """One record per trial of a Ray ``ResultGrid``, in creation order.
+
+  With ``events_path``, a trial whose last event is its start (Ctrl-C or a
+  time limit ended the search under it) is "interrupted", not "stopped".
+  """
+  last = last_events(events_path)
   out = []
   for r in result_grid:
     metrics = r.metrics or {}
@@ -62,7 +80,9 @@ def records(result_grid, space, epochs: int) -> list[TrialRecord]:
     reached = int(metrics.get("epoch") or 0)
     score = metrics.get("target_accuracy")
     status = ("error" if r.error is not None else
-              "completed" if reached >= epochs else "stopped")
+              "completed" if reached >= epochs else
+              "interrupted" if last.get(trial_id, "start") == "start" and last
+              else "stopped")
     point = {k: v for k, v in (r.config or {}).items()}
     index = _index(trial_id, r.path)
     out.append(TrialRecord(index, trial_id, status, reached,
@@ -125,10 +145,12 @@ def summary(trials: list[TrialRecord], epochs: int) -> str:
   b = best(trials)
   best_text = ("none" if b is None else
                f"{b.score:.4f} (trial {b.trial_id}, {b.epochs} epochs)")
+  interrupted = (f", {count('interrupted')} interrupted"
+                 if count("interrupted") else "")
   return (f"{len(trials)} trials: {count('completed')} ran all {epochs} "
           f"epochs, {count('stopped')} stopped early by ASHA (at rung: "
-          f"{dict(sorted(by_rung.items()))}), {count('error')} failed; "
-          f"best {best_text}")
+          f"{dict(sorted(by_rung.items()))}), {count('error')} failed"
+          f"{interrupted}; best {best_text}")
 
 
 def plot_scores(trials: list[TrialRecord], path: str, title: str = "") -> str:
@@ -138,7 +160,7 @@ def plot_scores(trials: list[TrialRecord], path: str, title: str = "") -> str:
   import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
   fig, ax = plt.subplots(figsize=(7, 4))
   styles = {"completed": ("tab:blue", "o"), "stopped": ("tab:gray", "."),
-            "error": ("tab:red", "x")}
+            "interrupted": ("tab:orange", "."), "error": ("tab:red", "x")}
   for status, (color, marker) in styles.items():
     pts = [(i, 0.0 if math.isnan(t.score) else t.score)
            for i, t in enumerate(trials) if t.status == status]

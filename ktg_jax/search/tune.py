@@ -90,6 +90,7 @@ class Settings(NamedTuple):
   data_seed: int = 0
   train: Mapping[str, Any] = {}  # overrides of training.default_config()
   cache_dir: str | None = None    # JAX persistent compilation cache
+  gpu_memory_fraction: float | None = None  # per trial, when GPUs are shared
 
 
 class SearchError(ValueError):
@@ -142,6 +143,11 @@ def run_trial(point: dict, *, space: spaces.SearchSpace, settings: Settings,
   records the trial as ERROR with its traceback and the search goes on.
   """
   _use_compilation_cache(settings.cache_dir)
+  if settings.gpu_memory_fraction:
+    # JAX grabs 75% of a GPU by default: trials sharing one must not. Read
+    # when the backend starts, i.e. at this worker's first computation.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION",
+                          f"{settings.gpu_memory_fraction:.3f}")
   spec = spaces.to_spec(space, point)
   data = _load_data(settings)
   cfg = train_config(settings)
@@ -354,6 +360,9 @@ def run(sc: SearchConfig, fit_fn: Callable | None = None):
   if sc.settings.cache_dir is None:
     sc = sc._replace(settings=sc.settings._replace(
         cache_dir=os.path.join(os.path.abspath(sc.output_dir), "jax_cache")))
+  if 0 < sc.gpus_per_trial < 1 and sc.settings.gpu_memory_fraction is None:
+    sc = sc._replace(settings=sc.settings._replace(
+        gpu_memory_fraction=0.9 * sc.gpus_per_trial))
   tuner, resumed = make_tuner(sc, fit_fn)
   if resumed:
     print(f"[search] resuming the search in {experiment_path(sc.output_dir)}",
