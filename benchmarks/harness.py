@@ -30,9 +30,13 @@ def batch(batch_size, image_size, num_classes, seed=0):
   return x, y
 
 
-def jax_runner(name, spec, x, y, *, num_classes, donate=True, total_steps=10**6):
-  """ktg_jax's compiled step; ``donate``: the state buffers are reused in place."""
+def jax_runner(name, spec, x, y, *, num_classes, donate=True, total_steps=10**6,
+               fast_conv=False):
+  """ktg_jax's compiled step; ``donate``: the state buffers are reused in place;
+  ``fast_conv``: trace with benchmarks/fast_conv.py's weight gradient."""
+  import contextlib
   import jax
+  from benchmarks import fast_conv as fast_conv_lib
   import ktg_jax as ktg
   program = ktg.compile(spec, num_classes=num_classes, total_steps=total_steps,
                         optimizer=ktg.optim.sgd(0.1), jit=False)
@@ -42,7 +46,8 @@ def jax_runner(name, spec, x, y, *, num_classes, donate=True, total_steps=10**6)
   jax.block_until_ready(state)
   init = time.perf_counter() - t0
   batch_ = {"image": jax.device_put(x), "label": jax.device_put(y)}
-  state, _ = step(state, batch_)
+  with fast_conv_lib.patched() if fast_conv else contextlib.nullcontext():
+    state, _ = step(state, batch_)  # traced (and compiled) here, once
   jax.block_until_ready(state)
   setup = time.perf_counter() - t0 - init
   box = [state]

@@ -43,12 +43,15 @@ def parse(argv=None):
   p.add_argument("--threads", type=int, default=0,
                  help="intra-op threads of both frameworks (0: their default)")
   p.add_argument("--frameworks", default="jax,torch",
-                 help="of jax, jax_nodonate, torch, torch_compile, torch_cl")
+                 help="of jax, jax_nodonate, jax_dw9, torch, torch_compile, "
+                 "torch_cl")
   p.add_argument("--no_floor", action="store_true",
                  help="skip the single-node runs")
   p.add_argument("--population", type=int, default=0,
                  help="K: also time K graphs vmapped vs K sequential")
   p.add_argument("--population_models", default="resnet20,resnet20")
+  p.add_argument("--seeds", action="store_true",
+                 help="population = one graph under K seeds (same edges)")
   p.add_argument("--rss", action="store_true",
                  help="peak RSS per framework, each in a child process")
   p.add_argument("--xla_flags", default="", help="appended to XLA_FLAGS")
@@ -95,7 +98,8 @@ def graph_runners(args, models, frameworks, x, y):
     if fw.startswith("jax"):
       r, _, jax_state = h.jax_runner(f"{fw}:{tag}", spec, x, y,
                                      num_classes=args.classes,
-                                     donate=fw == "jax")
+                                     donate=fw != "jax_nodonate",
+                                     fast_conv=fw == "jax_dw9")
       runners.append(r)
   for fw in frameworks:
     if fw.startswith("torch"):
@@ -153,7 +157,7 @@ def run_population(args, x, y):
   k, models = args.population, args.population_models.split(",")
   specs = [ktg.classic.dml(models) for _ in range(k)]
   # different gates per graph: the edge tables differ, the structure does not
-  for i, s in enumerate(specs):
+  for i, s in enumerate(specs if not args.seeds else ()):
     edges = dict(s.edges)
     edges[(1, 0)] = gates.Sine(f=i / max(k, 1), phi=1.0)
     specs[i] = ktg.GraphSpec(nodes=s.nodes, edges=edges)
@@ -195,6 +199,7 @@ def run_population(args, x, y):
                                                          run_s)]
   rates = h.interleave(runners, args.steps, args.rounds)
   row = {"population": k, "models": models,
+         "mode": "seeds" if args.seeds else "graphs",
          "graph_steps_per_s": {n: v["median"] * k for n, v in
                                h.summary(rates).items()},
          "first_step_s": {r.name: round(r.setup_s, 2) for r in runners},
