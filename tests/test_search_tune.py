@@ -60,7 +60,8 @@ def finished_search(local_ray, tmp_path_factory):
   del local_ray
   sc = tiny_config(tmp_path_factory.mktemp("search"))
   grid = st.run(sc, fit_fn=make_diverging_fit())
-  trials = report.records(grid, sc.space, EPOCHS)
+  trials = report.records(grid, sc.space, EPOCHS,
+                          os.path.join(sc.output_dir, st.EVENTS))
   paths = report.write_outputs(trials, sc.output_dir, title="test")
   return sc, trials, paths
 
@@ -112,7 +113,8 @@ def test_rerun_restores_without_rerunning_finished_trials(finished_search):
   with open(events) as f:
     starts_before = sum(json.loads(l)["event"] == "start" for l in f)
   grid = st.run(sc, fit_fn=make_diverging_fit())  # the same "command" again
-  again = report.records(grid, sc.space, EPOCHS)
+  again = report.records(grid, sc.space, EPOCHS,
+                         os.path.join(sc.output_dir, st.EVENTS))
   with open(events) as f:
     starts_after = sum(json.loads(l)["event"] == "start" for l in f)
   assert starts_after == starts_before  # nothing was trained again
