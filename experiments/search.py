@@ -140,6 +140,11 @@ def main(argv):
   print(f"protocol {protocol.name}: Nevergrad {protocol.optimizer}, "
         f"{'ASHA (rungs 1, 2, 4, ... epochs)' if protocol.early_stopping else 'no early stopping'}"
         f"; {sc.num_trials} trials, {sc.workers} at once", flush=True)
+  try:  # a changed command must not silently resume the old search
+    os.makedirs(sc.output_dir, exist_ok=True)
+    st.check_same_search(sc)
+  except st.SearchError as e:
+    raise app.UsageError(str(e)) from None
   start = time.time()
   st.init_ray(FLAGS.address, FLAGS.num_cpus)
   try:

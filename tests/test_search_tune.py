@@ -122,6 +122,12 @@ def test_rerun_restores_without_rerunning_finished_trials(finished_search):
       (t.trial_id, t.status, t.epochs) for t in trials]
 
 
+def test_a_changed_command_does_not_resume_silently(finished_search):
+  sc, _, _ = finished_search
+  with pytest.raises(st.SearchError, match="num_trials"):
+    st.run(sc._replace(num_trials=sc.num_trials + 4))
+
+
 def test_the_test_split_is_sealed_during_search():
   data = st._load_data(st.Settings(dataset="digits"))  # pylint: disable=protected-access
   with pytest.raises(Exception, match="sealed"):

@@ -337,6 +337,38 @@ def make_tuner(sc: SearchConfig, fit_fn: Callable | None = None
   return tuner, False
 
 
+SEARCH_JSON = "search.json"
+
+
+def _fingerprint(sc: SearchConfig) -> dict:
+  """What must not change between a search and its resume (JSON-able)."""
+  settings = sc.settings._replace(cache_dir=None, gpu_memory_fraction=None)
+  return json.loads(json.dumps({
+      "space": sc.space._asdict(), "protocol": sc.protocol,
+      "num_trials": sc.num_trials, "epochs": sc.epochs, "seed": sc.seed,
+      "settings": settings._asdict()}, default=list))
+
+
+def check_same_search(sc: SearchConfig) -> None:
+  """A resumed Tuner keeps its first settings: refuse a changed command
+  instead of silently running the old one; the first run writes them."""
+  path = os.path.join(sc.output_dir, SEARCH_JSON)
+  now = _fingerprint(sc)
+  if os.path.exists(path):
+    with open(path) as f:
+      before = json.load(f)
+    changed = sorted(k for k in set(before) | set(now)
+                     if before.get(k) != now.get(k))
+    if changed:
+      raise SearchError(
+          f"output_dir={sc.output_dir!r} holds a search with other "
+          f"{changed}: rerun the same command to resume it, or use a new "
+          f"--output_dir (was {[before.get(k) for k in changed]})")
+    return
+  with open(path, "w") as f:
+    json.dump(now, f, indent=2)
+
+
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
   """Joins ``address`` (an existing cluster) or starts a local Ray."""
   if ray.is_initialized():
@@ -356,6 +388,7 @@ def run(sc: SearchConfig, fit_fn: Callable | None = None):
   """
   validate(sc)
   os.makedirs(sc.output_dir, exist_ok=True)
+  check_same_search(sc)
   os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
   if sc.settings.cache_dir is None:
     sc = sc._replace(settings=sc.settings._replace(
