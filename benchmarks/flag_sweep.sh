@@ -24,3 +24,6 @@ run onednn --threads 1 --xla_flags=--xla_cpu_use_onednn=true
 run fast_math --threads 1 --xla_flags=--xla_cpu_enable_fast_math=true
 run torch_variants --threads 1 --frameworks jax,torch,torch_compile,torch_cl
 run dw9 --threads 1 --frameworks jax,jax_dw9,torch
+run xnnpack_dw9 --threads 1 --xla_flags=--xla_cpu_use_xnnpack=true \
+  --frameworks jax,jax_dw9,torch
+run xnnpack_threads2 --threads 2 --xla_flags=--xla_cpu_use_xnnpack=true
