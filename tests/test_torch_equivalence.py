@@ -6,7 +6,8 @@ KD (T=2), Positive-Gamma, prob-cosine under Negative-Linear, Threshold) are
 run for 3 steps of PyTorch-style Nesterov SGD with weight decay in both
 frameworks, in float32.
 
-Tolerances (float32; measured worst ~1e-6 relative, asserted 1e-4):
+Tolerances (float32; measured worst: losses 3e-7, parameters 5.7e-6 of the
+tensor's max, BN statistics <= 4e-7; asserted 1e-4):
 * node losses of every step: rtol 1e-4;
 * every parameter and BN running mean after 3 steps: 1e-4 of the tensor's
   largest magnitude;
