@@ -91,7 +91,8 @@ def graph_losses(edges: EdgeTable, logits, labels, t, reduction: str):
 
 def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
             optimizer: optax.GradientTransformation,
-            augment: Callable | None = None, jit: bool = True) -> Program:
+            augment: Callable | None = None, jit: bool = True,
+            donate: bool = False) -> Program:
   """Builds the KTG program of ``spec``.
 
   Programs of specs with the same structure (node models, frozen set,
@@ -108,13 +109,16 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
       transformations equal one optimizer per node).
     augment: optional ``augment(rng, images) -> images`` run inside the step.
     jit: wrap ``step`` and ``evaluate`` in ``jax.jit``.
+    donate: let ``step`` reuse the input state's buffers (saves a copy of the
+      whole state per step, mostly on GPUs); the state passed in is then
+      invalid after the call, so only for loops that rebind it.
   """
   if not isinstance(total_steps, int) or total_steps <= 0:
     raise ValueError(f"total_steps={total_steps!r}; allowed: an int > 0")
   models, frozen_ids, reduction = spec.structure()
   modules, step, evaluate = _step_functions(
       models, frozen_ids, reduction, num_classes, total_steps, optimizer,
-      augment, jit)
+      augment, jit, donate)
 
   def init(rng, images, edges: EdgeTable | None = None,
            frozen_variables: dict | None = None) -> KTGState:
@@ -139,9 +143,11 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
                  modules=modules)
 
 
-@functools.lru_cache(maxsize=64)
+# Small: each entry holds compiled executables, and a search worker calls
+# fit (a new optimizer, so a new key) trial after trial.
+@functools.lru_cache(maxsize=8)
 def _step_functions(models, frozen_ids, reduction, num_classes, total_steps,
-                    optimizer, augment, jit):
+                    optimizer, augment, jit, donate):
   """The structure-specialised step and evaluate (cached: one per structure)."""
   modules = tuple(models_lib.create(m, num_classes) for m in models)
 
@@ -196,7 +202,8 @@ def _step_functions(models, frozen_ids, reduction, num_classes, total_steps,
     return jnp.stack(logits)
 
   if jit:
-    step, evaluate = jax.jit(step), jax.jit(evaluate)
+    step = jax.jit(step, donate_argnums=(0,) if donate else ())
+    evaluate = jax.jit(evaluate)
   return modules, step, evaluate
 
 

@@ -331,3 +331,17 @@ def test_sum_reduction_scales_gradient_by_batch_size():
 def test_total_steps_must_be_positive():
   with pytest.raises(ValueError, match="total_steps=0"):
     program_for(ktg.classic.vanilla("small_cnn"), total_steps=0)
+
+
+def test_donated_step_gives_the_same_state():
+  spec = ktg.classic.dml(2, model="small_cnn")
+  outs = []
+  for donate in (False, True):
+    program = ktg.compile(spec, num_classes=C, total_steps=10,
+                          optimizer=optax.sgd(0.1, momentum=0.9),
+                          donate=donate)
+    state = program.init(jax.random.key(0), batch()["image"])
+    for i in range(2):
+      state, _ = program.step(state, batch(i))
+    outs.append(jax.device_get(state.params))
+  chex.assert_trees_all_close(outs[0], outs[1], atol=1e-6)
