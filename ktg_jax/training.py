@@ -30,6 +30,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import ml_collections
+from ml_collections import config_dict
 import numpy as np
 import optax
 
@@ -56,8 +57,13 @@ class FitResult(NamedTuple):
 
 
 def default_config() -> ml_collections.ConfigDict:
-  """The knobs of ``fit`` (the ch.3 CIFAR protocol, SPEC §5, at 200 epochs)."""
+  """The knobs of ``fit`` (the ch.3 CIFAR protocol, SPEC §5, at 200 epochs),
+  and of the experiment scripts around it (data set, split, node models)."""
   return ml_collections.ConfigDict(dict(
+      dataset="cifar100", val_fraction=0.2, models="resnet32",
+      # None by default, overridable from the command line (--config.limit=N).
+      data_dir=config_dict.placeholder(str),
+      limit=config_dict.placeholder(int),
       epochs=200, batch_size=64, eval_batch_size=500,
       learning_rate=0.1, lr_schedule="step", lr_boundaries=(60, 120, 180),
       lr_decay=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4,

@@ -5,18 +5,12 @@ is not stated, the public code uses 5e-4. Split 40,000 / 10,000 (SPEC §4).
 Pass ``--config=experiments/configs/ch3_cifar.py:cifar10`` for CIFAR-10.
 """
 
-from ml_collections import config_dict
-
 from ktg_jax import training
 
 
 def get_config(dataset: str = "cifar100"):
   c = training.default_config()
-  c.dataset, c.val_fraction = dataset, 0.2
-  # None by default, overridable from the command line (--config.limit=1000).
-  c.data_dir = config_dict.placeholder(str)
-  c.limit = config_dict.placeholder(int)
-  c.models = "resnet32"
+  c.dataset = dataset
   c.epochs, c.batch_size = 200, 64
   c.learning_rate, c.lr_schedule, c.lr_boundaries = 0.1, "step", (60, 120, 180)
   c.weight_decay, c.momentum, c.nesterov = 5e-4, 0.9, True

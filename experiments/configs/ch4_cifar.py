@@ -1,18 +1,12 @@
 """Thesis ch.4 (ensemble KTG) CIFAR protocol (SPEC §5): momentum SGD lr 0.1,
 weight decay 1e-4, batch 16, 300 epochs, lr x0.1 at 150 and 225."""
 
-from ml_collections import config_dict
-
 from ktg_jax import training
 
 
 def get_config(dataset: str = "cifar100"):
   c = training.default_config()
-  c.dataset, c.val_fraction = dataset, 0.2
-  # None by default, overridable from the command line (--config.limit=1000).
-  c.data_dir = config_dict.placeholder(str)
-  c.limit = config_dict.placeholder(int)
-  c.models = "resnet32"
+  c.dataset = dataset
   c.epochs, c.batch_size = 300, 16
   c.learning_rate, c.lr_schedule, c.lr_boundaries = 0.1, "step", (150, 225)
   c.weight_decay, c.momentum, c.nesterov = 1e-4, 0.9, False

@@ -4,17 +4,12 @@ SGD + Nesterov, lr 0.05 half-cosine to 0 (003's schedule, SPEC §5), weight
 decay 5e-4, batch 64, random crop (pad 2) inside the step.
 """
 
-from ml_collections import config_dict
-
 from ktg_jax import training
 
 
 def get_config():
   c = training.default_config()
-  c.dataset, c.val_fraction = "fashion_mnist", 0.2
-  # None by default, overridable from the command line (--config.limit=1000).
-  c.data_dir = config_dict.placeholder(str)
-  c.limit = config_dict.placeholder(int)
+  c.dataset = "fashion_mnist"
   c.models = "resnet8"
   c.epochs, c.batch_size = 10, 64
   c.learning_rate, c.lr_schedule, c.lr_boundaries = 0.05, "cosine", ()

@@ -2,18 +2,12 @@
 half-cosine schedule to 0; 100 epochs while searching (200 for the final space:
 ``--config.epochs=200``)."""
 
-from ml_collections import config_dict
-
 from ktg_jax import training
 
 
 def get_config(dataset: str = "cifar100"):
   c = training.default_config()
-  c.dataset, c.val_fraction = dataset, 0.2
-  # None by default, overridable from the command line (--config.limit=1000).
-  c.data_dir = config_dict.placeholder(str)
-  c.limit = config_dict.placeholder(int)
-  c.models = "resnet32"
+  c.dataset = dataset
   c.epochs, c.batch_size = 100, 64
   c.learning_rate, c.lr_schedule, c.lr_boundaries = 0.1, "cosine", ()
   c.weight_decay, c.momentum, c.nesterov = 5e-4, 0.9, True
