@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from benchmarks import torch_models
 from ktg_jax import gates as gates_lib
 from ktg_jax import losses as losses_lib
+from ktg_jax.step import node_variables
 
 # --- gates (SPEC §3): the scalar schedule of t, then the per-sample mask ----
 
@@ -125,12 +126,7 @@ class TorchKTG:
   def load_flax(self, state):
     """Copies a ``KTGState``'s weights (trainable and frozen) into the models."""
     for i, model in enumerate(self.models):
-      key = f"node{i}"
-      if i in self.frozen:
-        variables = state.frozen[key]
-      else:
-        variables = {"params": state.params[key], **state.model_state[key]}
-      torch_models.copy_from_flax(model, variables)
+      torch_models.copy_from_flax(model, node_variables(state, i))
     return self
 
   def node_losses(self, logits, labels):

@@ -7,11 +7,12 @@ from ktg_jax import models
 from ktg_jax import optim
 from ktg_jax.graph import (LABEL, Edge, EdgeTable, GraphSpec, GraphSpecError,
                            Node, stack_edge_tables)
-from ktg_jax.step import KTGState, Program, compile, graph_losses
+from ktg_jax.step import (KTGState, Program, compile, graph_losses,
+                          node_variables)
 
 __all__ = [
     "LABEL", "Edge", "EdgeTable", "GraphSpec", "GraphSpecError", "KTGState",
     "Node", "Program", "classic", "compile", "gates", "graph_losses",
-    "losses", "models", "optim", "stack_edge_tables",
+    "losses", "models", "node_variables", "optim", "stack_edge_tables",
 ]
 __version__ = "0.1.0"

@@ -53,6 +53,16 @@ def node_key(i: int) -> str:
   return f"node{i}"
 
 
+def node_variables(state: KTGState, i: int) -> dict:
+  """Node i's full variables (params + batch_stats), as ``module.apply`` and
+  ``checkpoint.load_variables`` take them; frozen nodes are the ones in
+  ``state.frozen``."""
+  k = node_key(i)
+  if k in state.frozen:
+    return state.frozen[k]
+  return {"params": state.params[k], **state.model_state[k]}
+
+
 def graph_losses(edges: EdgeTable, logits, labels, t, reduction: str):
   """Every node's loss from every node's logits: the KTG objective.
 
@@ -193,13 +203,9 @@ def _step_functions(models, frozen_ids, reduction, num_classes, total_steps,
                           rng=rng), metrics
 
   def evaluate(state: KTGState, images):
-    logits = []
-    for i, module in enumerate(modules):
-      k = node_key(i)
-      variables = (state.frozen[k] if i in frozen_ids else
-                   {"params": state.params[k], **state.model_state[k]})
-      logits.append(module.apply(variables, images, train=False))
-    return jnp.stack(logits)
+    return jnp.stack([module.apply(node_variables(state, i), images,
+                                   train=False)
+                      for i, module in enumerate(modules)])
 
   if jit:
     step = jax.jit(step, donate_argnums=(0,) if donate else ())

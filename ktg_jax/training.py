@@ -40,6 +40,7 @@ from ktg_jax.data import augment as augment_lib
 from ktg_jax.graph import GraphSpec
 from ktg_jax.step import compile as compile_graph
 from ktg_jax.step import node_key
+from ktg_jax.step import node_variables
 
 Callback = Callable[[int, dict], "bool | None"]
 
@@ -128,14 +129,6 @@ def accuracy(program, state, split, batch_size: int) -> np.ndarray:
   return correct / max(n, 1)
 
 
-def node_variables(spec: GraphSpec, state, i: int) -> dict:
-  """Node i's full variables (params + batch_stats), as ``load_variables`` reads."""
-  k = node_key(i)
-  if i in spec.frozen_nodes():
-    return state.frozen[k]
-  return {"params": state.params[k], **state.model_state[k]}
-
-
 def _run_epoch(program, state, train, order, batch_size):
   """Trains one epoch; returns (state, mean node loss, mean node acc, timings)."""
   steps = len(order) // batch_size
@@ -218,7 +211,7 @@ def _finish(spec, program, state, history, workdir, config) -> None:
     for i in range(spec.num_nodes):
       path = checkpoint.save_variables(
           os.path.join(workdir, "variables", node_key(i)),
-          node_variables(spec, state, i))
+          node_variables(state, i))
       if config.verbose:
         print(f"node {i} ({spec.nodes[i].model}) variables: {path}",
               flush=True)

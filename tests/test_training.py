@@ -99,9 +99,7 @@ def test_vanilla_variables_feed_a_kd_teacher(tmp_path):
   state = program.init(jax.random.key(1), small.train.images[:8])
   jax.tree_util.tree_map(np.testing.assert_array_equal,
                          state.frozen["node1"],
-                         training.node_variables(
-                             ktg.classic.vanilla("small_cnn"),
-                             teacher.state, 0))
+                         training.node_variables(teacher.state, 0))
   student = training.fit(spec, small, _config(epochs=1))
   assert np.isfinite(student.final_target_accuracy)
 
