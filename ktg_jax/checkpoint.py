@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
 
 
@@ -26,6 +29,64 @@ def load_variables(path: str | None, like):
         "'checkpoint' at the saved variables)")
   with ocp.StandardCheckpointer() as ckptr:
     return ckptr.restore(os.path.abspath(path), like)
+
+
+def load_raw(path: str | None):
+  """The variables saved at ``path`` as they are (shapes from the file)."""
+  if path is None or not os.path.exists(path):
+    raise FileNotFoundError(
+        f"checkpoint={path!r} does not exist: a pre-trained node needs saved "
+        "variables (make them with `python experiments/train.py "
+        "--graph=vanilla`, or pass any checkpoint saved by save_variables)")
+  with ocp.StandardCheckpointer() as ckptr:
+    return ckptr.restore(os.path.abspath(path))
+
+
+def merge_pretrained(source, like, reinit=(), head: str = "fc",
+                     field: str = "checkpoint"):
+  """Pre-trained initialisation (002): ``like``'s leaves taken from ``source``.
+
+  A top-level layer named in ``reinit`` keeps its fresh values from ``like``;
+  so does the classifier ``head`` when its shapes differ (another class
+  count). Any other missing or differently shaped leaf is an error that names
+  it. Logs which layers were loaded and which re-initialised.
+
+  Example:
+    >>> import numpy as np
+    >>> like = {"params": {"conv": np.zeros(2, np.float32),
+    ...                    "fc": np.zeros(3, np.float32)}}
+    >>> src = {"params": {"conv": np.ones(2), "fc": np.ones(5)}}
+    >>> out = merge_pretrained(src, like)
+    >>> out["params"]["conv"].tolist(), out["params"]["fc"].tolist()
+    ([1.0, 1.0], [0.0, 0.0, 0.0])
+  """
+  flat_src = {jax.tree_util.keystr(k): v for k, v in
+              jax.tree_util.tree_flatten_with_path(source)[0]}
+  loaded, fresh = set(), set()
+
+  def pick(path, fresh_leaf):
+    name = jax.tree_util.keystr(path)
+    layer = str(getattr(path[1], "key", path[1])) if len(path) > 1 else name
+    got = flat_src.get(name)
+    if layer in reinit:
+      fresh.add(layer)
+      return fresh_leaf
+    if got is None or np.shape(got) != np.shape(fresh_leaf):
+      if layer == head:
+        fresh.add(layer)
+        return fresh_leaf
+      raise ValueError(
+          f"{field}.checkpoint: {name} is "
+          f"{'missing' if got is None else f'of shape {np.shape(got)}'}, the "
+          f"model needs {np.shape(fresh_leaf)}; allowed: add {layer!r} to "
+          f"{field}.reinit to initialise it afresh")
+    loaded.add(layer)
+    return jnp.asarray(got, dtype=fresh_leaf.dtype)
+
+  out = jax.tree_util.tree_map_with_path(pick, like)
+  logging.info("%s: loaded %s; re-initialised %s", field, sorted(loaded),
+               sorted(fresh))
+  return out
 
 
 # --- run state: every epoch, keep N, resume (orbax CheckpointManager) --------

@@ -24,9 +24,11 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 
 NUM_PARAMS = 2  # every gate is encoded with two floats; unused ones are 0.
 
@@ -104,7 +106,9 @@ class GateError(ValueError):
 
 
 def _check_range(gate: str, field: str, value: float, lo: float, hi: float):
-  if not (isinstance(value, (int, float)) and math.isfinite(value)
+  # numpy numbers are valid values; bools are not numbers here.
+  if not (isinstance(value, numbers.Real)
+          and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
           and lo <= value <= hi):
     raise GateError(f"{gate}.{field}={value!r} is outside the allowed range "
                     f"[{lo}, {hi}]")
@@ -233,7 +237,7 @@ def from_json(obj) -> _Gate:
     raise GateError(f"gate={obj!r} must be a name or a dict with 'name'; "
                     f"allowed names: {sorted(GATE_TYPES)}")
   name = obj["name"]
-  if name not in GATE_TYPES:
+  if not isinstance(name, str) or name not in GATE_TYPES:
     raise GateError(f"gate.name={name!r} is unknown; allowed: "
                     f"{sorted(GATE_TYPES)}")
   fields = BY_NAME[name].param_names

@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -61,25 +61,98 @@ def _kl_with_temperature(source_logits, target_logits, temperature):
   return jnp.sum(jnp.exp(logp_s) * (logp_s - logp_t), axis=-1)
 
 
+def consistency_mse(source_logits, target_logits, param):
+  """Squared error of the probabilities, mean over classes (ch.5 consistency, MSE
+  variant; Mean Teacher's ``mse_loss(softmax, softmax, sum) / num_classes``)."""
+  del param
+  p_s = jax.nn.softmax(source_logits, axis=-1)
+  p_t = jax.nn.softmax(target_logits, axis=-1)
+  return jnp.mean(jnp.square(p_s - p_t), axis=-1)
+
+
+def pseudo_label(source_logits, target_logits, param):
+  """``CE(onehot(argmax p_s), p_t)`` (ch.5, SPEC §2: Pseudo-Label; with a
+  Threshold gate on the edge it is FixMatch's masked term)."""
+  del param
+  return cross_entropy(jnp.argmax(source_logits, axis=-1), target_logits)
+
+
+def on_logits(fn: Callable) -> Callable:
+  """Lifts ``fn(source_logits, target_logits, param)`` to node-output dicts
+  (plain logits arrays are taken as they are)."""
+  def loss(source, target, param):
+    get = lambda o: o["logits"] if isinstance(o, Mapping) else o
+    return fn(get(source), get(target), param)
+  loss.__name__ = fn.__name__
+  loss.__doc__ = fn.__doc__
+  return loss
+
+
 class LossKind(NamedTuple):
+  """One row of the edge-loss registry.
+
+  ``fn(source_outputs, target_outputs, param) -> float[..., B]`` takes the two
+  nodes' output dicts (the source's already under ``stop_gradient``); ``reads``
+  names the outputs it needs, so a spec whose models lack one is rejected and a
+  step computes only what its losses read.
+  """
   id: int
   name: str
-  fn: Callable  # (source_logits, target_logits, param) -> [B]
+  fn: Callable
   param_name: str | None
   default_param: float
+  reads: tuple[str, ...] = ("logits",)
 
 
 # The ids are the array encoding in the edge table: never reorder, only append.
-KINDS: tuple[LossKind, ...] = (
-    LossKind(0, "kl", kl, None, 0.0),
-    LossKind(1, "kd", kd, "temperature", 2.0),
-    LossKind(2, "prob_cosine", prob_cosine, None, 0.0),
-)
+KINDS: list[LossKind] = [
+    LossKind(0, "kl", on_logits(kl), None, 0.0),
+    LossKind(1, "kd", on_logits(kd), "temperature", 2.0),
+    LossKind(2, "prob_cosine", on_logits(prob_cosine), None, 0.0),
+    # ch.5 eq 5.1, R = KL; direction not printed, this project: KL(f_s || f_t).
+    LossKind(3, "consistency", on_logits(kl), None, 0.0),
+    LossKind(4, "consistency_mse", on_logits(consistency_mse), None, 0.0),
+    LossKind(5, "pseudo_label", on_logits(pseudo_label), None, 0.0),
+]
 BY_NAME = {k.name: k for k in KINDS}
 
 
+def register(name: str, fn: Callable, *, reads=("logits",),
+             param_name: str | None = None,
+             default_param: float = 0.0) -> LossKind:
+  """Adds an edge loss (attention crops, DoGo, DisCo, ...): the next id."""
+  if name in BY_NAME:
+    raise ValueError(f"loss name={name!r} is taken; taken: {sorted(BY_NAME)}")
+  kind = LossKind(len(KINDS), name, fn, param_name, float(default_param),
+                  tuple(reads))
+  KINDS.append(kind)
+  BY_NAME[name] = kind
+  return kind
+
+
+def select(kinds, kind, param, source, target):
+  """Per-sample loss of one encoded edge, evaluating only ``kinds``.
+
+  Args:
+    kinds: the LossKinds a structure can select (static).
+    kind: int[] the edge's loss id; param: float[] its parameter.
+    source, target: output dicts of the two nodes.
+
+  Returns:
+    float[B]. An unselected kind gets its default parameter, so a 0 meant for
+    another kind never reaches KD's 1/T (NaN gradients survive a select even
+    when multiplied by 0).
+  """
+  if len(kinds) == 1:
+    return kinds[0].fn(source, target, param)
+  outs = [k.fn(source, target, jnp.where(kind == k.id, param, k.default_param))
+          for k in kinds]
+  ids = jnp.asarray([k.id for k in kinds])
+  return jnp.stack(outs)[jnp.argmax(ids == kind)]
+
+
 def edge_losses(kind, param, source_logits, target_logits):
-  """Per-sample loss of encoded edges: evaluates every kind, selects by id.
+  """Per-sample loss of encoded logit edges, every logits kind, selected by id.
 
   Args:
     kind: int[...] loss ids; param: float[...] their parameter.
@@ -88,16 +161,16 @@ def edge_losses(kind, param, source_logits, target_logits):
   Returns:
     float[..., B].
   """
-  # Every kind is evaluated; an unselected one gets its default parameter, so a
-  # 0 meant for another kind never reaches KD's 1/T (NaN gradients survive a
-  # select even when multiplied by 0).
-  outs = [k.fn(source_logits, target_logits,
+  logit_kinds = [k for k in KINDS if k.reads == ("logits",)]
+  outs = [k.fn({"logits": source_logits}, {"logits": target_logits},
                jnp.where(kind == k.id, param, k.default_param)[..., None])
-          for k in KINDS]
+          for k in logit_kinds]
   shape = jnp.broadcast_shapes(kind.shape + (1,), *(o.shape for o in outs))
   every = jnp.stack([jnp.broadcast_to(o, shape) for o in outs], axis=-1)
-  kind = jnp.broadcast_to(kind[..., None, None], every.shape[:-1] + (1,))
-  return jnp.take_along_axis(every, kind, axis=-1)[..., 0]
+  pos = jnp.argmax(kind[..., None] == jnp.asarray(
+      [k.id for k in logit_kinds]), axis=-1)
+  pos = jnp.broadcast_to(pos[..., None, None], every.shape[:-1] + (1,))
+  return jnp.take_along_axis(every, pos, axis=-1)[..., 0]
 
 
 REDUCTIONS = ("mean", "sum")

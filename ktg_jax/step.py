@@ -2,41 +2,55 @@
 
 ``compile(spec, ...)`` returns ``Program(init, step, evaluate)``:
 
-* ``init(rng, images, edges=None, frozen_variables=None) -> KTGState``: ONE
-  pytree with every node's parameters, BatchNorm statistics, the optimizer
-  state, the step count, the rng and the edge table.
-* ``step(state, batch) -> (state, metrics)``: all nodes see the same batch; one
-  forward of every node; sources under ``stop_gradient`` (edge direction);
-  each node's loss is the sum of its gated incoming edge losses; one
-  simultaneous update of all trainable nodes.
-* ``evaluate(state, images) -> logits[N, B, C]`` in inference mode.
+* ``init(rng, images, edges=None, checkpoint_variables=None) -> KTGState``: ONE
+  pytree with every node's parameters, BatchNorm statistics, EMA copies, the
+  optimizer state, the step count, the rng and the edge table.
+* ``step(state, batch) -> (state, metrics)``. ``batch``: ``image`` and
+  ``label`` (the labelled part) and optionally ``unlabeled_image``. Views are
+  made inside the step; each node runs one forward over the chunks that its
+  edges need (``ktg_jax/plan.py``); sources are under ``stop_gradient`` (edge
+  direction); each node's loss is the sum of its gated incoming edge losses
+  (ch.5 eq 5.9 with self-loops); one simultaneous update of all learning
+  nodes; then every EMA node moves towards its node.
+* ``evaluate(state, images) -> logits[N, B, C]`` in inference mode (ensemble
+  nodes: the mean of their members' logits, eq 4.10).
 
-The edge table lives *in the state*, as arrays: graphs with the same node
-models share the compiled program, and ``jax.vmap(program.step)`` over stacked
-states trains a population of graphs (or seeds) at once.
+The edge table lives *in the state*, as arrays: graphs of one structure share
+the compiled program, and ``jax.vmap(program.step)`` over stacked states trains
+a population of graphs (or seeds) at once.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple
+import zlib
+from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from ktg_jax import gates
 from ktg_jax import losses
 from ktg_jax import models as models_lib
-from ktg_jax.graph import EdgeTable, GraphSpec
+from ktg_jax import nodes as nodes_lib
+from ktg_jax.graph import DEFAULT_VIEW, LABEL, EdgeTable, GraphSpec, Slot
+from ktg_jax.plan import make_plan
+
+
+# What a step can select unless told otherwise: the probability losses of SPEC
+# §2 that ch.3/ch.4 graphs use (cheap: a few ops on [B, C] logits per edge).
+DEFAULT_LOSS_KINDS = ("kl", "kd", "prob_cosine")
 
 
 class KTGState(NamedTuple):
   step: Any          # int32 scalar: updates done so far (k in SPEC §3)
-  params: dict       # "node{i}" -> params, trainable nodes only
-  model_state: dict  # "node{i}" -> non-param collections (batch_stats)
-  opt_state: Any     # one optimizer over all trainable params
+  params: dict       # "node{i}" -> params of the nodes that learn
+  model_state: dict  # "node{i}" -> their non-param collections (batch_stats)
+  opt_state: Any     # one optimizer over all learning nodes' params
   frozen: dict       # "node{i}" -> full variables of frozen nodes, never updated
+  ema: dict          # "node{i}" -> full variables of EMA nodes (no gradient)
   edges: EdgeTable   # the graph as data
   rng: Any
 
@@ -46,7 +60,7 @@ class Program(NamedTuple):
   step: Callable
   evaluate: Callable
   spec: GraphSpec
-  modules: tuple
+  modules: tuple  # per node: its flax module, None for an ensemble node
 
 
 def node_key(i: int) -> str:
@@ -55,99 +69,189 @@ def node_key(i: int) -> str:
 
 def node_variables(state: KTGState, i: int) -> dict:
   """Node i's full variables (params + batch_stats), as ``module.apply`` and
-  ``checkpoint.load_variables`` take them; frozen nodes are the ones in
-  ``state.frozen``."""
+  ``checkpoint.load_variables`` take them."""
   k = node_key(i)
-  if k in state.frozen:
-    return state.frozen[k]
+  for held in (state.frozen, state.ema):
+    if k in held:
+      return held[k]
+  if k not in state.params:
+    raise ValueError(f"node {i} has no variables (an ensemble node)")
   return {"params": state.params[k], **state.model_state[k]}
 
 
-def graph_losses(edges: EdgeTable, logits, labels, t, reduction: str):
-  """Every node's loss from every node's logits: the KTG objective.
+def view_key(aug_rng, name: str):
+  """The rng of view ``name`` in a step: the default view gets ``aug_rng``."""
+  if name == DEFAULT_VIEW:
+    return aug_rng
+  return jax.random.fold_in(aug_rng, zlib.crc32(name.encode()) & 0x7FFFFFFF)
 
-  ``L_t = G_{y,t}(CE(y, p_t)) + sum_{s != t} G_{s,t}(L_{s,t})`` (SPEC §1,
-  thesis eq 3.3), each edge's per-sample loss gated then reduced over the batch.
+
+def slot_losses(slots, edges: EdgeTable, outputs, labels, t, reduction,
+                parts, kinds, num_nodes):
+  """Every node's loss from the slots' gated edge losses: the KTG objective.
+
+  ``L_t = G_{y,t}(CE(y, p_t)) + G_{t,t}(L_{t,t}) + sum_{s != t} G_{s,t}(L_{s,t})``
+  (SPEC §1, thesis eq 3.3, ch.5 eq 5.9): each edge's per-sample loss gated, then
+  reduced over the samples the edge acts on.
 
   Args:
+    slots: the edges to compute (``GraphSpec.slots()``).
     edges: the edge table (arrays).
-    logits: float[N, B, C], every node's logits on the same batch.
-    labels: int[B].
+    outputs: per node, a dict ``(view, part) -> output dict``.
+    labels: int[B_l] labels of the labelled part.
     t: training progress k / k_end in [0, 1].
-    reduction: "mean" or "sum" over the batch (SPEC §2).
+    reduction: "mean" or "sum" over the samples (SPEC §2).
+    parts: samples kind -> the parts ("l", "u") it covers.
+    kinds: the LossKinds the structure can select.
+    num_nodes: N.
 
   Returns:
-    (node_loss[N], aux) where aux holds the label losses [N], edge losses
-    [N_source, N_target] and the mean gate weights.
+    (node_loss[N], aux) with label losses [N], edge losses [N_source,
+    N_target], mean gate weights of both.
   """
-  source = jax.lax.stop_gradient(logits)  # edge direction: no grad into s
-  source_probs = jax.nn.softmax(source, axis=-1)
-  # [s, t, B]: source s broadcast over targets, target t over sources.
-  per_sample = losses.edge_losses(edges.loss_kind, edges.loss_param,
-                                  source[:, None], logits[None, :])
-  weight = gates.gate_weights(edges.kind, edges.params, t,
-                              source_probs[:, None], labels)
-  edge_loss = losses.reduce_batch(weight * per_sample, reduction)
-  # Label edges: Correct and Threshold pass every sample of a one-hot source
-  # (SPEC §3), so only the schedule part applies.
-  label_weight = gates.schedules(edges.label_kind, edges.label_params, t)
-  label_loss = label_weight * losses.reduce_batch(
-      losses.cross_entropy(labels, logits), reduction)
-  node_loss = label_loss + jnp.sum(edge_loss, axis=0)
-  aux = {"label_loss": label_loss, "edge_loss": edge_loss,
-         "gate": jnp.mean(weight, axis=-1), "label_gate": label_weight}
-  return node_loss, aux
+  zero = jnp.zeros((), jnp.float32)
+  node_loss = [zero] * num_nodes
+  label_loss, label_gate = [zero] * num_nodes, [zero] * num_nodes
+  edge_loss = [[zero] * num_nodes for _ in range(num_nodes)]
+  gate = [[zero] * num_nodes for _ in range(num_nodes)]
+  for s in slots:
+    use = parts[s.samples]
+    tgt = _concat([outputs[s.target][(s.target_view, p)] for p in use])
+    if s.source == LABEL:
+      w = gates.schedules(edges.label_kind[s.target],
+                          edges.label_params[s.target], t)
+      loss = w * losses.reduce_batch(
+          losses.cross_entropy(labels, tgt["logits"]), reduction)
+      label_loss[s.target], label_gate[s.target] = loss, w
+    else:
+      src = jax.lax.stop_gradient(  # edge direction: no gradient into s
+          _concat([outputs[s.source][(s.source_view, p)] for p in use]))
+      sample_labels = jnp.concatenate(
+          [labels if p == "l" else -jnp.ones(
+              outputs[s.source][(s.source_view, "u")]["logits"].shape[:1],
+              labels.dtype) for p in use])
+      kind, param = edges.loss_kind[s.source, s.target], edges.loss_param[
+          s.source, s.target]
+      per_sample = losses.select(kinds, kind, param, src, tgt)
+      # Correct needs a label: an unlabelled sample (label -1) never passes it.
+      w = gates.gate_weights(edges.kind[s.source, s.target],
+                             edges.params[s.source, s.target], t,
+                             jax.nn.softmax(src["logits"], -1), sample_labels)
+      loss = losses.reduce_batch(w * per_sample, reduction)
+      edge_loss[s.source][s.target] = loss
+      gate[s.source][s.target] = jnp.mean(w)
+    node_loss[s.target] = node_loss[s.target] + loss
+  aux = {"label_loss": jnp.stack(label_loss),
+         "edge_loss": jnp.stack([jnp.stack(r) for r in edge_loss]),
+         "gate": jnp.stack([jnp.stack(r) for r in gate]),
+         "label_gate": jnp.stack(label_gate)}
+  return jnp.stack(node_loss), aux
+
+
+def graph_losses(edges: EdgeTable, logits, labels, t, reduction: str):
+  """``slot_losses`` of every ordered pair and label edge on one view.
+
+  ``logits``: float[N, B, C] of every node on the same labelled batch.
+  """
+  n = logits.shape[0]
+  slots = [Slot(LABEL, i, None, DEFAULT_VIEW, "labeled") for i in range(n)]
+  slots += [Slot(s, i, DEFAULT_VIEW, DEFAULT_VIEW, "all") for i in range(n)
+            for s in range(n) if s != i]
+  outputs = [{(DEFAULT_VIEW, "l"): {"logits": logits[i]}} for i in range(n)]
+  kinds = [k for k in losses.KINDS if k.reads == ("logits",)]
+  return slot_losses(slots, edges, outputs, labels, t, reduction,
+                     {"all": ("l",), "labeled": ("l",)}, kinds, n)
+
+
+def _concat(dicts):
+  if len(dicts) == 1:
+    return dicts[0]
+  return {k: jnp.concatenate([d[k] for d in dicts]) for k in dicts[0]}
 
 
 def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
             optimizer: optax.GradientTransformation,
-            augment: Callable | None = None, jit: bool = True,
+            augment: Callable | None = None,
+            views: Mapping[str, Callable] | None = None,
+            loss_kinds=None, jit: bool = True,
             donate: bool = False) -> Program:
   """Builds the KTG program of ``spec``.
 
-  Programs of specs with the same structure (node models, frozen set,
-  reduction) and the same other arguments share one ``step``/``evaluate``
-  function, so stepping many graphs of the same nodes compiles once.
+  Programs of specs with the same structure (``GraphSpec.structure()``) and the
+  same other arguments share one ``step``/``evaluate`` function.
 
   Args:
-    spec: the graph; its node models and frozen set are compiled in, its edge
-      table is data (``init`` puts ``spec.edge_table()`` in the state unless
-      given another of the same structure).
+    spec: the graph; its structure is compiled in, its edge table is data
+      (``init`` puts ``spec.edge_table()`` in the state unless given another
+      table of the same structure).
     num_classes: classes of the task.
     total_steps: k_end of the gate schedules (SPEC §3: t = k / k_end).
-    optimizer: one optax transformation for all trainable nodes (elementwise
+    optimizer: one optax transformation for all learning nodes (elementwise
       transformations equal one optimizer per node).
-    augment: optional ``augment(rng, images) -> images`` run inside the step.
+    augment: ``augment(rng, images) -> images``, the default view (identity
+      if None).
+    views: other named views ``{name: fn(rng, images) -> images}`` that the
+      spec's edges name (e.g. ``weak``, ``strong``).
+    loss_kinds: the loss names the step can select besides the spec's
+      (default ``DEFAULT_LOSS_KINDS``, the probability losses of SPEC §2). A
+      search passes its space's, so every graph drawn shares the program.
     jit: wrap ``step`` and ``evaluate`` in ``jax.jit``.
-    donate: let ``step`` reuse the input state's buffers (saves a copy of the
-      whole state per step, mostly on GPUs); the state passed in is then
-      invalid after the call, so only for loops that rebind it.
+    donate: let ``step`` reuse the input state's buffers (the state passed in
+      is then invalid after the call, so only for loops that rebind it).
   """
   if not isinstance(total_steps, int) or total_steps <= 0:
     raise ValueError(f"total_steps={total_steps!r}; allowed: an int > 0")
-  models, frozen_ids, reduction = spec.structure()
+  view_fns = {DEFAULT_VIEW: augment, **(views or {})}
+  named = {v for s in spec.slots() for v in (s.source_view, s.target_view)
+           if v is not None}
+  missing = sorted(named - set(view_fns))
+  if missing:
+    raise ValueError(f"views={sorted(views or {})} lacks {missing}, named by "
+                     f"the spec's edges; allowed: a dict with those names")
+  names = sorted(set(loss_kinds or DEFAULT_LOSS_KINDS) | set(spec.loss_kinds()))
+  unknown = [k for k in names if k not in losses.BY_NAME]
+  if unknown:
+    raise ValueError(f"loss_kinds has {unknown}; allowed: "
+                     f"{sorted(losses.BY_NAME)}")
+  _check_outputs(spec, names)
+  structure = spec.structure()
   modules, step, evaluate = _step_functions(
-      models, frozen_ids, reduction, num_classes, total_steps, optimizer,
-      augment, jit, donate)
+      structure, num_classes, total_steps, optimizer,
+      tuple(sorted((k, v) for k, v in view_fns.items() if k in named
+                   or k == DEFAULT_VIEW)), tuple(names), jit, donate)
 
   def init(rng, images, edges: EdgeTable | None = None,
+           checkpoint_variables: dict | None = None,
            frozen_variables: dict | None = None) -> KTGState:
-    edges = spec.edge_table() if edges is None else edges
+    if edges is None:
+      edges = spec.edge_table()
+    else:
+      _check_edge_table(spec, edges, names)
     edges = EdgeTable(*(jnp.asarray(x) for x in edges))
+    given = {**(frozen_variables or {}), **(checkpoint_variables or {})}
     rng, *node_rngs = jax.random.split(rng, spec.num_nodes + 1)
-    params, model_state, frozen = {}, {}, {}
+    params, model_state, frozen, ema = {}, {}, {}, {}
+    kinds = spec.node_kinds()
     for i, module in enumerate(modules):
-      variables = module.init(node_rngs[i], images, train=False)
-      if i in frozen_ids:
-        frozen[node_key(i)] = _frozen_variables(spec, i, variables,
-                                                frozen_variables)
+      if module is None or kinds[i] == "ema":
         continue
+      variables = module.init(node_rngs[i], images, train=False)
+      if kinds[i] == "frozen":
+        frozen[node_key(i)] = _loaded(spec, i, variables, given)
+        continue
+      if kinds[i] == "pretrained":
+        variables = _loaded(spec, i, variables, given)
       params[node_key(i)] = variables["params"]
       model_state[node_key(i)] = {k: v for k, v in variables.items()
                                   if k != "params"}
+    for i, node in enumerate(spec.nodes):
+      if kinds[i] == "ema":  # starts as a copy of the node it averages
+        ema[node_key(i)] = jax.tree_util.tree_map(jnp.copy, {
+            "params": params[node_key(node.of)],
+            **model_state[node_key(node.of)]})
     return KTGState(step=jnp.zeros((), jnp.int32), params=params,
                     model_state=model_state, opt_state=optimizer.init(params),
-                    frozen=frozen, edges=edges, rng=rng)
+                    frozen=frozen, ema=ema, edges=edges, rng=rng)
 
   return Program(init=init, step=step, evaluate=evaluate, spec=spec,
                  modules=modules)
@@ -156,56 +260,95 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
 # Small: each entry holds compiled executables, and a search worker calls
 # fit (a new optimizer, so a new key) trial after trial.
 @functools.lru_cache(maxsize=8)
-def _step_functions(models, frozen_ids, reduction, num_classes, total_steps,
-                    optimizer, augment, jit, donate):
+def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
+                    loss_names, jit, donate):
   """The structure-specialised step and evaluate (cached: one per structure)."""
-  modules = tuple(models_lib.create(m, num_classes) for m in models)
+  nodes, slots, _, reduction = structure
+  modules = tuple(models_lib.create(n[1], num_classes)
+                  if nodes_lib.KINDS[n[0]].has_model else None for n in nodes)
+  view_fns = dict(view_fns)
+  kinds = [losses.BY_NAME[k] for k in loss_names]
 
-  def forward(params, model_state, frozen, images):
-    """Logits [N, B, C] of all nodes and the trainable nodes' new BN state."""
-    logits, new_model_state = [], {}
-    for i, module in enumerate(modules):
-      k = node_key(i)
-      if i in frozen_ids:  # a teacher in inference mode, BN stats untouched
-        out = jax.lax.stop_gradient(module.apply(frozen[k], images,
-                                                 train=False))
+  def forward(params, state, chunk_images, plan):
+    """Per node, ``(view, part) -> outputs``; the learning nodes' new BN state."""
+    outputs, new_model_state = [None] * len(nodes), {}
+    for i, (kind, _, _, _, bn, members) in enumerate(nodes):
+      k, chunks = node_key(i), plan.chunks[i]
+      if kind == "ensemble":
+        continue
+      x = jnp.concatenate([chunk_images[c] for c in chunks])
+      module = modules[i]
+      if kind == "frozen":  # a teacher in inference mode, BN stats untouched
+        out = module.apply(state.frozen[k], x, train=False)
+      elif kind == "ema":  # batch statistics, as Mean Teacher's teacher
+        out = module.apply(state.ema[k], x, train=bn == "batch",
+                           mutable=["batch_stats"] if bn == "batch" else False)
+        out = out[0] if bn == "batch" else out
       else:
         out, new_model_state[k] = module.apply(
-            {"params": params[k], **model_state[k]}, images, train=True,
-            mutable=list(model_state[k]))
-      logits.append(out)
-    return jnp.stack(logits), new_model_state
+            {"params": params[k], **state.model_state[k]}, x, train=True,
+            mutable=list(state.model_state[k]))
+      if kind in ("frozen", "ema"):
+        out = jax.lax.stop_gradient(out)
+      sizes = np.cumsum([chunk_images[c].shape[0] for c in chunks])[:-1]
+      split = {name: jnp.split(v, sizes) for name, v in out.items()}
+      outputs[i] = {c: {name: v[j] for name, v in split.items()}
+                    for j, c in enumerate(chunks)}
+    for i, (kind, *_, members) in enumerate(nodes):
+      if kind == "ensemble":  # thesis eq 4.10
+        outputs[i] = {c: {"logits": nodes_lib.ensemble_logits(jnp.stack(
+            [outputs[m][c]["logits"] for m in members]))}
+                      for c in plan.chunks[i]}
+    return outputs, new_model_state
 
   def step(state: KTGState, batch) -> tuple[KTGState, dict]:
-    images, labels = batch["image"], batch["label"]
+    labels = batch["label"]
+    unlabeled = batch.get("unlabeled_image")
+    plan = make_plan(structure, unlabeled is not None)
+    n_l = batch["image"].shape[0]
+    images = (batch["image"] if unlabeled is None
+              else jnp.concatenate([batch["image"], unlabeled]))
     rng, aug_rng = jax.random.split(state.rng)
-    if augment is not None:
-      images = augment(aug_rng, images)
+    chunk_images = {}
+    for v in plan.views:
+      fn = view_fns[v]
+      x = images if fn is None else fn(view_key(aug_rng, v), images)
+      chunk_images[(v, "l")], chunk_images[(v, "u")] = x[:n_l], x[n_l:]
     t = state.step.astype(jnp.float32) / total_steps
 
     def total_loss(params):
-      logits, new_model_state = forward(params, state.model_state,
-                                        state.frozen, images)
-      node_loss, aux = graph_losses(state.edges, logits, labels, t, reduction)
+      outputs, new_model_state = forward(params, state, chunk_images, plan)
+      node_loss, aux = slot_losses(slots, state.edges, outputs, labels, t,
+                                   reduction, plan.parts, kinds, len(nodes))
       # Sources are stop_gradient-ed, so d(sum_t L_t)/d(theta_t) = dL_t/dtheta_t.
-      return jnp.sum(node_loss), (node_loss, logits, new_model_state, aux)
+      return jnp.sum(node_loss), (node_loss, outputs, new_model_state, aux)
 
-    grads, (node_loss, logits, new_model_state, aux) = jax.grad(
+    grads, (node_loss, outputs, new_model_state, aux) = jax.grad(
         total_loss, has_aux=True)(state.params)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = {"node_loss": node_loss,
-               "node_accuracy": jnp.mean(
-                   jnp.argmax(logits, -1) == labels, axis=-1),
-               "t": t, **aux}
+    ema = {node_key(i): nodes_lib.ema_update(
+        state.ema[node_key(i)], {"params": params[node_key(n[2])],
+                                 **new_model_state[node_key(n[2])]}, n[3])
+           for i, n in enumerate(nodes) if n[0] == "ema"}
+    accuracy = jnp.stack([jnp.mean(jnp.argmax(
+        outputs[i][plan.metric_chunk[i]]["logits"], -1) == labels)
+                          for i in range(len(nodes))])
+    metrics = {"node_loss": node_loss, "node_accuracy": accuracy, "t": t,
+               **aux}
     return state._replace(step=state.step + 1, params=params,
                           model_state=new_model_state, opt_state=opt_state,
-                          rng=rng), metrics
+                          ema=ema, rng=rng), metrics
 
   def evaluate(state: KTGState, images):
-    return jnp.stack([module.apply(node_variables(state, i), images,
-                                   train=False)
-                      for i, module in enumerate(modules)])
+    logits = [None if m is None else m.apply(
+        node_variables(state, i), images, train=False)["logits"]
+              for i, m in enumerate(modules)]
+    for i, (kind, *_, members) in enumerate(nodes):
+      if kind == "ensemble":
+        logits[i] = nodes_lib.ensemble_logits(
+            jnp.stack([logits[m] for m in members]))
+    return jnp.stack(logits)
 
   if jit:
     step = jax.jit(step, donate_argnums=(0,) if donate else ())
@@ -213,17 +356,74 @@ def _step_functions(models, frozen_ids, reduction, num_classes, total_steps,
   return modules, step, evaluate
 
 
-def _frozen_variables(spec: GraphSpec, i: int, like: dict,
-                      given: dict | None) -> dict:
-  """Variables of frozen node i: given in memory, else read from its checkpoint."""
-  if given is not None and i in given:
-    variables = given[i]
-  else:
-    from ktg_jax import checkpoint  # I/O only when a frozen node needs it
-    variables = checkpoint.load_variables(spec.nodes[i].checkpoint, like)
+def _check_outputs(spec: GraphSpec, loss_names) -> None:
+  """Rejects an edge whose loss reads an output its source or target lacks."""
+  def outputs(i):
+    node = spec.nodes[i]
+    return ("logits",) if node.kind == "ensemble" else models_lib.outputs(
+        node.model)
+  for (s, t), e in spec.edges.items():
+    if s == LABEL:
+      continue
+    for end in (s, t):
+      lacking = set(losses.BY_NAME[e.loss].reads) - set(outputs(end))
+      if lacking:
+        raise ValueError(f"edges[{(s, t)!r}].loss={e.loss!r} reads "
+                         f"{sorted(lacking)}, which node {end} lacks; allowed: "
+                         f"losses reading {list(outputs(end))}")
+
+
+def _check_edge_table(spec: GraphSpec, edges: EdgeTable, loss_names) -> None:
+  """An edge table from another graph must fit this one's structure: no live
+  edge into a node that never learns here (frozen, EMA, ensemble: it would be
+  silently ignored) and no live edge that is not a slot of the structure. A
+  node that learns may be all-Cutoff in the table: it then gets no loss (tests
+  use this to isolate one edge) and is not loaded from a checkpoint."""
+  try:
+    table = EdgeTable(*(np.asarray(x) for x in edges))
+  except (TypeError, jax.errors.TracerArrayConversionError):
+    return  # traced (inside vmap/jit): checked where it was built
+  label_live = table.label_kind != gates.CUTOFF
+  node_live = table.kind != gates.CUTOFF
+  slots = {(s.source, s.target) for s in spec.slots()}
+  learn = set(spec.learning_nodes())
+  for t in range(spec.num_nodes):
+    for s in [LABEL] + list(range(spec.num_nodes)):
+      live = label_live[..., t] if s == LABEL else node_live[..., s, t]
+      if not np.any(live):
+        continue
+      if t not in learn:
+        raise ValueError(
+            f"edges: ({s}, {t}) is not Cutoff in the given table, but node {t} "
+            f"never learns in the compiled structure (kinds "
+            f"{spec.node_kinds()}); allowed: a table with the same frozen "
+            f"nodes {spec.frozen_nodes()}")
+      if (s, t) not in slots:
+        raise ValueError(f"edges: ({s}, {t}) is not Cutoff in the given "
+                         "table but is no edge of the compiled structure; "
+                         "allowed: a table of a graph with the same structure")
+      ids = {losses.BY_NAME[k].id for k in loss_names}
+      if s != LABEL and not set(np.unique(table.loss_kind[..., s, t][live])) <= ids:
+        raise ValueError(f"edges: ({s}, {t}) has a loss the program cannot "
+                         f"select; allowed: {list(loss_names)} (pass "
+                         "loss_kinds= to compile)")
+
+
+def _loaded(spec: GraphSpec, i: int, like: dict, given: dict) -> dict:
+  """Variables of a frozen or pre-trained node: given in memory, else read
+  from its checkpoint; a pre-trained node re-initialises its ``reinit`` layers
+  and a classifier head whose class count differs (002)."""
+  node = spec.nodes[i]
+  from ktg_jax import checkpoint  # I/O only when a node needs it
+  if spec.node_kinds()[i] == "pretrained":
+    source = given.get(i) or checkpoint.load_raw(node.checkpoint)
+    return checkpoint.merge_pretrained(source, like, node.reinit,
+                                       models_lib.HEAD, field=f"nodes[{i}]")
+  variables = (given[i] if i in given
+               else checkpoint.load_variables(node.checkpoint, like))
   got = jax.tree_util.tree_structure(variables)
   want = jax.tree_util.tree_structure(like)
   if got != want:
     raise ValueError(f"nodes[{i}].checkpoint: its variables do not match model "
-                     f"{spec.nodes[i].model!r} (structure {got} != {want})")
+                     f"{node.model!r} (structure {got} != {want})")
   return variables

@@ -31,7 +31,10 @@ def test_logits_shape_for_any_input(name, shape):
   variables = model.init(jax.random.key(0), jnp.zeros(shape), train=False)
   out, updates = model.apply(variables, jnp.ones(shape), train=True,
                              mutable=["batch_stats"])
-  assert out.shape == (2, 7) and out.dtype == jnp.float32
+  assert out["logits"].shape == (2, 7) and out["logits"].dtype == jnp.float32
+  assert set(out) == set(models.outputs(name))
+  assert out["features"].ndim == 2 and out["features"].shape[0] == 2
+  assert out["attention"].ndim == 3 and out["attention"].shape[0] == 2
   assert "batch_stats" in updates
 
 

@@ -121,7 +121,7 @@ def test_edge_gradient_flows_into_target_only():
 
   def total(params):
     logits = jnp.stack([
-        m.apply({**v, "params": p}, b["image"], train=False)
+        m.apply({**v, "params": p}, b["image"], train=False)["logits"]
         for m, v, p in zip(modules, variables, params)])
     return jnp.sum(graph_losses(edges, logits, b["label"], 0.5, "mean")[0])
 
@@ -237,12 +237,12 @@ def test_dml_matches_hand_written_step():
     outs = [m.apply({"params": p, **s}, b["image"], train=True,
                     mutable=["batch_stats"])
             for m, p, s in zip(modules, params, stats)]
-    logits = [o[0] for o in outs]
+    logits = [o[0]["logits"] for o in outs]
     new_params, new_opt = [], []
     for me, other in ((0, 1), (1, 0)):
       def loss(p, me=me, other=other):
         z = modules[me].apply({"params": p, **stats[me]}, b["image"],
-                              train=True, mutable=["batch_stats"])[0]
+                              train=True, mutable=["batch_stats"])[0]["logits"]
         ps = jax.nn.softmax(jax.lax.stop_gradient(logits[other]))
         kl = jnp.sum(ps * (jnp.log(ps) - jax.nn.log_softmax(z)), -1)
         ce = -jnp.take_along_axis(jax.nn.log_softmax(z),
@@ -281,7 +281,7 @@ def test_frozen_teacher_never_updates_and_loads_from_checkpoint(tmp_path):
   # The KD edge is live: the student's loss includes it.
   assert float(metrics["edge_loss"][1, 0]) > 0
   # The teacher's logits come from inference mode with its loaded variables.
-  want = teacher.apply(teacher_vars, b["image"], train=False)
+  want = teacher.apply(teacher_vars, b["image"], train=False)["logits"]
   np.testing.assert_allclose(program.evaluate(new, b["image"])[1], want,
                              atol=1e-5)
 

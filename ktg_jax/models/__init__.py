@@ -1,7 +1,13 @@
 """Node models by name: ``models.create("resnet32", num_classes=100)``.
 
-Every model maps NHWC images to logits, ``apply(variables, x, train=...)``,
-with BatchNorm statistics in the ``batch_stats`` collection.
+Every model maps NHWC images to a dict of named outputs,
+``apply(variables, x, train=...) -> {"logits": [B, C], ...}``, with BatchNorm
+statistics in the ``batch_stats`` collection. ``logits`` always; ``features``
+(the embedding before the classifier, [B, D]) and ``attention`` (a spatial map,
+[B, H, W]: the Attention-Transfer map of the last stage) where the model has
+them — a model class lists its outputs in ``OUTPUTS``; ``outputs(name)`` reads
+it. The classifier layer is named ``fc`` (``HEAD``): a pre-trained node
+re-initialises it when the class count differs.
 """
 
 from __future__ import annotations
@@ -62,6 +68,16 @@ def _lookup(name: str):
 
 def exists(name: str) -> bool:
   return _lookup(name) is not None
+
+
+HEAD = "fc"
+
+
+def outputs(name: str) -> tuple[str, ...]:
+  """The named outputs model ``name`` returns (``("logits",)`` if undeclared)."""
+  factory = _lookup(name)
+  cls = getattr(factory, "func", factory)
+  return tuple(getattr(cls, "OUTPUTS", ("logits",)))
 
 
 def create(name: str, num_classes: int) -> nn.Module:

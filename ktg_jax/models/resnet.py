@@ -45,6 +45,7 @@ class CifarResNet(nn.Module):
   """ResNet-depth for CIFAR: depth = 6n + 2 (20, 32, 44, 56, 110)."""
   depth: int
   num_classes: int
+  OUTPUTS = ("logits", "features", "attention")
   widths: tuple[int, int, int] = (16, 32, 64)
 
   @nn.compact
@@ -59,5 +60,18 @@ class CifarResNet(nn.Module):
       for i in range(n):
         stride = 2 if (stage > 0 and i == 0) else 1
         x = BasicBlock(width, stride, name=f"layer{stage + 1}_{i}")(x, train)
-    x = jnp.mean(x, axis=(1, 2))
-    return nn.Dense(self.num_classes, kernel_init=dense_init, name="fc")(x)
+    return head(x, self.num_classes)
+
+
+def attention_map(feature_map):
+  """Attention-Transfer map of a stage, ``Q = sum_c |A_c|^2`` (SPEC §2, eq 2.11
+  with p = 2): float[B, H, W, C] -> float[B, H, W]."""
+  return jnp.sum(jnp.square(feature_map), axis=-1)
+
+
+def head(feature_map, num_classes: int) -> dict:
+  """Named outputs of a model from its last stage (``models`` docstring)."""
+  features = jnp.mean(feature_map, axis=(1, 2))
+  logits = nn.Dense(num_classes, kernel_init=dense_init, name="fc")(features)
+  return {"logits": logits, "features": features,
+          "attention": attention_map(feature_map)}

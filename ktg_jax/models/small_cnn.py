@@ -5,12 +5,13 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from ktg_jax.models.resnet import batch_norm, conv_init, dense_init
+from ktg_jax.models.resnet import batch_norm, conv_init, head
 
 
 class SmallCNN(nn.Module):
   num_classes: int
   width: int = 16
+  OUTPUTS = ("logits", "features", "attention")
 
   @nn.compact
   def __call__(self, x, train: bool = True):
@@ -19,5 +20,4 @@ class SmallCNN(nn.Module):
                   kernel_init=conv_init, name=f"conv{i}")(x)
       x = nn.relu(batch_norm(train, f"bn{i}")(x))
       x = nn.avg_pool(x, (2, 2), (2, 2))
-    x = jnp.mean(x, axis=(1, 2))
-    return nn.Dense(self.num_classes, kernel_init=dense_init, name="fc")(x)
+    return head(x, self.num_classes)

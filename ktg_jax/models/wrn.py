@@ -9,7 +9,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from ktg_jax.models.resnet import batch_norm, conv_init, dense_init
+from ktg_jax.models.resnet import batch_norm, conv_init, head
 
 
 class WideBlock(nn.Module):
@@ -34,6 +34,7 @@ class WideResNet(nn.Module):
   depth: int
   widen: int
   num_classes: int
+  OUTPUTS = ("logits", "features", "attention")
 
   @nn.compact
   def __call__(self, x, train: bool = True):
@@ -48,5 +49,4 @@ class WideResNet(nn.Module):
         stride = 2 if (stage > 0 and i == 0) else 1
         x = WideBlock(width, stride, name=f"block{stage + 1}_{i}")(x, train)
     x = nn.relu(batch_norm(train, "bn_final")(x))
-    x = jnp.mean(x, axis=(1, 2))
-    return nn.Dense(self.num_classes, kernel_init=dense_init, name="fc")(x)
+    return head(x, self.num_classes)

@@ -1,0 +1,82 @@
+"""Node kinds: what updates a node, and what it needs (SPEC §1, ch.4, ch.5, 002).
+
+A node of a graph is one of these kinds (``Node(kind=...)``):
+
+=============  ========  =========  ===============  =============================
+kind           network   learns     checkpoint       what updates it
+=============  ========  =========  ===============  =============================
+``trainable``  yes       yes        forbidden        SGD on its gated incoming
+                                                     edges (ch.3)
+``frozen``     yes       no         required         nothing: a label-trained
+                                                     teacher in inference mode
+                                                     (SPEC §1, the KD teacher)
+``pretrained`` yes       yes        required         initialised from the
+                                                     checkpoint, then SGD (002)
+``ema``        yes       no         forbidden        after every update,
+                                                     ``a * ema + (1 - a) * theta_i``
+                                                     of node ``of`` (ch.5)
+``ensemble``   no        no         forbidden        nothing: logits = mean of the
+                                                     members' logits (eq 4.10)
+=============  ========  =========  ===============  =============================
+
+The ch.3 rule stays: a ``trainable`` node whose incoming edges are all Cutoff
+never learns, so it *is* a frozen node (and needs a checkpoint).
+
+Nodes that do not learn take no incoming edges. An ``ema`` node's parameters
+*and* BatchNorm statistics are the average; in the train step it normalises
+with the batch's statistics (``bn="batch"``, as Mean Teacher's code runs its
+teacher in train mode) or with its averaged running statistics
+(``bn="running"``); ``evaluate`` always uses the running statistics.
+
+Example:
+  >>> KINDS["ema"].learns, KINDS["pretrained"].checkpoint
+  (False, 'required')
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class NodeKind(NamedTuple):
+  name: str
+  has_model: bool   # runs a network of its own
+  learns: bool      # takes gradients: edges may end in it
+  checkpoint: str   # "required", "forbidden"
+
+
+KINDS: dict[str, NodeKind] = {k.name: k for k in (
+    NodeKind("trainable", True, True, "forbidden"),
+    NodeKind("frozen", True, False, "required"),
+    NodeKind("pretrained", True, True, "required"),
+    NodeKind("ema", True, False, "forbidden"),
+    NodeKind("ensemble", False, False, "forbidden"),
+)}
+EMA_BN_MODES = ("batch", "running")
+DEFAULT_EMA_DECAY = 0.999  # ch.5 / Mean Teacher
+
+
+def ema_update(ema, new, decay):
+  """``ema <- decay * ema + (1 - decay) * new`` leaf by leaf (ch.5; Mean Teacher).
+
+  Example:
+    >>> float(ema_update(jnp.array(1.0), jnp.array(0.0), 0.75))
+    0.75
+  """
+  return jax.tree_util.tree_map(
+      lambda e, n: decay * e + (1.0 - decay) * n.astype(e.dtype), ema, new)
+
+
+def ensemble_logits(member_logits):
+  """Ensemble node output, thesis eq 4.10: the mean of the members' logits.
+
+  ``member_logits``: float[M, ..., C] -> float[..., C].
+
+  Example:
+    >>> ensemble_logits(jnp.array([[1.0, 3.0], [3.0, 1.0]])).tolist()
+    [2.0, 2.0]
+  """
+  return jnp.mean(member_logits, axis=0)
