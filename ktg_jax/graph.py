@@ -54,6 +54,9 @@ LABEL = "label"
 LABEL_LOSS = "ce"  # KL(onehot(y) || p_t) is the label cross-entropy (SPEC §2).
 DEFAULT_VIEW = "default"
 SAMPLES = ("all", "labeled", "unlabeled")
+# Losses that are not constant when a node is compared with itself on one view
+# (Pseudo-Label: CE to its own argmax).
+SAME_VIEW_SELF_LOOP_LOSSES = ("pseudo_label",)
 
 Source = Union[str, int]
 
@@ -305,10 +308,12 @@ class GraphSpec:
         raise _err(f"edges[{(src, tgt)!r}] target", tgt, "a node that "
                    f"learns: node {tgt} is {self.nodes[tgt].kind!r} and takes "
                    "no gradient")
-      if src == tgt and e.source_view == e.target_view:
+      if (src == tgt and e.source_view == e.target_view
+          and e.loss not in SAME_VIEW_SELF_LOOP_LOSSES):
         raise _err(f"edges[{(src, tgt)!r}].target_view", e.target_view,
-                   "a view other than the source_view: a self-loop on one "
-                   "view is KL(p || p) = 0")
+                   f"a view other than the source_view: a self-loop on one "
+                   f"view with loss {e.loss!r} compares p with itself (only "
+                   f"{list(SAME_VIEW_SELF_LOOP_LOSSES)} may)")
     for i, node in enumerate(self.nodes):
       if node.kind == "trainable" and kinds[i] == "frozen":
         if node.checkpoint is None:

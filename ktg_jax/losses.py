@@ -77,6 +77,16 @@ def pseudo_label(source_logits, target_logits, param):
   return cross_entropy(jnp.argmax(source_logits, axis=-1), target_logits)
 
 
+def weighted(fn: Callable) -> Callable:
+  """``param * fn(source, target)``: a loss whose parameter is its weight."""
+  def loss(source_logits, target_logits, weight):
+    weight = jnp.asarray(weight)
+    return weight * fn(source_logits, target_logits, None)
+  loss.__name__ = fn.__name__
+  loss.__doc__ = fn.__doc__
+  return loss
+
+
 def on_logits(fn: Callable) -> Callable:
   """Lifts ``fn(source_logits, target_logits, param)`` to node-output dicts
   (plain logits arrays are taken as they are)."""
@@ -110,9 +120,13 @@ KINDS: list[LossKind] = [
     LossKind(1, "kd", on_logits(kd), "temperature", 2.0),
     LossKind(2, "prob_cosine", on_logits(prob_cosine), None, 0.0),
     # ch.5 eq 5.1, R = KL; direction not printed, this project: KL(f_s || f_t).
-    LossKind(3, "consistency", on_logits(kl), None, 0.0),
-    LossKind(4, "consistency_mse", on_logits(consistency_mse), None, 0.0),
-    LossKind(5, "pseudo_label", on_logits(pseudo_label), None, 0.0),
+    # ch.5 losses carry a weight (lambda_u / the consistency weight): gates
+    # only scale in [0, 1].
+    LossKind(3, "consistency", on_logits(weighted(kl)), "weight", 1.0),
+    LossKind(4, "consistency_mse", on_logits(weighted(consistency_mse)),
+             "weight", 1.0),
+    LossKind(5, "pseudo_label", on_logits(weighted(pseudo_label)), "weight",
+             1.0),
 ]
 BY_NAME = {k.name: k for k in KINDS}
 
