@@ -18,6 +18,7 @@ from typing import Callable
 
 import flax.linen as nn
 
+from ktg_jax.models import abn
 from ktg_jax.models.resnet import CifarResNet
 from ktg_jax.models.small_cnn import SmallCNN
 from ktg_jax.models.wrn import WideResNet
@@ -47,6 +48,7 @@ _PATTERNS = (
      lambda d: functools.partial(CifarResNet, d)),
     (re.compile(r"wrn(\d+)_(\d+)$"), lambda d, k: (d - 4) % 6 == 0 and d >= 10
      and k >= 1, lambda d, k: functools.partial(WideResNet, d, k)),
+    *abn.PATTERNS,  # abn_resnet{6n+2}, abn_resnet{6n+2}_nobypass
 )
 
 
