@@ -1,0 +1,10 @@
+"""Self-supervised KTG (paper 000): SSL objectives, DoGo / DisCo edge losses.
+
+``objectives``: the seven learners' own losses and their registry
+``OBJECTIVES``; ``edges``: per-sample transfer losses between SSL nodes.
+"""
+
+from ktg_jax.ssl import objectives
+from ktg_jax.ssl.objectives import OBJECTIVES
+
+__all__ = ["OBJECTIVES", "objectives"]
