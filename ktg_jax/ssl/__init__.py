@@ -4,7 +4,8 @@
 ``OBJECTIVES``; ``edges``: per-sample transfer losses between SSL nodes.
 """
 
-from ktg_jax.ssl import objectives
+from ktg_jax.ssl import edges, objectives
+from ktg_jax.ssl.edges import EDGES
 from ktg_jax.ssl.objectives import OBJECTIVES
 
-__all__ = ["OBJECTIVES", "objectives"]
+__all__ = ["EDGES", "OBJECTIVES", "edges", "objectives"]
