@@ -250,3 +250,11 @@ def test_views_grid_writes_a_png(tmp_path):
   np.testing.assert_array_equal(rows["identity"], images.astype(np.float32))
   with pytest.raises(ValueError, match=r"views=\{\}"):
     viz_views.save_views_grid(str(tmp_path / "w.png"), images, {}, KEY)
+
+
+def test_make_views_gives_the_cores_views_dict(batches):
+  views = ra.make_views("digits")
+  assert list(views) == ["weak", "strong"]
+  x = batches[1][:2, :8, :8]
+  np.testing.assert_array_equal(views["weak"](KEY, x),
+                                ra.make_view("weak", dataset="digits")(KEY, x))

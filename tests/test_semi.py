@@ -118,3 +118,13 @@ def test_labeled_indices_saved_beside_a_run_rebuild_the_same_sets(dataset,
     semi.semi_supervised(dataset, labeled=dataset.split_indices["val"][:3])
   with pytest.raises(ValueError, match=r"per_class=None"):
     semi.semi_supervised(dataset)
+
+
+def test_load_cuts_a_registered_data_set_twice():
+  s = semi.load("digits", per_class=5, seed=1, split_seed=2, limit=300)
+  base = data.load("digits", seed=2, limit=300)
+  np.testing.assert_array_equal(np.bincount(s.labeled.labels), [5] * 10)
+  np.testing.assert_array_equal(
+      np.sort(np.concatenate([s.indices["labeled"], s.indices["unlabeled"]])),
+      base.split_indices["train"])
+  np.testing.assert_array_equal(s.val.labels, base.val.labels)

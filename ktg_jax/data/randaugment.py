@@ -374,3 +374,9 @@ def make_view(name: str, **kw) -> View:
   if name not in VIEWS:
     raise ValueError(f"view={name!r} is unknown; allowed: {sorted(VIEWS)}")
   return VIEWS[name](**kw)
+
+
+def make_views(dataset: str | None = None,
+               names: tuple[str, ...] = ("weak", "strong")) -> dict[str, View]:
+  """``{name: make_view(name, dataset=dataset)}``: the core's ``views=``."""
+  return {name: make_view(name, dataset=dataset) for name in names}

@@ -118,6 +118,17 @@ def semi_supervised(data: Dataset, per_class: int | None = None, *,
       seed=seed, split_seed=data.seed, per_class=per_class)
 
 
+def load(name: str, per_class: int, *, seed: int = 0, split_seed: int = 0,
+         val_fraction: float = 0.2, data_dir: str | None = None,
+         limit: int | None = None) -> SemiDataset:
+  """``ktg_jax.data.load`` (train / val cut by ``split_seed``), then the
+  labelled / unlabelled cut of its train split by ``seed``."""
+  from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
+  base = data_lib.load(name, seed=split_seed, val_fraction=val_fraction,
+                       data_dir=data_dir, limit=limit)
+  return semi_supervised(base, per_class, seed=seed)
+
+
 def _stream(n: int, size: int, seed: int, stream: int, step: int) -> np.ndarray:
   """Positions ``step*size .. step*size+size-1`` of an endless shuffled stream.
 
