@@ -53,7 +53,8 @@ _PATTERNS = (
 
 
 def names() -> list[str]:
-  return sorted(REGISTRY) + ["resnet{6n+2}", "wrn{6n+4}_{k}"]
+  return sorted(REGISTRY) + ["resnet{6n+2}", "wrn{6n+4}_{k}",
+                             "abn_resnet{6n+2}", "abn_resnet{6n+2}_nobypass"]
 
 
 def _lookup(name: str):

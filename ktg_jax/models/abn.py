@@ -58,6 +58,7 @@ class AbnResNet(nn.Module):
   depth: int
   num_classes: int
   residual: bool = True
+  OUTPUTS = ("logits", "attention_logits", "attention", "features")
   map_kernel: int = 3
   widths: tuple[int, int, int] = (16, 32, 64)
 
