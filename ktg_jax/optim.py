@@ -16,11 +16,26 @@ def sgd(learning_rate, *, momentum: float = 0.9, nesterov: bool = True,
                                nesterov=nesterov))
 
 
-def step_decay(base: float, steps_per_epoch: int, boundaries_epochs,
+def step_decay(base: float, total_steps: int, boundaries,
                factor: float = 0.1) -> optax.Schedule:
-  """lr x factor at each epoch in ``boundaries_epochs`` (ch.3: /10 every 60)."""
+  """lr x factor at each fraction of the run in ``boundaries``.
+
+  Fractions, not epochs, so a shortened run (a 20-epoch search trial) decays
+  where the full one does: ch.3's /10 at epochs 60, 120, 180 of 200 is
+  ``(0.3, 0.6, 0.9)``; ch.4's 150, 225 of 300 is ``(0.5, 0.75)``.
+
+  Example:
+    >>> s = step_decay(0.1, 100, (0.3, 0.6))
+    >>> [round(float(s(k)), 4) for k in (29, 30, 60)]
+    [0.1, 0.01, 0.001]
+  """
+  bad = [b for b in boundaries if not 0.0 < b < 1.0]
+  if bad:
+    raise ValueError(f"lr_boundaries={tuple(boundaries)!r}: {bad} not in "
+                     "(0, 1); allowed: fractions of the run, e.g. (0.3, 0.6, "
+                     "0.9) for epochs 60/120/180 of 200")
   return optax.piecewise_constant_schedule(
-      base, {int(e * steps_per_epoch): factor for e in boundaries_epochs})
+      base, {int(round(b * total_steps)): factor for b in boundaries})
 
 
 def cosine(base: float, total_steps: int) -> optax.Schedule:

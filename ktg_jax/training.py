@@ -66,7 +66,8 @@ def default_config() -> ml_collections.ConfigDict:
       data_dir=config_dict.placeholder(str),
       limit=config_dict.placeholder(int),
       epochs=200, batch_size=64, eval_batch_size=500,
-      learning_rate=0.1, lr_schedule="step", lr_boundaries=(60, 120, 180),
+      # lr_boundaries: fractions of the run (ch.3: epochs 60/120/180 of 200).
+      learning_rate=0.1, lr_schedule="step", lr_boundaries=(0.3, 0.6, 0.9),
       lr_decay=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4,
       seed=0, eval_split="val", augment=True,
       checkpoint_every=1, keep_checkpoints=2, resume=False,
@@ -77,7 +78,7 @@ def default_config() -> ml_collections.ConfigDict:
 
 SCHEDULES: dict[str, Callable[..., optax.Schedule]] = {
     "step": lambda c, spe, total: optim.step_decay(
-        c.learning_rate, spe, c.lr_boundaries, c.lr_decay),
+        c.learning_rate, total, c.lr_boundaries, c.lr_decay),
     "cosine": lambda c, spe, total: optim.cosine(c.learning_rate, total),
     "constant": lambda c, spe, total: optax.constant_schedule(c.learning_rate),
 }

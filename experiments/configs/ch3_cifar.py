@@ -12,7 +12,7 @@ def get_config(dataset: str = "cifar100"):
   c = training.default_config()
   c.dataset = dataset
   c.epochs, c.batch_size = 200, 64
-  c.learning_rate, c.lr_schedule, c.lr_boundaries = 0.1, "step", (60, 120, 180)
+  c.learning_rate, c.lr_schedule, c.lr_boundaries = 0.1, "step", (0.3, 0.6, 0.9)
   c.weight_decay, c.momentum, c.nesterov = 5e-4, 0.9, True
   c.augment = True
   return c

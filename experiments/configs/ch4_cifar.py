@@ -8,7 +8,7 @@ def get_config(dataset: str = "cifar100"):
   c = training.default_config()
   c.dataset = dataset
   c.epochs, c.batch_size = 300, 16
-  c.learning_rate, c.lr_schedule, c.lr_boundaries = 0.1, "step", (150, 225)
+  c.learning_rate, c.lr_schedule, c.lr_boundaries = 0.1, "step", (0.5, 0.75)
   c.weight_decay, c.momentum, c.nesterov = 1e-4, 0.9, False
   c.augment = True
   return c
