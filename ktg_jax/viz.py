@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 from matplotlib.patches import FancyArrowPatch  # pylint: disable=wrong-import-position
 
+from ktg_jax import losses as losses_lib
 from ktg_jax.graph import LABEL, GraphSpec  # pylint: disable=wrong-import-position
 
 TARGET_COLOR, NODE_COLOR, FROZEN_COLOR, LABEL_COLOR = (
@@ -77,6 +78,24 @@ def _edge(ax, p, q, text, color, rad, shrink_a=30):
                               alpha=0.85))
 
 
+def _self_loop(ax, center, text, color="#1d3557"):
+  """A loop from the node's rim back to it, outward from the circle's centre."""
+  x, y = center
+  angle = math.atan2(y, x) if (x, y) != (0.0, 0.0) else math.pi / 2
+  r = NODE_RADIUS
+  a, b = angle - 0.5, angle + 0.5
+  p = (x + r * math.cos(a), y + r * math.sin(a))
+  q = (x + r * math.cos(b), y + r * math.sin(b))
+  ax.add_patch(FancyArrowPatch(p, q, arrowstyle="-|>", mutation_scale=14,
+                               lw=1.3, color=color, shrinkA=0, shrinkB=0,
+                               connectionstyle="arc3,rad=2.0", zorder=3))
+  d = r + 0.4
+  ax.text(x + d * math.cos(angle), y + d * math.sin(angle), text,
+          fontsize=7.5, ha="center", va="bottom", color=color, zorder=3,
+          bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none",
+                    alpha=0.85))
+
+
 def draw_graph(spec: GraphSpec, path: str, title: str | None = None) -> str:
   """The graph: nodes with their models (target highlighted, frozen grey),
   the label node, and every non-Cutoff edge with its gate (and loss)."""
@@ -96,21 +115,41 @@ def draw_graph(spec: GraphSpec, path: str, title: str | None = None) -> str:
       _edge(ax, p, pos[tgt], "", "#555555", 0.0, shrink_a=18)
       continue
     if edge.loss != "kl":
-      text += f"\n{edge.loss}" + (f" T={edge.loss_param:g}"
-                                  if edge.loss_param else "")
+      name = losses_lib.BY_NAME[edge.loss].param_name
+      text += f"\n{edge.loss}" + (
+          f" {'T' if name == 'temperature' else name}={edge.loss_param:g}"
+          if name and edge.loss_param is not None else "")
+    if edge.source_view != edge.target_view or edge.source_view != "default":
+      text += f"\n{edge.source_view}->{edge.target_view}"
+    if edge.samples != "all":
+      text += f"\n({edge.samples})"
+    if src == tgt:  # a self-loop (ch.5 eq 5.9)
+      _self_loop(ax, pos[src], text)
+      continue
     _edge(ax, pos[src], pos[tgt], text, "#1d3557", 0.25)
+  kinds = spec.node_kinds()
   for i, node in enumerate(spec.nodes):
     face = (TARGET_COLOR if i == spec.target else
-            FROZEN_COLOR if i in frozen else NODE_COLOR)
+            FROZEN_COLOR if kinds[i] in ("frozen", "ema") else NODE_COLOR)
     ax.add_patch(plt.Circle(pos[i], NODE_RADIUS, fc=face, ec="black",
                             lw=2.5 if i == spec.target else 1.0, zorder=2))
-    role = "target" if i == spec.target else "frozen" if i in frozen else ""
-    ax.text(*pos[i], f"{i}\n{node.model}" + (f"\n({role})" if role else ""),
+    role = {"frozen": "frozen", "pretrained": "pre-trained",
+            "ema": f"EMA of {node.of}",
+            "ensemble": "ensemble"}.get(kinds[i], "")
+    if i == spec.target:
+      role = f"target, {role}" if role else "target"
+    name = (node.model if node.model else
+            "mean of " + ",".join(map(str, node.members)))
+    ax.text(*pos[i], f"{i}\n{name}" + (f"\n({role})" if role else ""),
             ha="center", va="center", fontsize=8, zorder=4)
+    if kinds[i] == "ensemble":
+      for m in node.members:
+        _edge(ax, pos[m], pos[i], "", "#999999", 0.0)
   xy = np.asarray(list(pos.values()) + [_label_position(pos, i, n)
                                          for i in range(n)])
+  pad = 1.4 if any(s == t for s, t in spec.edges) else 0.4  # self-loop text
   ax.set_xlim(xy[:, 0].min() - 0.55, xy[:, 0].max() + 0.55)
-  ax.set_ylim(xy[:, 1].min() - 0.4, xy[:, 1].max() + 0.4)
+  ax.set_ylim(xy[:, 1].min() - 0.4, xy[:, 1].max() + pad)
   ax.set_aspect("equal")
   ax.axis("off")
   ax.set_title(title or f"KTG: {n} node(s), target = node {spec.target} "
