@@ -82,13 +82,14 @@ def train(config, graph: str = "vanilla", mode: str = "search",
   if len(seeds) == 1:
     config.seed = seeds[0]
     result = training.fit(spec, data, config, workdir)
-    summary = seeds_lib._summary(seeds, [result.history], "single")  # pylint: disable=protected-access
+    summary = seeds_lib.summarize(seeds, [result.history], "single")
   else:
     summary = seeds_lib.fit_seeds(spec, data, config, seeds, workdir)
   if verbose:
+    spread = ("" if len(seeds) == 1 else f" ± {100 * summary.std:.2f}")
     print(f"{graph}: target node {spec.target} ({spec.nodes[spec.target].model}) "
-          f"{eval_name} accuracy {100 * summary.mean:.2f} ± "
-          f"{100 * summary.std:.2f} % over seeds {list(seeds)} "
+          f"{eval_name} accuracy {100 * summary.mean:.2f}{spread} % (sample "
+          f"std) over seeds {list(seeds)} "
           f"({summary.strategy}); run folder: {os.path.abspath(workdir)}",
           flush=True)
     if graph == "vanilla" and len(seeds) == 1:
