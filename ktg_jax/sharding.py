@@ -110,6 +110,37 @@ def replicate(tree, mesh_: Mesh):
   return jax.device_put(tree, NamedSharding(mesh_, P()))
 
 
+def initialize(coordinator_address: str | None, num_processes: int | None,
+               process_id: int | None,
+               bind_address: str | None = None) -> bool:
+  """``jax.distributed.initialize`` for N hosts (before any computation).
+
+  Every process gets the same ``coordinator_address`` (``host:port`` of
+  process 0), ``num_processes`` and its own ``process_id`` in [0, N). All
+  None = one process (returns False); on TPU pods / SLURM / Kubernetes jax
+  can detect the values itself: pass ``coordinator_address="auto"``.
+  ``bind_address``: where process 0's coordinator listens (default: all
+  interfaces at the address's port; tests use 127.0.0.1 only).
+  """
+  if coordinator_address is None:
+    if num_processes not in (None, 1) or process_id not in (None, 0):
+      raise ValueError("num_processes / process_id given without "
+                       "coordinator_address; allowed: all three, or none")
+    return False
+  if coordinator_address == "auto":
+    jax.distributed.initialize()
+    return True
+  if not (isinstance(num_processes, int) and num_processes >= 1):
+    raise ValueError(f"num_processes={num_processes!r}; allowed: an int >= 1")
+  if not (isinstance(process_id, int) and 0 <= process_id < num_processes):
+    raise ValueError(f"process_id={process_id!r}; allowed: an int in "
+                     f"[0, {num_processes})")
+  jax.distributed.initialize(coordinator_address, num_processes=num_processes,
+                             process_id=process_id,
+                             coordinator_bind_address=bind_address)
+  return True
+
+
 def global_batch(local_batch, mesh_: Mesh, population: bool = False):
   """Multi-host: this process's rows of the batch -> one global array per key
   (rows of process p follow those of process p-1, ``jax.process_index``)."""
