@@ -8,6 +8,21 @@
 --graph: "vanilla", "dml", "kd" (ktg_jax.classic.BUILDERS; their models come
 from --config.models, comma-separated; kd = student,teacher and needs
 --teacher_checkpoint) or a path to a GraphSpec JSON file.
+Multi-host (N processes, e.g. one per host; run the same command on every
+host with its own --process_id; process 0's host:port is the coordinator):
+
+  python experiments/train.py ... --coordinator_address=10.0.0.1:1234 \
+      --num_processes=2 --process_id=0      # on host 0
+  python experiments/train.py ... --coordinator_address=10.0.0.1:1234 \
+      --num_processes=2 --process_id=1      # on host 1
+
+(--coordinator_address=auto on TPU pods / SLURM.) This initialises
+jax.distributed; the data-parallel step over all hosts' devices is
+``ktg_jax.sharding`` (tests/test_multiprocess.py: two processes equal one).
+``training.fit`` does not yet split its batches over processes, so a
+multi-process run stops with a UsageError after initialising. A search on a
+Ray cluster: experiments/search.py --address=HEAD:6379 (Ray places trials).
+
 --mode=search evaluates on the validation split every epoch (model selection,
 SPEC §4); --mode=final trains on the whole training set and evaluates on test.
 """
@@ -20,11 +35,13 @@ import os
 from absl import app
 from absl import flags
 from absl import logging
+import jax
 from ml_collections import config_flags
 
 import ktg_jax as ktg
 from ktg_jax import data as data_lib
 from ktg_jax import seeds as seeds_lib
+from ktg_jax import sharding
 from ktg_jax import training
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -38,6 +55,13 @@ _SEEDS = flags.DEFINE_string("seeds", "0", "comma-separated seeds")
 _TEACHER = flags.DEFINE_string("teacher_checkpoint", None,
                                "kd: variables of a vanilla run (its printed path)")
 _RESUME = flags.DEFINE_bool("resume", False, "continue from the last checkpoint")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None,
+    "multi-host: host:port of process 0 (or 'auto'): jax.distributed")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None,
+                                      "multi-host: number of processes")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None,
+                                   "multi-host: this process, in [0, N)")
 
 # Builder name -> spec from (models, teacher checkpoint): data, not if-chains.
 GRAPHS = {
@@ -82,13 +106,14 @@ def train(config, graph: str = "vanilla", mode: str = "search",
   if len(seeds) == 1:
     config.seed = seeds[0]
     result = training.fit(spec, data, config, workdir)
-    summary = seeds_lib._summary(seeds, [result.history], "single")  # pylint: disable=protected-access
+    summary = seeds_lib.summarize(seeds, [result.history], "single")
   else:
     summary = seeds_lib.fit_seeds(spec, data, config, seeds, workdir)
   if verbose:
+    spread = ("" if len(seeds) == 1 else f" ± {100 * summary.std:.2f}")
     print(f"{graph}: target node {spec.target} ({spec.nodes[spec.target].model}) "
-          f"{eval_name} accuracy {100 * summary.mean:.2f} ± "
-          f"{100 * summary.std:.2f} % over seeds {list(seeds)} "
+          f"{eval_name} accuracy {100 * summary.mean:.2f}{spread} % (sample "
+          f"std) over seeds {list(seeds)} "
           f"({summary.strategy}); run folder: {os.path.abspath(workdir)}",
           flush=True)
     if graph == "vanilla" and len(seeds) == 1:
@@ -101,6 +126,16 @@ def train(config, graph: str = "vanilla", mode: str = "search",
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # orbax logs every file at INFO
+  try:
+    sharding.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
+                        _PROCESS_ID.value)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from e
+  if jax.process_count() > 1:
+    raise app.UsageError(
+        f"{jax.process_count()} processes joined, but training.fit does not "
+        "yet split batches over processes (the data-parallel step does: "
+        "ktg_jax.sharding.global_batch); run one process per graph for now")
   seeds = tuple(int(s) for s in _SEEDS.value.split(",") if s.strip())
   config = _CONFIG.value
   config.resume = _RESUME.value

@@ -1,46 +1,163 @@
 """Spreading KTG training over devices with ``jax.sharding``.
 
-Two axes can be split, both without changing the step:
+Two mesh axes, used alone or together (a 2-D mesh), none changing the step:
 
-* ``population``: a vmapped population of graphs (or seeds) has a leading
-  axis on every leaf of the state; sharding that axis puts whole graphs on
-  different devices — each device runs its members' complete KTG step, and no
-  communication is needed.
-* ``data``: the batch axis of a single graph; parameters are replicated and
-  XLA inserts the gradient all-reduce (plain data parallelism).
+* ``population``: a population of graphs (or seeds, ``ktg_jax.population``)
+  has a leading member axis on every leaf of its stacked state; sharding it
+  puts whole graphs on different devices — each runs its members' complete
+  KTG step, and no communication is needed.
+* ``data``: the batch axis; parameters are replicated over it and XLA
+  inserts the gradient all-reduce (plain data parallelism). BatchNorm's
+  batch statistics are those of the *global* batch (jit sees one program),
+  so the step equals the one-device step up to summation order.
+
+On a 2-D mesh ``(population, data)`` a population's batch ``[K, B, ...]`` is
+split over both axes and its state over ``population`` only. The same code
+runs over the devices of several hosts after ``jax.distributed.initialize``
+(see ``experiments/train.py --coordinator``): ``global_batch`` assembles the
+global batch from each process's local rows.
 
 Node models of different architectures cannot be split across a mesh inside
-one SPMD program, which is why the node axis itself is not a mesh axis; a
-population of K graphs over D devices (K a multiple of D) is the scalable
-unit, as in the search (many graphs) and multi-seed protocols (SPEC §4).
+one SPMD program, which is why the node axis itself is not a mesh axis.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-
-def mesh(axis: str = "population", devices=None) -> Mesh:
-  """A 1-D mesh over ``devices`` (default: all) named ``axis``."""
-  devices = jax.devices() if devices is None else devices
-  return Mesh(np.asarray(devices), (axis,))
+POPULATION, DATA = "population", "data"
+AXES = (POPULATION, DATA)
 
 
-def shard_leading_axis(tree, mesh_: Mesh):
-  """Places every leaf's leading axis across the mesh's only axis."""
-  (axis,) = mesh_.axis_names
-  size = mesh_.shape[axis]
+def mesh(axis: str | Sequence[str] = POPULATION, devices=None,
+         shape: Sequence[int] | None = None) -> Mesh:
+  """A mesh over ``devices`` (default: all, of every process).
 
+  Args:
+    axis: one axis name, or several (e.g. ``("population", "data")``).
+    devices: the devices; default ``jax.devices()``.
+    shape: devices per axis (product = number of devices); default: all
+      devices on a 1-D mesh.
+
+  Raises:
+    ValueError: an unknown axis name, or ``shape`` does not fit the devices.
+  """
+  names = (axis,) if isinstance(axis, str) else tuple(axis)
+  unknown = [a for a in names if a not in AXES]
+  if unknown:
+    raise ValueError(f"axis={unknown}; allowed: {list(AXES)}")
+  devices = np.asarray(jax.devices() if devices is None else devices)
+  shape = (devices.size,) if shape is None else tuple(shape)
+  if len(shape) != len(names) or int(np.prod(shape)) != devices.size:
+    raise ValueError(f"shape={shape} does not fit {devices.size} devices on "
+                     f"axes {names}; allowed: one size per axis, product "
+                     f"{devices.size}")
+  return Mesh(devices.reshape(shape), names)
+
+
+def _put(tree, mesh_: Mesh, spec: P):
+  """Places ``tree`` with ``spec``, checking divisibility (named errors)."""
   def put(x):
-    if x.shape[0] % size:
-      raise ValueError(f"leading axis {x.shape[0]} is not a multiple of the "
-                       f"{size} devices on mesh axis {axis!r}")
-    return jax.device_put(x, NamedSharding(mesh_, P(axis)))
+    for dim, axis in enumerate(spec):
+      if axis is None:
+        continue
+      size = int(np.prod([mesh_.shape[a] for a in
+                          ((axis,) if isinstance(axis, str) else axis)]))
+      if x.shape[dim] % size:
+        raise ValueError(f"axis {dim} of length {x.shape[dim]} is not a "
+                         f"multiple of the {size} devices on mesh axis "
+                         f"{axis!r}")
+    return jax.device_put(x, NamedSharding(mesh_, spec))
   return jax.tree.map(put, tree)
+
+
+def shard_leading_axis(tree, mesh_: Mesh, axis: str | None = None):
+  """Splits every leaf's leading axis over mesh axis ``axis`` (default: the
+  mesh's only axis), replicating over the others: a population's state."""
+  if axis is None:
+    if len(mesh_.axis_names) != 1:
+      raise ValueError(f"axis=None on mesh axes {mesh_.axis_names}; allowed:"
+                       " one of them, by name")
+    (axis,) = mesh_.axis_names
+  return _put(tree, mesh_, P(axis))
+
+
+def shard_population(state, mesh_: Mesh):
+  """A stacked population state: members over ``population``."""
+  return shard_leading_axis(state, mesh_, POPULATION)
+
+
+def batch_spec(mesh_: Mesh, population: bool) -> P:
+  """How a batch is split: ``[K, B, ...]`` over (population, data) for a
+  population, ``[B, ...]`` over data for one graph; absent axes replicate."""
+  has = lambda a: a if a in mesh_.axis_names else None
+  if population:
+    return P(has(POPULATION), has(DATA))
+  return P(has(DATA))
+
+
+def shard_batch(batch, mesh_: Mesh, population: bool = False):
+  """Places a batch dict (every key, so new keys travel too) on the mesh."""
+  return _put(batch, mesh_, batch_spec(mesh_, population))
 
 
 def replicate(tree, mesh_: Mesh):
   """Copies every leaf to every device of the mesh (params under data parallel)."""
   return jax.device_put(tree, NamedSharding(mesh_, P()))
+
+
+def initialize(coordinator_address: str | None, num_processes: int | None,
+               process_id: int | None,
+               bind_address: str | None = None) -> bool:
+  """``jax.distributed.initialize`` for N hosts (before any computation).
+
+  Every process gets the same ``coordinator_address`` (``host:port`` of
+  process 0), ``num_processes`` and its own ``process_id`` in [0, N). All
+  None = one process (returns False); on TPU pods / SLURM / Kubernetes jax
+  can detect the values itself: pass ``coordinator_address="auto"``.
+  ``bind_address``: where process 0's coordinator listens (default: all
+  interfaces at the address's port; tests use 127.0.0.1 only).
+  """
+  if coordinator_address is None:
+    if num_processes not in (None, 1) or process_id not in (None, 0):
+      raise ValueError("num_processes / process_id given without "
+                       "coordinator_address; allowed: all three, or none")
+    return False
+  if coordinator_address == "auto":
+    jax.distributed.initialize()
+    return True
+  if not (isinstance(num_processes, int) and num_processes >= 1):
+    raise ValueError(f"num_processes={num_processes!r}; allowed: an int >= 1")
+  if not (isinstance(process_id, int) and 0 <= process_id < num_processes):
+    raise ValueError(f"process_id={process_id!r}; allowed: an int in "
+                     f"[0, {num_processes})")
+  jax.distributed.initialize(coordinator_address, num_processes=num_processes,
+                             process_id=process_id,
+                             coordinator_bind_address=bind_address)
+  return True
+
+
+def global_batch(local_batch, mesh_: Mesh, population: bool = False):
+  """Multi-host: this process's rows of the batch -> one global array per key
+  (rows of process p follow those of process p-1, ``jax.process_index``)."""
+  sharding = NamedSharding(mesh_, batch_spec(mesh_, population))
+  return jax.tree.map(
+      lambda x: jax.make_array_from_process_local_data(sharding, x),
+      local_batch)
+
+
+def global_replicated(tree, mesh_: Mesh):
+  """Multi-host: the same host value in every process -> a replicated array
+  (typed PRNG keys included)."""
+  sharding = NamedSharding(mesh_, P())
+
+  def put(x):
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+      return jax.random.wrap_key_data(put(jax.random.key_data(x)),
+                                      impl=jax.random.key_impl(x))
+    return jax.make_array_from_process_local_data(sharding, np.asarray(x))
+  return jax.tree.map(put, tree)

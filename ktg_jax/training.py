@@ -9,6 +9,11 @@ final numbers; the test split is never touched in "val" mode, SPEC §4), a
 progress line, TensorBoard + JSONL metrics, ``callback`` (True stops), and a
 checkpoint (orbax, atomic, keep N) from which ``resume=True`` continues.
 
+The same loop trains a *population* — K seeds of one graph, or K graphs of
+one structure (``fit(specs, ..., seeds=...)``) — with per-member metrics,
+pictures and variables and one checkpoint; ``ktg_jax.population`` steps the
+members sequentially or as one vmapped program (chosen per backend).
+
 Example:
   >>> import ktg_jax as ktg
   >>> from ktg_jax import data, training
@@ -25,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -36,9 +41,9 @@ import optax
 
 from ktg_jax import checkpoint
 from ktg_jax import optim
+from ktg_jax import population
 from ktg_jax.data import augment as augment_lib
 from ktg_jax.graph import GraphSpec
-from ktg_jax.step import compile as compile_graph
 from ktg_jax.step import node_key
 from ktg_jax.step import node_variables
 
@@ -57,6 +62,12 @@ class FitResult(NamedTuple):
   workdir: str | None
 
 
+class PopulationResult(NamedTuple):
+  state: Any         # every member's KTGState stacked (leading axis K)
+  members: tuple     # one FitResult per member (its own state and history)
+  strategy: str      # "sequential" or "vmap" (ktg_jax.population)
+
+
 def default_config() -> ml_collections.ConfigDict:
   """The knobs of ``fit`` (the ch.3 CIFAR protocol, SPEC §5, at 200 epochs),
   and of the experiment scripts around it (data set, split, node models)."""
@@ -71,7 +82,9 @@ def default_config() -> ml_collections.ConfigDict:
       lr_decay=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4,
       seed=0, eval_split="val", augment=True,
       checkpoint_every=1, keep_checkpoints=2, resume=False,
-      save_variables=True, pictures=True, verbose=True))
+      save_variables=True, pictures=True, verbose=True,
+      # Populations: "sequential" | "vmap"; None = by backend (population.py).
+      population_strategy=config_dict.placeholder(str)))
 
 
 # --- learning-rate schedules (registry: name -> factory(config, spe, total)) --
@@ -113,8 +126,9 @@ def eval_split(data, name: str):
   return split
 
 
-def accuracy(program, state, split, batch_size: int) -> np.ndarray:
-  """Per-node top-1 accuracy on ``split``; the last batch is padded, not recompiled."""
+def accuracy(evaluate, state, split, batch_size: int) -> np.ndarray:
+  """Top-1 accuracy on ``split`` of every node (``[N]``, or ``[K, N]`` for a
+  population's ``evaluate``); the last batch is padded, not recompiled."""
   n = len(split.labels)
   correct = 0
   for start in range(0, n, batch_size):
@@ -124,24 +138,29 @@ def accuracy(program, state, split, batch_size: int) -> np.ndarray:
     if pad:
       images = np.concatenate([images, np.zeros((pad,) + images.shape[1:],
                                                 images.dtype)])
-    logits = program.evaluate(state, images)[:, :len(labels)]
+    logits = evaluate(state, images)[..., :len(labels), :]
     correct = correct + np.sum(np.asarray(jnp.argmax(logits, -1)) == labels,
                                axis=-1)
   return correct / max(n, 1)
 
 
-def _run_epoch(program, state, train, order, batch_size):
-  """Trains one epoch; returns (state, mean node loss, mean node acc, timings)."""
-  steps = len(order) // batch_size
+def batch_of(split, ids: np.ndarray) -> dict:
+  """The batch of examples ``ids`` (``[B]``, or ``[K, B]``: one row a member)."""
+  return {"image": split.images[ids], "label": split.labels[ids]}
+
+
+def _run_epoch(runner, state, train, orders, batch_size):
+  """Trains one epoch of every member (``orders``: [K, n]); returns (state,
+  mean node loss [K, N], mean node acc [K, N], seconds, input seconds)."""
+  steps = orders.shape[1] // batch_size
   loss_sum = acc_sum = 0.0
   input_sec = 0.0
   start = time.perf_counter()
   for s in range(steps):
     t0 = time.perf_counter()
-    ids = order[s * batch_size:(s + 1) * batch_size]
-    batch = {"image": train.images[ids], "label": train.labels[ids]}
+    batch = batch_of(train, orders[:, s * batch_size:(s + 1) * batch_size])
     input_sec += time.perf_counter() - t0
-    state, m = program.step(state, batch)
+    state, m = runner.step(state, batch)
     # Summed on device: no host sync per step, so slicing overlaps the step.
     loss_sum = loss_sum + m["node_loss"]
     acc_sum = acc_sum + m["node_accuracy"]
@@ -150,12 +169,12 @@ def _run_epoch(program, state, train, order, batch_size):
   return state, np.asarray(loss), np.asarray(acc), sec, input_sec
 
 
-def _check_finite(epoch: int, loss: np.ndarray) -> None:
+def _check_finite(epoch: int, loss: np.ndarray, member: str = "") -> None:
   bad = [i for i, v in enumerate(loss) if not np.isfinite(v)]
   if bad:
-    raise DivergedError(f"epoch {epoch}: training loss of node(s) {bad} is "
-                        f"{[float(loss[i]) for i in bad]} (diverged); lower "
-                        "learning_rate or check the graph's gates")
+    raise DivergedError(f"epoch {epoch}: {member}training loss of node(s) "
+                        f"{bad} is {[float(loss[i]) for i in bad]} (diverged)"
+                        "; lower learning_rate or check the graph's gates")
 
 
 class _Logs:
@@ -197,16 +216,18 @@ def _progress(m: dict, epochs: int) -> str:
           f"target {m['target_accuracy']:.4f}")
 
 
-def _prepare_workdir(workdir, spec, data, config) -> None:
+def _prepare_workdir(workdir, member, data, config) -> None:
   from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
   os.makedirs(workdir, exist_ok=True)
-  spec.save(os.path.join(workdir, "graph.json"))
+  member.spec.save(os.path.join(workdir, "graph.json"))
+  config = config.copy_and_resolve_references()
+  config.seed = member.seed
   with open(os.path.join(workdir, "config.json"), "w") as f:
     f.write(config.to_json_best_effort(indent=2))
   data_lib.save_split(data, workdir)
 
 
-def _finish(spec, program, state, history, workdir, config) -> None:
+def _finish(spec, state, history, workdir, config) -> None:
   """Final node variables (frozen teachers load them) and pictures."""
   if config.get("save_variables", True):
     for i in range(spec.num_nodes):
@@ -221,26 +242,63 @@ def _finish(spec, program, state, history, workdir, config) -> None:
     paths = viz.write_run_pictures(spec, history, workdir)
     if config.verbose:
       print("pictures: " + ", ".join(paths), flush=True)
-  del program
 
 
-def fit(spec: GraphSpec, data, config: ml_collections.ConfigDict,
-        workdir: str | None = None, callback: Callback | None = None
-        ) -> FitResult:
-  """Trains graph ``spec`` on ``data`` (a ``ktg_jax.data.Dataset``).
+def _epoch_metrics(spec, config, epoch, acc, loss, train_acc, steps, sec,
+                   input_sec, schedule) -> dict:
+  return {"epoch": epoch, "eval_split": config.eval_split,
+          "target_accuracy": float(acc[spec.target]),
+          "accuracy": acc.tolist(), "train_loss": loss.tolist(),
+          "train_accuracy": train_acc.tolist(),
+          "steps_per_sec": steps / sec, "input_fraction": input_sec / sec,
+          "lr": float(schedule(epoch * steps - 1)), "seconds": sec}
+
+
+def _result(state, history, workdir) -> FitResult:
+  accs = [m["target_accuracy"] for m in history]
+  return FitResult(state=state, history=history,
+                   best_target_accuracy=max(accs, default=float("nan")),
+                   final_target_accuracy=accs[-1] if accs else float("nan"),
+                   workdir=workdir)
+
+
+def fit(spec: GraphSpec | Sequence[GraphSpec], data,
+        config: ml_collections.ConfigDict, workdir: str | None = None,
+        callback: Callback | None = None, *,
+        seeds: Sequence[int] | None = None):
+  """Trains graph ``spec`` — or a population — on ``data`` (a ``Dataset``).
+
+  A population (``spec`` a sequence of graphs of one structure, and/or
+  ``seeds`` given) is K members trained together in the same loop, each with
+  its own seed (init and data order), metrics, pictures and final variables
+  under ``workdir/member{k}``; one checkpoint holds them all (stacked), so a
+  population resumes like one graph. Member k equals a run of ``spec[k]``
+  with ``seeds[k]`` alone. ``config.population_strategy`` picks sequential
+  or vmap (None: by backend, ``ktg_jax.population.STRATEGY``).
 
   Args:
-    spec: the graph; ``spec.target`` is the node whose accuracy is reported.
+    spec: the graph (``spec.target`` is the node whose accuracy is
+      reported), or a sequence of graphs of one structure.
     data: train / val / test splits; only ``config.eval_split`` is evaluated.
     config: see ``default_config()``.
     workdir: where checkpoints, metrics, split indices, final variables and
       pictures go; None = nothing written (and no resume).
     callback: ``callback(epoch, metrics) -> bool | None`` after each epoch's
-      evaluation; True stops training (ASHA).
+      evaluation (a population passes the list of its members' metrics);
+      True stops training (ASHA).
+    seeds: a population's seeds (one per graph, or one broadcast); None =
+      ``config.seed``.
+
+  Returns:
+    A ``FitResult`` for one graph (a ``GraphSpec`` and no ``seeds``), else a
+    ``PopulationResult``.
 
   Raises:
     DivergedError: a node's training loss is NaN or inf.
   """
+  single = isinstance(spec, GraphSpec) and seeds is None
+  members_ = population.members(spec, (config.seed,) if seeds is None
+                                else seeds)
   split = eval_split(data, config.eval_split)
   train = data.train
   steps_per_epoch = len(train.labels) // config.batch_size
@@ -249,55 +307,69 @@ def fit(spec: GraphSpec, data, config: ml_collections.ConfigDict,
                      "training examples; allowed: a smaller batch_size")
   optimizer, schedule = make_optimizer(config, steps_per_epoch)
   augment = augment_lib.for_dataset(data.name) if config.augment else None
-  program = compile_graph(spec, num_classes=data.num_classes,
-                          total_steps=config.epochs * steps_per_epoch,
-                          optimizer=optimizer, augment=augment)
-  state = program.init(jax.random.key(config.seed),
-                       train.images[:config.batch_size])
-  history, start_epoch, mngr = [], 0, None
+  runner = population.runner(
+      members_, "sequential" if single else config.get("population_strategy"),
+      num_classes=data.num_classes, total_steps=config.epochs * steps_per_epoch,
+      optimizer=optimizer, augment=augment)
+  state = runner.init(train.images[:config.batch_size])
+  # One graph keeps its plain KTGState on disk; a population the stacked one.
+  to_saved = (lambda s: s[0]) if single else runner.stacked
+  from_saved = (lambda s: (s,)) if single else runner.from_stacked
+  dirs = [None] * runner.size
   if workdir:
-    _prepare_workdir(workdir, spec, data, config)
+    dirs = [workdir] if single else [os.path.join(workdir, f"member{k}")
+                                     for k in range(runner.size)]
+  histories, start_epoch, mngr = [[] for _ in members_], 0, None
+  if workdir:
+    for member, d in zip(members_, dirs):
+      _prepare_workdir(d, member, data, config)
     if config.checkpoint_every:
       mngr = checkpoint.run_manager(os.path.join(workdir, "checkpoints"),
                                     config.keep_checkpoints)
-      restored = checkpoint.restore_run(mngr, state) if config.resume else None
+      restored = (checkpoint.restore_run(mngr, to_saved(state))
+                  if config.resume else None)
       if restored is not None:
-        start_epoch, state, meta = restored
-        history = meta["history"]
+        start_epoch, saved, meta = restored
+        state = from_saved(saved)
+        histories = meta.get("histories") or [meta["history"]]
         if config.verbose:
           print(f"resumed from epoch {start_epoch} in {workdir}", flush=True)
-  logs = _Logs(workdir)
+  logs = [_Logs(d) for d in dirs]
   try:
     for epoch in range(start_epoch, config.epochs):
-      order = epoch_order(config.seed, epoch, len(train.labels))
+      orders = np.stack([epoch_order(m.seed, epoch, len(train.labels))
+                         for m in members_])
       state, loss, train_acc, sec, input_sec = _run_epoch(
-          program, state, train, order, config.batch_size)
-      _check_finite(epoch + 1, loss)
-      acc = accuracy(program, state, split, config.eval_batch_size)
-      m = {"epoch": epoch + 1, "eval_split": config.eval_split,
-           "target_accuracy": float(acc[spec.target]),
-           "accuracy": acc.tolist(), "train_loss": loss.tolist(),
-           "train_accuracy": train_acc.tolist(),
-           "steps_per_sec": steps_per_epoch / sec,
-           "input_fraction": input_sec / sec,
-           "lr": float(schedule((epoch + 1) * steps_per_epoch - 1)),
-           "seconds": sec}
-      history.append(m)
+          runner, state, train, orders, config.batch_size)
+      for k in range(runner.size):
+        _check_finite(epoch + 1, loss[k], "" if single else f"member {k}: ")
+      acc = accuracy(runner.evaluate, state, split, config.eval_batch_size)
+      ms = [_epoch_metrics(m.spec, config, epoch + 1, acc[k], loss[k],
+                           train_acc[k], steps_per_epoch, sec, input_sec,
+                           schedule) for k, m in enumerate(members_)]
+      for history, m in zip(histories, ms):
+        history.append(m)
       if mngr and (epoch + 1) % config.checkpoint_every == 0:
-        checkpoint.save_run(mngr, epoch + 1, state, {"history": history})
-      logs.write(m)
-      if config.verbose:
-        print(_progress(m, config.epochs), flush=True)
-      if callback is not None and callback(epoch + 1, m):
+        checkpoint.save_run(mngr, epoch + 1, to_saved(state),
+                            {"histories": histories})
+      for k, (log, m) in enumerate(zip(logs, ms)):
+        log.write(m)
+        if config.verbose:
+          print(("" if single else f"[member {k}] ") +
+                _progress(m, config.epochs), flush=True)
+      if callback is not None and callback(epoch + 1, ms[0] if single else ms):
         break
   finally:
-    logs.close()
+    for log in logs:
+      log.close()
     if mngr:
       mngr.close()
+  results = [_result(runner.member(state, k), histories[k], dirs[k])
+             for k in range(runner.size)]
   if workdir:
-    _finish(spec, program, state, history, workdir, config)
-  accs = [m["target_accuracy"] for m in history]
-  return FitResult(state=state, history=history,
-                   best_target_accuracy=max(accs, default=float("nan")),
-                   final_target_accuracy=accs[-1] if accs else float("nan"),
-                   workdir=workdir)
+    for m, r in zip(members_, results):
+      _finish(m.spec, r.state, r.history, r.workdir, config)
+  if single:
+    return results[0]
+  return PopulationResult(state=runner.stacked(state), members=tuple(results),
+                          strategy=runner.strategy)

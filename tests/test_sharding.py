@@ -1,7 +1,9 @@
-"""Populations sharded over devices give the same numbers as on one device.
+"""Sharded KTG steps equal the one-device step (to 1e-5): the population axis,
+the batch axis (data parallel) and both at once (a 2-D mesh), on 2, 4 and 8
+forced host CPU devices.
 
-Runs in a subprocess with 4 forced host CPU devices (XLA flag), since the
-device count is fixed when jax starts.
+Each device count runs in a subprocess (XLA flag), since the device count is
+fixed when jax starts.
 """
 
 import os
@@ -9,51 +11,108 @@ import subprocess
 import sys
 import textwrap
 
-SCRIPT = textwrap.dedent("""
-    import jax, jax.numpy as jnp, numpy as np, optax
-    import ktg_jax as ktg
-    from ktg_jax import gates, sharding
-    from ktg_jax.graph import LABEL, GraphSpec
-    assert len(jax.devices()) == 4, jax.devices()
-    graphs = [ktg.classic.dml(2, model="small_cnn"),
-              GraphSpec(("small_cnn",) * 2, {(LABEL, 0): gates.Through(),
-                        (LABEL, 1): gates.Linear(), (1, 0): gates.Correct()})]
-    graphs = graphs * 2
-    program = ktg.compile(graphs[0], num_classes=5, total_steps=4,
-                          optimizer=optax.sgd(0.1))
-    k1, k2 = jax.random.split(jax.random.key(0))
-    images = jax.random.normal(k1, (8, 12, 12, 1))
-    batch = {"image": images, "label": jax.random.randint(k2, (8,), 0, 5)}
-    tables = ktg.stack_edge_tables([g.edge_table() for g in graphs])
-    rngs = jax.random.split(jax.random.key(1), 4)
-    init = jax.vmap(lambda r, e: program.init(r, images, edges=e))
-    vstep = jax.jit(jax.vmap(program.step, in_axes=(0, None)))
+import pytest
 
-    plain = init(rngs, tables)
+SCRIPT = textwrap.dedent("""
+    import sys
+    import jax, numpy as np, optax
+    import ktg_jax as ktg
+    from ktg_jax import gates, population, sharding
+    from ktg_jax.graph import LABEL, GraphSpec
+    n = int(sys.argv[1])
+    assert len(jax.devices()) == n, jax.devices()
+    other = GraphSpec(("small_cnn",) * 2, {(LABEL, 0): gates.Through(),
+                      (LABEL, 1): gates.Linear(), (1, 0): gates.Correct()})
+    graphs = [ktg.classic.dml(2, model="small_cnn"), other]
+    program = ktg.compile(graphs[0], num_classes=5, total_steps=4, jit=False,
+                          optimizer=optax.sgd(0.1, momentum=0.9))
+    rng = np.random.default_rng(0)
+    B = 16  # a multiple of every data-axis size used
+
+    def population_states(k):
+      states = [program.init(jax.random.key(i), np.zeros((B, 12, 12, 1)),
+                             edges=graphs[i % 2].edge_table())
+                for i in range(k)]
+      return population.stack(states)
+
+    def batch(*lead):
+      return {"image": rng.normal(size=lead + (B, 12, 12, 1)).astype("f4"),
+              "label": rng.integers(0, 5, lead + (B,)).astype("i4")}
+
+    def close(a, b):
+      la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+      assert len(la) == len(lb) > 0
+      for x, y in zip(la, lb):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=1e-5,
+                                   rtol=1e-5)
+
+    def check(step, state, batches, mesh, population_):
+      plain = state
+      sharded = (sharding.shard_population(state, mesh) if population_ else
+                 sharding.replicate(state, mesh))
+      for b in batches:
+        plain, m1 = step(plain, b)
+        sharded, m2 = step(sharded,
+                           sharding.shard_batch(b, mesh, population_))
+      leaf = jax.tree.leaves(sharded.params)[0]
+      assert len(leaf.sharding.device_set) == n, leaf.sharding
+      close(plain.params, sharded.params)
+      close(plain.model_state, sharded.model_state)
+      close(m1["node_loss"], m2["node_loss"])
+      return leaf.sharding
+
+    vstep = jax.jit(jax.vmap(program.step))
+    # 1. Population only: K = n members, one per device.
     mesh = sharding.mesh("population")
-    sharded = sharding.shard_leading_axis(plain, mesh)
-    leaf = jax.tree.leaves(sharded.params)[0]
-    assert len(leaf.sharding.device_set) == 4, leaf.sharding
-    for _ in range(2):
-      plain, m1 = vstep(plain, batch)
-      sharded, m2 = vstep(sharded, sharding.replicate(batch, mesh))
-    assert len(jax.tree.leaves(sharded.params)[0].sharding.device_set) == 4
-    for a, b in zip(jax.tree.leaves(plain.params), jax.tree.leaves(sharded.params)):
-      np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
-    np.testing.assert_allclose(m1["node_loss"], m2["node_loss"], atol=1e-5)
+    s = check(vstep, population_states(n), [batch(n), batch(n)], mesh, True)
+    assert s.spec[0] == "population", s
+    # 2. Data parallel only: one graph, the batch split over n devices.
+    mesh = sharding.mesh("data")
+    s = check(jax.jit(program.step), program.init(
+        jax.random.key(7), np.zeros((B, 12, 12, 1))), [batch(), batch()],
+        mesh, False)
+    assert s.is_fully_replicated, s
+    # 3. Both: a (2, n/2) mesh: K = n members in 2 groups, each group's
+    # batches split over n/2 devices (the plain vstep of 1. is reused).
+    mesh = sharding.mesh(("population", "data"), shape=(2, n // 2))
+    s = check(vstep, population_states(n), [batch(n), batch(n)], mesh, True)
+    assert s.spec[0] == "population", s
     try:
-      sharding.shard_leading_axis({"x": np.zeros((3, 2))}, mesh)
-      raise SystemExit("3 members on 4 devices should be refused")
+      sharding.shard_population({"x": np.zeros((3, 2))}, mesh)
+      raise SystemExit("3 members on 2 population shards should be refused")
     except ValueError as e:
       assert "not a multiple" in str(e), e
-    print("OK", np.asarray(m2["node_loss"]).round(4).tolist())
+    print("OK", n)
 """)
 
 
-def test_population_sharded_over_four_devices_matches_one_device():
-  env = dict(os.environ, JAX_PLATFORMS="cpu",
-             XLA_FLAGS="--xla_force_host_platform_device_count=4")
-  out = subprocess.run([sys.executable, "-c", SCRIPT], env=env,
-                       capture_output=True, text=True, timeout=300)
-  assert out.returncode == 0, out.stderr[-3000:]
-  assert out.stdout.startswith("OK")
+COUNTS = (2, 4, 8)
+
+
+@pytest.fixture(scope="module")
+def runs():
+  """The three device counts at once (each compile is single-threaded)."""
+  procs = {}
+  for n in COUNTS:
+    env = dict(os.environ, JAX_PLATFORMS="cpu",
+               XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
+    procs[n] = subprocess.Popen([sys.executable, "-c", SCRIPT, str(n)],
+                                env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+  return {n: (p.communicate(timeout=300), p.returncode)
+          for n, p in procs.items()}
+
+
+@pytest.mark.parametrize("devices", COUNTS)
+def test_sharded_steps_match_one_device(runs, devices):
+  (stdout, stderr), returncode = runs[devices]
+  assert returncode == 0, stderr[-3000:]
+  assert stdout.startswith(f"OK {devices}")
+
+
+def test_mesh_refuses_bad_axes_and_shapes():
+  from ktg_jax import sharding  # pylint: disable=import-outside-toplevel
+  with pytest.raises(ValueError, match="axis=.*allowed"):
+    sharding.mesh("nodes")
+  with pytest.raises(ValueError, match="shape=.*does not fit"):
+    sharding.mesh(("population", "data"), shape=(2, 3))

@@ -130,6 +130,22 @@ def _use_compilation_cache(cache_dir: str | None) -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+def allocator_env(gpu_memory_fraction: float | None) -> dict:
+  """The JAX GPU allocator settings of a trial sharing its GPU.
+
+  JAX preallocates 75% of a GPU at its first computation: trials sharing one
+  (``gpus_per_trial`` < 1) must each take only their part. Empty when the
+  trial has its GPU(s) to itself.
+  """
+  if not gpu_memory_fraction:
+    return {}
+  if not 0 < gpu_memory_fraction <= 1:
+    raise SearchError(f"gpu_memory_fraction={gpu_memory_fraction!r}; "
+                      "allowed: a number in (0, 1]")
+  return {"XLA_PYTHON_CLIENT_PREALLOCATE": "true",
+          "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{gpu_memory_fraction:.3f}"}
+
+
 def default_fit():
   from ktg_jax import training  # pylint: disable=import-outside-toplevel
   return training.fit
@@ -143,11 +159,11 @@ def run_trial(point: dict, *, space: spaces.SearchSpace, settings: Settings,
   records the trial as ERROR with its traceback and the search goes on.
   """
   _use_compilation_cache(settings.cache_dir)
-  if settings.gpu_memory_fraction:
-    # JAX grabs 75% of a GPU by default: trials sharing one must not. Read
-    # when the backend starts, i.e. at this worker's first computation.
-    os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION",
-                          f"{settings.gpu_memory_fraction:.3f}")
+  # Normally already in the process from its start (``run`` gives Ray the
+  # variables); if Ray was started elsewhere, set before the first
+  # computation, when JAX reads them.
+  for k, v in allocator_env(settings.gpu_memory_fraction).items():
+    os.environ.setdefault(k, v)
   spec = spaces.to_spec(space, point)
   data = _load_data(settings)
   cfg = train_config(settings)
@@ -369,14 +385,21 @@ def check_same_search(sc: SearchConfig) -> None:
     json.dump(now, f, indent=2)
 
 
-def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
-  """Joins ``address`` (an existing cluster) or starts a local Ray."""
+def init_ray(address: str | None = None, num_cpus: int | None = None,
+             env_vars: dict | None = None) -> None:
+  """Joins ``address`` (an existing cluster) or starts a local Ray.
+
+  ``env_vars`` go into every worker process *at its start* (Ray's job
+  ``runtime_env``), i.e. before the trial imports JAX.
+  """
   if ray.is_initialized():
     return
+  runtime_env = {"env_vars": dict(env_vars)} if env_vars else None
   if address:
-    ray.init(address=address)
+    ray.init(address=address, runtime_env=runtime_env)
   else:
-    ray.init(num_cpus=num_cpus, include_dashboard=False)
+    ray.init(num_cpus=num_cpus, include_dashboard=False,
+             runtime_env=runtime_env)
 
 
 def run(sc: SearchConfig, fit_fn: Callable | None = None):
@@ -396,6 +419,8 @@ def run(sc: SearchConfig, fit_fn: Callable | None = None):
   if 0 < sc.gpus_per_trial < 1 and sc.settings.gpu_memory_fraction is None:
     sc = sc._replace(settings=sc.settings._replace(
         gpu_memory_fraction=0.9 * sc.gpus_per_trial))
+  # Workers started from here on carry the allocator settings from birth.
+  init_ray(env_vars=allocator_env(sc.settings.gpu_memory_fraction))
   tuner, resumed = make_tuner(sc, fit_fn)
   if resumed:
     print(f"[search] resuming the search in {experiment_path(sc.output_dir)}",
