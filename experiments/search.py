@@ -146,7 +146,11 @@ def main(argv):
   except st.SearchError as e:
     raise app.UsageError(str(e)) from None
   start = time.time()
-  st.init_ray(FLAGS.address, FLAGS.num_cpus)
+  # Trials sharing a GPU get the allocator settings from their process start.
+  fraction = (0.9 * FLAGS.gpus_per_trial if 0 < FLAGS.gpus_per_trial < 1
+              else None)
+  st.init_ray(FLAGS.address, FLAGS.num_cpus,
+              env_vars=st.allocator_env(fraction))
   try:
     grid = st.run(sc)
     trials = report.records(grid, space, sc.epochs,
