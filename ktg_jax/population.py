@@ -28,6 +28,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 
+from ktg_jax import sharding
 from ktg_jax.graph import GraphSpec
 from ktg_jax.step import compile as compile_graph
 
@@ -112,7 +113,10 @@ def _init_all(members_, compile_kw, jit: bool):
   return programs[0], init
 
 
-def _sequential(members_, compile_kw) -> Runner:
+def _sequential(members_, compile_kw, mesh=None) -> Runner:
+  if mesh is not None:
+    raise ValueError("mesh= needs strategy='vmap' (one program to shard); "
+                     "allowed with 'sequential': mesh=None")
   program, init_all = _init_all(members_, compile_kw, jit=True)
 
   def step(states, batch):
@@ -131,12 +135,18 @@ def _sequential(members_, compile_kw) -> Runner:
       member=lambda states, k: states[k])
 
 
-def _vmap(members_, compile_kw) -> Runner:
+def _vmap(members_, compile_kw, mesh=None) -> Runner:
   program, init_all = _init_all(members_, compile_kw, jit=False)
+  vstep = jax.jit(jax.vmap(program.step))
+  if mesh is None:
+    init, step = (lambda images: stack(init_all(images))), vstep
+  else:  # members over the mesh's population axis; jit keeps the layout
+    init = lambda images: sharding.shard_population(stack(init_all(images)),
+                                                    mesh)
+    step = lambda state, batch: vstep(
+        state, sharding.shard_batch(batch, mesh, population=True))
   return Runner(
-      strategy="vmap", size=len(members_),
-      init=lambda images: stack(init_all(images)),
-      step=jax.jit(jax.vmap(program.step)),
+      strategy="vmap", size=len(members_), init=init, step=step,
       evaluate=jax.jit(jax.vmap(program.evaluate, in_axes=(0, None))),
       stacked=lambda state: state, from_stacked=lambda tree: tree,
       member=unstack)
@@ -146,12 +156,14 @@ RUNNERS = {"sequential": _sequential, "vmap": _vmap}
 
 
 def runner(members_: Sequence[Member], strategy: str | None = None,
-           **compile_kw: Any) -> Runner:
+           mesh=None, **compile_kw: Any) -> Runner:
   """A Runner of ``members_``; ``strategy`` None = by backend (``STRATEGY``).
 
+  ``mesh``: a ``jax.sharding.Mesh`` with a ``population`` axis (vmap only):
+  the members are spread over its devices (``ktg_jax.sharding``).
   ``compile_kw`` are ``ktg_jax.compile``'s keyword arguments except ``jit``.
   """
   strategy = strategy or default_strategy()
   if strategy not in RUNNERS:
     raise ValueError(f"strategy={strategy!r}; allowed: {sorted(RUNNERS)}")
-  return RUNNERS[strategy](tuple(members_), compile_kw)
+  return RUNNERS[strategy](tuple(members_), compile_kw, mesh)

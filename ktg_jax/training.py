@@ -42,6 +42,7 @@ import optax
 from ktg_jax import checkpoint
 from ktg_jax import optim
 from ktg_jax import population
+from ktg_jax import sharding
 from ktg_jax.data import augment as augment_lib
 from ktg_jax.graph import GraphSpec
 from ktg_jax.step import node_key
@@ -84,7 +85,10 @@ def default_config() -> ml_collections.ConfigDict:
       checkpoint_every=1, keep_checkpoints=2, resume=False,
       save_variables=True, pictures=True, verbose=True,
       # Populations: "sequential" | "vmap"; None = by backend (population.py).
-      population_strategy=config_dict.placeholder(str)))
+      population_strategy=config_dict.placeholder(str),
+      # vmap populations: spread the members over all devices (when K is a
+      # multiple of their number); None = yes when there is more than one.
+      shard_population=config_dict.placeholder(bool)))
 
 
 # --- learning-rate schedules (registry: name -> factory(config, spe, total)) --
@@ -147,6 +151,20 @@ def accuracy(evaluate, state, split, batch_size: int) -> np.ndarray:
 def batch_of(split, ids: np.ndarray) -> dict:
   """The batch of examples ``ids`` (``[B]``, or ``[K, B]``: one row a member)."""
   return {"image": split.images[ids], "label": split.labels[ids]}
+
+
+def population_mesh(config, strategy: str, size: int):
+  """The device mesh a vmapped population is spread over, or None."""
+  want = config.get("shard_population")
+  n = jax.device_count()
+  if strategy != "vmap" or want is False or (want is None and n == 1):
+    return None
+  if size % n:
+    if want:
+      raise ValueError(f"shard_population=True but {size} members do not "
+                       f"split over {n} devices; allowed: a multiple of {n}")
+    return None
+  return sharding.mesh(sharding.POPULATION)
 
 
 def _run_epoch(runner, state, train, orders, batch_size):
@@ -307,8 +325,11 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
                      "training examples; allowed: a smaller batch_size")
   optimizer, schedule = make_optimizer(config, steps_per_epoch)
   augment = augment_lib.for_dataset(data.name) if config.augment else None
+  strategy = ("sequential" if single else config.get("population_strategy")
+              or population.default_strategy())
   runner = population.runner(
-      members_, "sequential" if single else config.get("population_strategy"),
+      members_, strategy, mesh=population_mesh(config, strategy,
+                                                len(members_)),
       num_classes=data.num_classes, total_steps=config.epochs * steps_per_epoch,
       optimizer=optimizer, augment=augment)
   state = runner.init(train.images[:config.batch_size])

@@ -143,3 +143,39 @@ def test_members_broadcast_and_refuse_mixed_structures():
   with pytest.raises(ValueError, match="strategy='pmap'"):
     population.runner(ms, "pmap", num_classes=10, total_steps=1,
                       optimizer=ktg.optim.sgd(0.1))
+
+
+SHARDED_FIT = """
+import sys
+import jax, numpy as np
+from ktg_jax import data, training
+sys.path.insert(0, sys.argv[1])
+from test_population import SEEDS, _config, _graphs
+small = data.load("digits", limit=256)
+cfg = _config(epochs=1, population_strategy="vmap")
+sharded = training.fit(_graphs(), small, cfg, seeds=SEEDS)
+leaf = jax.tree.leaves(sharded.state.params)[0]
+assert len(leaf.sharding.device_set) == 2, leaf.sharding
+cfg.shard_population = False
+plain = training.fit(_graphs(), small, cfg, seeds=SEEDS)
+assert len(jax.tree.leaves(plain.state.params)[0].sharding.device_set) == 1
+for a, b in zip(jax.tree.leaves(sharded.state), jax.tree.leaves(plain.state)):
+  if a.dtype != jax.numpy.float32:
+    continue
+  np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, rtol=1e-5)
+print("OK")
+"""
+
+
+def test_fit_spreads_a_vmapped_population_over_devices():
+  """fit's one loop, 2 forced host devices: the members are split over them
+  and the run equals the same population on one device."""
+  import subprocess
+  import sys
+  env = dict(os.environ, JAX_PLATFORMS="cpu",
+             XLA_FLAGS="--xla_force_host_platform_device_count=2")
+  out = subprocess.run([sys.executable, "-c", SHARDED_FIT,
+                        os.path.dirname(__file__)], env=env,
+                       capture_output=True, text=True, timeout=600)
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert out.stdout.strip().endswith("OK")
