@@ -119,3 +119,23 @@ def test_apply_only_narrows_further():
   assert spaces.size(one).plain == 3 ** 5 and "gate_1_0" not in one.narrowed
   with pytest.raises(spaces.SpaceError, match="strong='wrn28_2'"):
     refine.chain_003(spaces.get("tiny", gates=("through", "cutoff")))
+
+
+def test_best_values_pool_parameters_by_mean_error():
+  rows = [{"point": {"m1": a, "m2": b}, "score": s, "epochs": 1}
+          for a, b, s in [("x", "y", .9), ("y", "x", .5), ("x", "x", .8),
+                          ("y", "y", .1)]]
+  # pooled errors: x: .1 .5 .2 .2 -> mean 0.25; y: .1 .5 .9 .9 -> 0.6
+  assert edf.best_values(rows, ["m1", "m2"], floor=0.0) == ("x",)
+  assert edf.best_values(rows, ["m1", "m2"], k=2, floor=0.0) == ("x", "y")
+  with pytest.raises(ValueError, match="k=3"):
+    edf.best_values(rows, ["m1"], k=3, floor=0.0)
+
+
+def test_other_readings_make_other_chains():
+  chain = refine.chain_003(spaces.get("003_A"), strong="resnet32",
+                           label_gate="linear",
+                           target_gates=("through", "cutoff"))
+  assert chain["X"].fixed["model_1"] == "resnet32"
+  assert chain["X"].fixed["gate_label_2"] == "linear"
+  assert chain["X"].narrowed["gate_1_0"] == ("through", "cutoff")

@@ -114,6 +114,22 @@ def summary(c: dict[str, Curve]) -> dict[str, dict[str, Any]]:
           for v, cu in c.items()}
 
 
+def best_values(rows: Iterable, params: Sequence[str], k: int = 1,
+                floor: float = 0.02, min_epochs: int = 0) -> tuple:
+  """The ``k`` values with the lowest mean error, the graphs of all
+  ``params`` pooled (e.g. model_1 and model_2: "the auxiliaries' model") —
+  a scripted stand-in for 003's reading by eye, at reduced scale."""
+  rows = list(rows)
+  pooled: dict[str, list] = {}
+  for p in params:
+    for v, cu in curves(rows, p, floor, min_epochs).items():
+      pooled.setdefault(v, []).extend(cu.errors.tolist())
+  if len(pooled) < k:
+    raise ValueError(f"k={k!r} is invalid; allowed: <= {len(pooled)} values "
+                     f"seen for {list(params)}")
+  return tuple(sorted(pooled, key=lambda v: np.mean(pooled[v]))[:k])
+
+
 def plot(rows: Sequence, param: str, path: str, floor: float = 0.02,
          min_epochs: int = 0, title: str = "") -> str:
   """One picture: the EDF of the error, one step curve per value of ``param``."""

@@ -65,14 +65,16 @@ def points(space: spaces.SearchSpace) -> list[dict]:
 
 
 def packs(space: spaces.SearchSpace, repeats: Sequence[int],
-          pack_size: int) -> list[list[Unit]]:
-  """The units, grouped by graph structure, cut into packs of <= pack_size."""
+          pack_size: int, chosen: Sequence[dict] | None = None
+          ) -> list[list[Unit]]:
+  """The units, grouped by graph structure, cut into packs of <= pack_size.
+  ``chosen``: train these points instead of all (a random search's sample)."""
   if pack_size < 1:
     raise ValueError(f"pack_size={pack_size!r} is invalid; allowed: >= 1")
   if not repeats:
     raise ValueError("repeats=() is invalid; allowed: at least one seed")
   groups: dict = {}
-  for i, point in enumerate(points(space)):
+  for i, point in enumerate(points(space) if chosen is None else chosen):
     structure = spaces.to_spec(space, point).structure()
     groups.setdefault(structure, []).extend(
         Unit(i, int(s), point) for s in repeats)
@@ -129,20 +131,22 @@ def _check_plan(output_dir: str, plan: dict) -> None:
 
 def run(space: spaces.SearchSpace, data, config, output_dir: str, *,
         repeats: Sequence[int] = (0,), pack_size: int = 8,
-        fit_fn: Callable | None = None, log: Callable = print) -> list[dict]:
+        chosen: Sequence[dict] | None = None, fit_fn: Callable | None = None, log: Callable = print) -> list[dict]:
   """Trains every (graph, seed) of ``space`` once; returns all records.
 
   ``config``: ``training.default_config()``-like; evaluated on
   ``config.eval_split`` (keep "val" for a search). ``fit_fn``: defaults to
-  ``training.fit``.
+  ``training.fit``. ``chosen``: a list of points to train instead of the
+  whole space (random search without pruning: 003's searches of A, B, C).
   """
   if fit_fn is None:
     from ktg_jax import training  # pylint: disable=import-outside-toplevel
     fit_fn = training.fit
   os.makedirs(output_dir, exist_ok=True)
-  todo = packs(space, repeats, pack_size)
+  todo = packs(space, repeats, pack_size, chosen)
   _check_plan(output_dir, {"space": space._asdict(), "repeats": list(repeats),
-                           "pack_size": pack_size, "config": config.to_dict()})
+                           "pack_size": pack_size, "config": config.to_dict(),
+                           "chosen": chosen})
   done = read_results(output_dir)
   cfg = config.copy_and_resolve_references()
   cfg.update(checkpoint_every=1, resume=True, save_variables=False,

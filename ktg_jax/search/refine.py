@@ -73,25 +73,28 @@ def apply(space: spaces.SearchSpace, constraint: Constraint,
       tied={**space.tied, **constraint.tied}))
 
 
-def steps_003(strong: str = "wrn28_2") -> dict[str, Constraint]:
-  """The increments A -> B -> C -> X of a 3-node space (node 0 = m1 target)."""
+def steps_003(strong: str = "wrn28_2", label_gate: str = "through",
+              target_gates: tuple = ("through", "linear")
+              ) -> dict[str, Constraint]:
+  """The increments A -> B -> C -> X of a 3-node space (node 0 = m1 target);
+  the defaults are 003's readings, other values another reading's."""
   return {
       "B": Constraint(fixed={"model_1": strong, "model_2": strong},
                       why=f"EDF: auxiliaries {strong} beat the other model"),
-      "C": Constraint(fixed={"gate_label_1": "through",
-                             "gate_label_2": "through"},
-                      why="EDF: label -> auxiliary edges best Through"),
-      "X": Constraint(narrowed={"gate_1_0": ("through", "linear")},
+      "C": Constraint(fixed={"gate_label_1": label_gate,
+                             "gate_label_2": label_gate},
+                      why=f"EDF: label -> auxiliary edges best {label_gate}"),
+      "X": Constraint(narrowed={"gate_1_0": tuple(target_gates)},
                       tied={"gate_2_0": "gate_1_0"},
-                      why="EDF: auxiliary -> target edges Through or "
-                      "Linear, alike"),
+                      why=f"EDF: auxiliary -> target edges in "
+                      f"{tuple(target_gates)}, alike"),
   }
 
 
 def chain_003(space_a: spaces.SearchSpace, strong: str = "wrn28_2",
-              ) -> dict[str, spaces.SearchSpace]:
+              **readings) -> dict[str, spaces.SearchSpace]:
   """``{"A": space_a, "B": ..., "C": ..., "X": ...}``, each the last plus one
-  step of ``steps_003(strong)``; names get the suffix ``/B`` etc."""
+  step of ``steps_003(strong, **readings)``; names get the suffix ``/B``."""
   if space_a.num_nodes != 3 or strong not in space_a.aux_models:
     raise spaces.SpaceError(
         f"space {space_a.name!r}: num_nodes={space_a.num_nodes!r}, "
@@ -99,7 +102,7 @@ def chain_003(space_a: spaces.SearchSpace, strong: str = "wrn28_2",
         f"{space_a.aux_models}")
   out = {"A": space_a}
   last = space_a
-  for step, c in steps_003(strong).items():
+  for step, c in steps_003(strong, **readings).items():
     last = apply(last, c, name=f"{space_a.name}/{step}")
     out[step] = last
   return out
