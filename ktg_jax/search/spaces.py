@@ -15,8 +15,8 @@ A ``SearchSpace`` says, for a graph of N nodes (node 0 is the target):
 
 A *point* is a flat dict ``{param name: value}`` (what Nevergrad/Ray suggest);
 ``to_spec(space, point)`` turns it into a ``GraphSpec``. Parameter names:
-``model_{i}``, ``pretrained_{i}``, ``init_{i}``, ``gate_{s}_{t}`` and ``{param}_{s}_{t}``
-(e.g. ``gate_label_0``, ``f_1_0``, ``gamma_2_1``).
+``model_{i}``, ``pretrained_{i}``, ``init_{i}``, ``gate_{s}_{t}`` and
+``{param}_{s}_{t}`` (e.g. ``gate_label_0``, ``f_1_0``, ``gamma_2_1``).
 
 Frozen nodes (SPEC §1, 002). A node whose incoming edges are all Cutoff never
 learns; the core requires it to be a frozen, label-pre-trained node with a
