@@ -35,6 +35,9 @@ flags.DEFINE_list("pretrained", [], "model=checkpoint_path pairs: all-Cutoff "
                   "auxiliary nodes of that model become frozen teachers")
 flags.DEFINE_boolean("search_pretrained", False, "search whether each "
                      "auxiliary node is a frozen pre-trained node (002)")
+flags.DEFINE_list("init_source", [], "source:model=checkpoint triples "
+                  "(experiments/pretrain.py prints them): every node may start "
+                  "from scratch or pre-trained on a source, then train (002)")
 flags.DEFINE_enum("protocol", "asha", ["asha", "bo"], "asha: random graphs "
                   "+ ASHA (ch.3); bo: Nevergrad NGOpt, no early stop (000)")
 flags.DEFINE_integer("num_trials", 16, "graphs to train")
@@ -82,7 +85,9 @@ def build_space() -> spaces.SearchSpace:
                if v is not None}
   return spaces.get(FLAGS.space, FLAGS.num_nodes,
                     pretrained_checkpoints=_pretrained(FLAGS.pretrained),
-                    search_pretrained=FLAGS.search_pretrained, **overrides)
+                    search_pretrained=FLAGS.search_pretrained,
+                    init_sources=spaces.init_sources_from(FLAGS.init_source),
+                    **overrides)
 
 
 TRAIN_FLAGS = ("epochs", "batch_size", "learning_rate", "lr_schedule",

@@ -82,9 +82,16 @@ def _tfds(name: str, num_classes: int) -> Callable[..., Raw]:
   return load
 
 
+def fractal(data_dir=None, limit=None) -> Raw:
+  """Formula-driven fractal categories, generated offline (``data/fractal.py``)."""
+  from ktg_jax.data import fractal as fractal_lib  # pylint: disable=import-outside-toplevel
+  return fractal_lib.source(data_dir, limit)
+
+
 SOURCES: dict[str, Callable[..., Raw]] = {
     "fashion_mnist": fashion_mnist,
     "digits": digits,
     "cifar10": _tfds("cifar10", 10),
     "cifar100": _tfds("cifar100", 100),
+    "fractal": fractal,
 }

@@ -1,9 +1,14 @@
-"""Structure search: spaces as data (``spaces``), Ray Tune wiring (``tune``).
+"""Structure search: spaces as data (``spaces``), Ray Tune wiring (``tune``),
+003's refinement (``edf``: EDF curves, ``refine``: A -> B -> C -> X
+constraints, ``exhaustive``: sweep of a small space).
 
 ``tune`` imports Ray and Nevergrad; import it explicitly
 (``from ktg_jax.search import tune``) so the core never pays for them.
 """
 
+from ktg_jax.search import edf
+from ktg_jax.search import exhaustive
+from ktg_jax.search import refine
 from ktg_jax.search import spaces
 
-__all__ = ["spaces"]
+__all__ = ["edf", "exhaustive", "refine", "spaces"]

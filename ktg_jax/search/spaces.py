@@ -6,15 +6,17 @@ A ``SearchSpace`` says, for a graph of N nodes (node 0 is the target):
 * which gates every edge may carry, label edges included (``gates``);
 * the continuous parameters those gates bring (Sine f, phi; gamma; tau), with
   the ranges of ``ktg_jax.gates`` (SPEC §3);
-* optionally whether an auxiliary node starts pre-trained (002);
+* optionally whether an auxiliary node is a frozen pre-trained teacher
+  (``search_pretrained``), and how every node is initialised (002:
+  ``init_sources``, below);
 * constraints as data: ``fixed`` (a parameter takes one value), ``narrowed``
   (a choice parameter keeps a subset of its options) and ``tied`` (a parameter
   copies another one) — enough to write the 003 spaces A, B, C and X.
 
 A *point* is a flat dict ``{param name: value}`` (what Nevergrad/Ray suggest);
 ``to_spec(space, point)`` turns it into a ``GraphSpec``. Parameter names:
-``model_{i}``, ``pretrained_{i}``, ``gate_{s}_{t}`` and ``{param}_{s}_{t}``
-(e.g. ``gate_label_0``, ``f_1_0``, ``gamma_2_1``).
+``model_{i}``, ``pretrained_{i}``, ``init_{i}``, ``gate_{s}_{t}`` and
+``{param}_{s}_{t}`` (e.g. ``gate_label_0``, ``f_1_0``, ``gamma_2_1``).
 
 Frozen nodes (SPEC §1, 002). A node whose incoming edges are all Cutoff never
 learns; the core requires it to be a frozen, label-pre-trained node with a
@@ -24,13 +26,20 @@ checkpoint. This module's rule, stated once:
   pretrained_checkpoints[model])`` when that mapping has its model;
 * ``pretrained_{i} = True`` (only in spaces with ``search_pretrained``) forces
   all of node i's incoming edges to Cutoff and attaches the checkpoint, i.e.
-  the node is a frozen teacher as in KD — the core has no "pre-trained but
-  still trained" node, so that 002 variant is not expressible yet;
+  the node is a frozen teacher as in KD;
 * every other all-Cutoff node (the target always; an auxiliary node whose model
   has no checkpoint) makes the point *infeasible*: ``to_spec`` raises
   ``InfeasiblePoint`` and ``feasible`` returns False. The Nevergrad
   parametrization registers ``feasible`` as a cheap constraint, so searches
   sample only feasible graphs (uniformly among them, for random search).
+
+Pre-trained initialisation (002: RN18 / PIRN18 / PFRN18 as node options).
+``init_sources = {source: {model: checkpoint}}`` adds ``init_{i}`` in
+``("scratch", *sources)`` for every node, target included: a node that is
+not "scratch" becomes ``Node(model, checkpoint, kind="pretrained")`` —
+initialised from the checkpoint pre-trained on that source (head re-initialised
+when the class count differs) and then trained in the graph, not frozen. (A
+node whose edges are all Cutoff follows the frozen rule above instead.)
 """
 
 from __future__ import annotations
@@ -52,6 +61,9 @@ class InfeasiblePoint(ValueError):
 
 
 # --- parameter domains ----------------------------------------------------
+
+SCRATCH = "scratch"  # the init_{i} option of a randomly initialised node
+
 
 class Choice(NamedTuple):
   options: tuple
@@ -89,6 +101,7 @@ class SearchSpace(NamedTuple):
   search_pretrained: bool = False
   pretrained_checkpoints: Mapping[str, str] = {}
   description: str = ""
+  init_sources: Mapping[str, Mapping[str, str]] = {}
 
 
 class SpaceSize(NamedTuple):
@@ -131,6 +144,9 @@ def _gate_param_names(gate_names) -> list[str]:
 def all_parameters(space: SearchSpace) -> dict[str, Any]:
   """Every parameter of the space and its domain, before constraints."""
   params = {}
+  if space.init_sources:
+    for i in range(space.num_nodes):
+      params[f"init_{i}"] = Choice((SCRATCH, *space.init_sources))
   for i in range(1, space.num_nodes):
     params[f"model_{i}"] = Choice(tuple(space.aux_models))
     if space.search_pretrained:
@@ -207,6 +223,13 @@ def validate(space: SearchSpace) -> SearchSpace:
       raise _err(space, "pretrained_checkpoints", dict(
           space.pretrained_checkpoints), f"a checkpoint for every aux model "
                  f"(missing {missing}) when search_pretrained=True")
+  for source, checkpoints in space.init_sources.items():
+    models = {space.target_model, *space.aux_models}
+    if source == SCRATCH or not isinstance(checkpoints, Mapping) or (
+        models - set(checkpoints)):
+      raise _err(space, f"init_sources[{source!r}]", checkpoints,
+                 f"a source name other than {SCRATCH!r} mapping every model "
+                 f"of the space {sorted(models)} to a checkpoint")
   return space
 
 
@@ -265,7 +288,11 @@ def to_spec(space: SearchSpace, point: Mapping[str, Any]) -> GraphSpec:
   for i, model in enumerate(models):
     all_cutoff = all(g.name == "cutoff" for (_, t), g in edge_gates.items()
                      if t == i)
-    if not all_cutoff:
+    source = full.get(f"init_{i}", SCRATCH)
+    if not all_cutoff and source != SCRATCH:
+      nodes.append(Node(model, space.init_sources[source][model],
+                        kind="pretrained"))
+    elif not all_cutoff:
       nodes.append(Node(model))
     elif i == 0:
       raise InfeasiblePoint(f"space {space.name!r}: every edge into the "
@@ -279,6 +306,20 @@ def to_spec(space: SearchSpace, point: Mapping[str, Any]) -> GraphSpec:
           f"checkpoint for model {model!r} (SPEC §1)")
   kept = {k: g for k, g in edge_gates.items() if g.name != "cutoff"}
   return GraphSpec(nodes=tuple(nodes), edges=kept, target=0)
+
+
+def init_sources_from(pairs) -> dict[str, dict[str, str]]:
+  """``["fractal:small_cnn=/p", ...]`` (``experiments/pretrain.py`` prints
+  them) -> ``{"fractal": {"small_cnn": "/p"}}``."""
+  out: dict[str, dict[str, str]] = {}
+  for pair in pairs:
+    head, eq, path = pair.partition("=")
+    source, colon, model = head.partition(":")
+    if not (eq and colon and source and model and path):
+      raise SpaceError(f"init_source={pair!r} is invalid; allowed: "
+                       "source:model=checkpoint_path")
+    out.setdefault(source, {})[model] = path
+  return out
 
 
 def feasible(space: SearchSpace, point: Mapping[str, Any]) -> bool:
