@@ -51,7 +51,12 @@ def _check_sample(space, seed):
     return None
   assert spaces.feasible(space, point)
   assert GraphSpec.from_json(spec.to_json()) == spec
-  assert spec.num_nodes == space.num_nodes and spec.target == 0
+  if space.ensemble:  # ch.4: + an ensemble node of every model node, the target
+    assert spec.num_nodes == space.num_nodes + 1
+    assert spec.target == space.num_nodes
+    assert spec.nodes[-1].members == tuple(range(space.num_nodes))
+  else:
+    assert spec.num_nodes == space.num_nodes and spec.target == 0
   assert spec.nodes[0].model == space.target_model
   return spec
 
