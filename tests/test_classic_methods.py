@@ -166,7 +166,8 @@ def test_independent_ensemble_equals_members_trained_alone():
   logits = program.evaluate(state, images)
   np.testing.assert_allclose(logits[2], (members[0] + members[1]) / 2,
                              atol=1e-5)
-  acc = training.accuracy(program, state, data.Split(images, labels), 4)
+  acc = training.accuracy(program.evaluate, state, data.Split(images, labels),
+                          4)
   want = np.mean(np.argmax((members[0] + members[1]) / 2, -1) == labels)
   assert acc[2] == pytest.approx(want)
 
