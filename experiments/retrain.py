@@ -19,6 +19,8 @@ import json
 import os
 import sys
 
+import numpy as np
+
 from absl import app
 from absl import flags
 from absl import logging
@@ -35,14 +37,35 @@ _CONFIG = config_flags.DEFINE_config_file(
 flags.DEFINE_string("graph", None, "GraphSpec JSON (a search's best_graph.json)")
 flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "seeds (SPEC §4: 5)")
 flags.DEFINE_list("baselines", [], "also train these with the same budget: "
-                  "vanilla, dml")
+                  "vanilla, dml, independent")
 flags.DEFINE_integer("epochs", None, "override config.epochs")
 flags.DEFINE_string("workdir", None, "run folders and retrain.json go here")
+
+def _members(spec):
+  """The model names of an ensemble target's members (ch.4), else None."""
+  target = spec.nodes[spec.target]
+  if target.kind != "ensemble":
+    return None
+  return [spec.nodes[m].model for m in target.members]
+
+
+def _dml(spec):
+  members = _members(spec)
+  if members:  # ch.4: DML members + the ensemble node as the score
+    return ktg.classic.ensemble(members, mutual=True)
+  return ktg.classic.dml([n.model for n in spec.nodes])
+
+
+def _independent(spec):
+  members = _members(spec) or [n.model for n in spec.nodes if n.model]
+  return ktg.classic.ensemble(members, mutual=False)
+
 
 # Baseline name -> graph built from the searched one (same models).
 BASELINES = {
     "vanilla": lambda spec: ktg.classic.vanilla(spec.nodes[spec.target].model),
-    "dml": lambda spec: ktg.classic.dml([n.model for n in spec.nodes]),
+    "dml": _dml,               # an ensemble target: DML members, ensembled
+    "independent": _independent,   # ch.4: members trained alone, ensembled
 }
 
 
@@ -59,9 +82,17 @@ def retrain(spec, data, config, seeds, workdir=None) -> dict:
   config = config.copy_and_resolve_references()
   config.eval_split = "test"
   r = seeds_lib.fit_seeds(spec, data, config, seeds, workdir)
-  return {"mean": float(r.mean), "std": float(r.std),
-          "per_seed": [float(x) for x in r.final], "seeds": list(seeds),
-          "strategy": r.strategy, "graph": spec.to_json()}
+  out = {"mean": float(r.mean), "std": float(r.std),
+         "per_seed": [float(x) for x in r.final], "seeds": list(seeds),
+         "strategy": r.strategy, "graph": spec.to_json()}
+  reports = [h[-1].get("ensemble") for h in r.histories]
+  if all(reports):  # ch.4: members' mean accuracy, gain (4.4), diversity (4.2)
+    out["ensemble"] = reports
+    for key in ("mean_member_accuracy", "gain", "mean_diversity"):
+      vals = np.asarray([rep[key] for rep in reports])
+      out[key] = {"mean": float(vals.mean()), "std": float(
+          vals.std(ddof=1)) if len(vals) > 1 else float("nan")}
+  return out
 
 
 def main(argv):
@@ -96,6 +127,13 @@ def main(argv):
           f"{100 * r['std']:.2f} % over seeds {list(seeds)} "
           f"(per seed: {[round(100 * a, 2) for a in r['per_seed']]})",
           flush=True)
+    if "ensemble" in r:
+      print(f"{'':9s} members' mean accuracy "
+            f"{100 * r['mean_member_accuracy']['mean']:.2f} ± "
+            f"{100 * r['mean_member_accuracy']['std']:.2f} %, gain (eq 4.4) "
+            f"{100 * r['gain']['mean']:+.2f} ± {100 * r['gain']['std']:.2f}, "
+            f"diversity (eq 4.2) {r['mean_diversity']['mean']:.4f} ± "
+            f"{r['mean_diversity']['std']:.4f}", flush=True)
   if FLAGS.workdir:
     os.makedirs(FLAGS.workdir, exist_ok=True)
     path = os.path.join(FLAGS.workdir, "retrain.json")

@@ -3,6 +3,7 @@
 from ktg_jax import classic
 from ktg_jax import gates
 from ktg_jax import losses
+from ktg_jax import losses_attention
 from ktg_jax import models
 from ktg_jax import nodes
 from ktg_jax import optim
@@ -14,6 +15,7 @@ from ktg_jax.step import (KTGState, Program, compile, graph_losses,
 __all__ = [
     "LABEL", "Edge", "EdgeTable", "GraphSpec", "GraphSpecError", "KTGState",
     "Node", "Program", "classic", "compile", "gates", "graph_losses",
-    "losses", "models", "node_variables", "nodes", "optim", "stack_edge_tables",
+    "losses", "losses_attention", "models", "node_variables", "nodes",
+    "optim", "stack_edge_tables",
 ]
 __version__ = "0.1.0"

@@ -59,6 +59,48 @@ def ensemble(models: Sequence[str] | int = 2, model: str = "resnet32",
                    edges=edges, target=m)
 
 
+COMPRESSION_SOURCES = ("ensemble", "each")
+
+
+def compression(student: str, teachers: Sequence[str],
+                checkpoints: Sequence[str], source: str = "each",
+                temperature: float = 2.0, attention: bool = False,
+                label: bool = True) -> GraphSpec:
+  """Ensemble compression (thesis §4.3.3, Table 4.9): a student learns from
+  frozen, trained teachers.
+
+  ``source="ensemble"``: one KD edge from an ensemble node of the teachers
+  (the ensembled distribution, eq 4.10's mean logits); ``"each"``: one edge
+  from every teacher (``attention``: KD + the attention-crop MSE,
+  ``kd_att_mse[_abn]`` by the teacher's family). KD is ``T^2 KL`` at
+  ``temperature`` (the thesis's CE to the softened teacher distribution has
+  the same gradient up to the factor T^2). Node 0 is the student, nodes
+  1..K the teachers, the target the student; ``label``: a label edge
+  Through. Gradient aggregation is ``compile(..., aggregate="pcgrad")``.
+  """
+  from ktg_jax import losses_attention  # pylint: disable=import-outside-toplevel
+  if source not in COMPRESSION_SOURCES:
+    raise ValueError(f"source={source!r}; allowed: {list(COMPRESSION_SOURCES)}")
+  if len(teachers) != len(checkpoints) or len(teachers) < 1:
+    raise ValueError(f"teachers={list(teachers)}, checkpoints="
+                     f"{list(checkpoints)}; allowed: one checkpoint a teacher")
+  if source == "ensemble" and (attention or len(teachers) < 2):
+    raise ValueError("source='ensemble' takes two or more teachers and "
+                     "attention=False (an ensemble node has logits only)")
+  nodes = [Node(student)] + [Node(t, c, kind="frozen")
+                             for t, c in zip(teachers, checkpoints)]
+  edges = {(LABEL, 0): gates.Through()} if label else {}
+  if source == "ensemble":
+    nodes.append(Node(kind="ensemble", members=tuple(range(1, len(nodes)))))
+    edges[(len(nodes) - 1, 0)] = Edge(gates.Through(), "kd", temperature)
+  else:
+    for i, t in enumerate(teachers, start=1):
+      loss = ("kd_att_mse" + losses_attention.FAMILIES[
+          losses_attention.family(t)]) if attention else "kd"
+      edges[(i, 0)] = Edge(gates.Through(), loss, temperature)
+  return GraphSpec(nodes=tuple(nodes), edges=edges, target=0)
+
+
 def pi_model(model: str, weight: float = 1.0,
              gate: gates.Gate = gates.Through(),
              views: tuple[str, str] = ("a", "b")) -> GraphSpec:
@@ -106,5 +148,6 @@ def fixmatch(model: str, tau: float = 0.95, weight: float = 1.0) -> GraphSpec:
 
 
 BUILDERS = {"vanilla": vanilla, "dml": dml, "kd": kd, "ensemble": ensemble,
+            "compression": compression,
             "pi_model": pi_model, "mean_teacher": mean_teacher,
             "pseudo_label": pseudo_label, "fixmatch": fixmatch}

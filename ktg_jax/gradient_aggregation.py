@@ -103,3 +103,47 @@ def project_conflicting(flat, key: jax.Array | None = None):
     return g, jnp.zeros((k,), bool).at[order].set(hits)
 
   return jax.vmap(one_task)(jnp.arange(k), flat, orders)
+
+
+def pcgrad_grad(total_loss, params, node_edges, num_nodes: int):
+  """The step's gradient with PCGrad over its node edges (``compile(...,
+  aggregate="pcgrad")``).
+
+  ``total_loss(params) -> (sum, (node_loss, outputs, model_state, aux))`` is
+  the step's objective, ``aux`` holding the gated, reduced ``edge_loss[s, t]``
+  and ``label_loss[t]``. The gradient of every node edge's loss (one reverse
+  pass each, ``jax.jacrev``) goes through ``pcgrad``; the label edges'
+  gradient is added unprojected. Edges into different nodes touch disjoint
+  parameters (inner product 0), so one projection over all edges equals one
+  per target node.
+
+  Returns:
+    ``(grads, (node_loss, outputs, model_state, aux))`` as ``jax.grad(...,
+    has_aux=True)``, with ``aux["conflicts"]``: int[N, N], entry [a, b] = 1
+    where the edges a -> t and b -> t conflict (some t; Tables 4.10/4.11).
+  """
+  if not node_edges:
+    return jax.grad(total_loss, has_aux=True)(params)
+  src = jnp.asarray([s for s, _ in node_edges])
+  tgt = jnp.asarray([t for _, t in node_edges])
+
+  def parts(p):
+    _, rest = total_loss(p)
+    aux = rest[3]
+    vec = jnp.concatenate([jnp.sum(aux["label_loss"])[None],
+                           aux["edge_loss"][src, tgt]])
+    return vec, rest
+
+  jac, rest = jax.jacrev(parts, has_aux=True)(params)
+  label_grad = jax.tree.map(lambda g: g[0], jac)
+  out = pcgrad(jax.tree.map(lambda g: g[1:], jac))
+  grads = jax.tree.map(jnp.add, label_grad, out.grad)
+  conflicts = jnp.zeros((num_nodes, num_nodes), jnp.int32).at[
+      src[:, None], src[None, :]].add(out.conflicts.astype(jnp.int32))
+  node_loss, outputs, model_state, aux = rest
+  return grads, (node_loss, outputs, model_state,
+                 {**aux, "conflicts": conflicts})
+
+
+# compile(..., aggregate=name): None = the plain sum of the gradients.
+AGGREGATES = {None: None, "pcgrad": pcgrad_grad}

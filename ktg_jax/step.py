@@ -32,6 +32,7 @@ import numpy as np
 import optax
 
 from ktg_jax import gates
+from ktg_jax import gradient_aggregation
 from ktg_jax import losses
 from ktg_jax import models as models_lib
 from ktg_jax import nodes as nodes_lib
@@ -87,7 +88,7 @@ def view_key(aug_rng, name: str):
 
 
 def slot_losses(slots, edges: EdgeTable, outputs, labels, t, reduction,
-                parts, kinds, num_nodes):
+                parts, kinds, num_nodes, label_outputs=None):
   """Every node's loss from the slots' gated edge losses: the KTG objective.
 
   ``L_t = G_{y,t}(CE(y, p_t)) + G_{t,t}(L_{t,t}) + sum_{s != t} G_{s,t}(L_{s,t})``
@@ -104,6 +105,9 @@ def slot_losses(slots, edges: EdgeTable, outputs, labels, t, reduction,
     parts: samples kind -> the parts ("l", "u") it covers.
     kinds: the LossKinds the structure can select.
     num_nodes: N.
+    label_outputs: per node, the outputs a label edge trains (their CEs are
+      summed, then gated: ABN's ``logits`` + ``attention_logits``); None =
+      ``("logits",)`` everywhere.
 
   Returns:
     (node_loss[N], aux) with label losses [N], edge losses [N_source,
@@ -120,8 +124,9 @@ def slot_losses(slots, edges: EdgeTable, outputs, labels, t, reduction,
     if s.source == LABEL:
       w = gates.schedules(edges.label_kind[s.target],
                           edges.label_params[s.target], t)
-      loss = w * losses.reduce_batch(
-          losses.cross_entropy(labels, tgt["logits"]), reduction)
+      heads = label_outputs[s.target] if label_outputs else ("logits",)
+      loss = w * sum(losses.reduce_batch(
+          losses.cross_entropy(labels, tgt[h]), reduction) for h in heads)
       label_loss[s.target], label_gate[s.target] = loss, w
     else:
       src = jax.lax.stop_gradient(  # edge direction: no gradient into s
@@ -132,7 +137,9 @@ def slot_losses(slots, edges: EdgeTable, outputs, labels, t, reduction,
               labels.dtype) for p in use])
       kind, param = edges.loss_kind[s.source, s.target], edges.loss_param[
           s.source, s.target]
-      per_sample = losses.select(kinds, kind, param, src, tgt)
+      # Only kinds both ends can feed (an ensemble node has logits only).
+      readable = [k for k in kinds if set(k.reads) <= set(src) & set(tgt)]
+      per_sample = losses.select(readable, kind, param, src, tgt)
       # Correct needs a label: an unlabelled sample (label -1) never passes it.
       w = gates.gate_weights(edges.kind[s.source, s.target],
                              edges.params[s.source, s.target], t,
@@ -174,7 +181,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
             augment: Callable | None = None,
             views: Mapping[str, Callable] | None = None,
             loss_kinds=None, jit: bool = True,
-            donate: bool = False) -> Program:
+            donate: bool = False, aggregate: str | None = None) -> Program:
   """Builds the KTG program of ``spec``.
 
   Programs of specs with the same structure (``GraphSpec.structure()``) and the
@@ -198,7 +205,15 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
     jit: wrap ``step`` and ``evaluate`` in ``jax.jit``.
     donate: let ``step`` reuse the input state's buffers (the state passed in
       is then invalid after the call, so only for loops that rebind it).
+    aggregate: None (the plain sum of the edge losses' gradients) or
+      "pcgrad": the node edges' gradients are PCGrad-projected before summing
+      (thesis §4.3.3, ``gradient_aggregation.pcgrad_grad``); metrics then
+      hold ``conflicts[a, b]``, the edges a -> t and b -> t whose gradients
+      had a negative inner product this step.
   """
+  if aggregate not in gradient_aggregation.AGGREGATES:
+    raise ValueError(f"aggregate={aggregate!r}; allowed: "
+                     f"{list(gradient_aggregation.AGGREGATES)}")
   if not isinstance(total_steps, int) or total_steps <= 0:
     raise ValueError(f"total_steps={total_steps!r}; allowed: an int > 0")
   view_fns = {DEFAULT_VIEW: augment, **(views or {})}
@@ -218,7 +233,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
   modules, step, evaluate = _step_functions(
       structure, num_classes, total_steps, optimizer,
       tuple(sorted((k, v) for k, v in view_fns.items() if k in named
-                   or k == DEFAULT_VIEW)), tuple(names), jit, donate)
+                   or k == DEFAULT_VIEW)), tuple(names), jit, donate, aggregate)
 
   def init(rng, images, edges: EdgeTable | None = None,
            checkpoint_variables: dict | None = None,
@@ -261,13 +276,16 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
 # fit (a new optimizer, so a new key) trial after trial.
 @functools.lru_cache(maxsize=8)
 def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
-                    loss_names, jit, donate):
+                    loss_names, jit, donate, aggregate=None):
   """The structure-specialised step and evaluate (cached: one per structure)."""
   nodes, slots, _, reduction = structure
   modules = tuple(models_lib.create(n[1], num_classes)
                   if nodes_lib.KINDS[n[0]].has_model else None for n in nodes)
   view_fns = dict(view_fns)
   kinds = [losses.BY_NAME[k] for k in loss_names]
+  label_outputs = tuple(models_lib.label_outputs(n[1]) if m is not None
+                        else ("logits",) for n, m in zip(nodes, modules))
+  node_edges = [(s.source, s.target) for s in slots if s.source != LABEL]
 
   def forward(params, state, chunk_images, plan):
     """Per node, ``(view, part) -> outputs``; the learning nodes' new BN state."""
@@ -319,12 +337,18 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
     def total_loss(params):
       outputs, new_model_state = forward(params, state, chunk_images, plan)
       node_loss, aux = slot_losses(slots, state.edges, outputs, labels, t,
-                                   reduction, plan.parts, kinds, len(nodes))
+                                   reduction, plan.parts, kinds, len(nodes),
+                                   label_outputs)
       # Sources are stop_gradient-ed, so d(sum_t L_t)/d(theta_t) = dL_t/dtheta_t.
       return jnp.sum(node_loss), (node_loss, outputs, new_model_state, aux)
 
-    grads, (node_loss, outputs, new_model_state, aux) = jax.grad(
-        total_loss, has_aux=True)(state.params)
+    if aggregate is None:
+      grads, (node_loss, outputs, new_model_state, aux) = jax.grad(
+          total_loss, has_aux=True)(state.params)
+    else:  # per-edge gradients, projected (thesis §4.3.3)
+      grads, (node_loss, outputs, new_model_state, aux) = (
+          gradient_aggregation.AGGREGATES[aggregate](
+              total_loss, state.params, node_edges, len(nodes)))
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     ema = {node_key(i): nodes_lib.ema_update(

@@ -88,7 +88,10 @@ def default_config() -> ml_collections.ConfigDict:
       population_strategy=config_dict.placeholder(str),
       # vmap populations: spread the members over all devices (when K is a
       # multiple of their number); None = yes when there is more than one.
-      shard_population=config_dict.placeholder(bool)))
+      shard_population=config_dict.placeholder(bool),
+      # compile(): loss kinds the step can select (() = its default) and the
+      # gradient aggregation (None = plain sum, "pcgrad": thesis §4.3.3).
+      loss_kinds=(), aggregate=config_dict.placeholder(str)))
 
 
 # --- learning-rate schedules (registry: name -> factory(config, spe, total)) --
@@ -148,6 +151,32 @@ def accuracy(evaluate, state, split, batch_size: int) -> np.ndarray:
   return correct / max(n, 1)
 
 
+def logits_of(evaluate, state, split, batch_size: int) -> np.ndarray:
+  """Every node's logits on ``split``, ``[..., N, n, C]`` (padded batches)."""
+  out = []
+  for start in range(0, len(split.labels), batch_size):
+    images = split.images[start:start + batch_size]
+    pad = batch_size - len(images)
+    if pad:
+      images = np.concatenate([images, np.zeros((pad,) + images.shape[1:],
+                                                images.dtype)])
+    out.append(np.asarray(evaluate(state, images))[..., :batch_size - pad, :])
+  return np.concatenate(out, axis=-2)
+
+
+def _ensemble_reports(members_, runner, state, split, batch_size) -> list:
+  """Per member: ``evaluation.ensemble_report`` of its ensemble node (ch.4
+  eqs 4.2, 4.4, 4.10) on ``split``, or None for a graph without one."""
+  from ktg_jax import evaluation  # pylint: disable=import-outside-toplevel
+  if not any(m.spec.nodes[m.spec.target].kind == "ensemble" for m in members_):
+    return [None] * len(members_)
+  logits = logits_of(runner.evaluate, state, split, batch_size)   # [K, N, n, C]
+  return [evaluation.ensemble_report(logits[k], split.labels,
+                                     m.spec.nodes[m.spec.target].members)
+          if m.spec.nodes[m.spec.target].kind == "ensemble" else None
+          for k, m in enumerate(members_)]
+
+
 def batch_of(split, ids: np.ndarray) -> dict:
   """The batch of examples ``ids`` (``[B]``, or ``[K, B]``: one row a member)."""
   return {"image": split.images[ids], "label": split.labels[ids]}
@@ -169,9 +198,10 @@ def population_mesh(config, strategy: str, size: int):
 
 def _run_epoch(runner, state, train, orders, batch_size):
   """Trains one epoch of every member (``orders``: [K, n]); returns (state,
-  mean node loss [K, N], mean node acc [K, N], seconds, input seconds)."""
+  mean node loss [K, N], mean node acc [K, N], seconds, input seconds, summed
+  extra metrics: ``conflicts`` [K, N, N] under PCGrad aggregation)."""
   steps = orders.shape[1] // batch_size
-  loss_sum = acc_sum = 0.0
+  loss_sum = acc_sum = conflicts = 0.0
   input_sec = 0.0
   start = time.perf_counter()
   for s in range(steps):
@@ -182,9 +212,13 @@ def _run_epoch(runner, state, train, orders, batch_size):
     # Summed on device: no host sync per step, so slicing overlaps the step.
     loss_sum = loss_sum + m["node_loss"]
     acc_sum = acc_sum + m["node_accuracy"]
-  loss, acc = jax.device_get((loss_sum / steps, acc_sum / steps))
+    if "conflicts" in m:  # aggregate="pcgrad": conflicting edge pairs
+      conflicts = conflicts + m["conflicts"]
+  loss, acc, conflicts = jax.device_get((loss_sum / steps, acc_sum / steps,
+                                         conflicts))
   sec = time.perf_counter() - start
-  return state, np.asarray(loss), np.asarray(acc), sec, input_sec
+  extra = {} if np.ndim(conflicts) == 0 else {"conflicts": conflicts}
+  return state, np.asarray(loss), np.asarray(acc), sec, input_sec, extra
 
 
 def _check_finite(epoch: int, loss: np.ndarray, member: str = "") -> None:
@@ -249,6 +283,8 @@ def _finish(spec, state, history, workdir, config) -> None:
   """Final node variables (frozen teachers load them) and pictures."""
   if config.get("save_variables", True):
     for i in range(spec.num_nodes):
+      if spec.nodes[i].kind == "ensemble":  # no variables of its own
+        continue
       path = checkpoint.save_variables(
           os.path.join(workdir, "variables", node_key(i)),
           node_variables(state, i))
@@ -331,7 +367,9 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
       members_, strategy, mesh=population_mesh(config, strategy,
                                                 len(members_)),
       num_classes=data.num_classes, total_steps=config.epochs * steps_per_epoch,
-      optimizer=optimizer, augment=augment)
+      optimizer=optimizer, augment=augment,
+      loss_kinds=tuple(config.get("loss_kinds", ())) or None,
+      aggregate=config.get("aggregate"))
   state = runner.init(train.images[:config.batch_size])
   # One graph keeps its plain KTGState on disk; a population the stacked one.
   to_saved = (lambda s: s[0]) if single else runner.stacked
@@ -360,7 +398,7 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
     for epoch in range(start_epoch, config.epochs):
       orders = np.stack([epoch_order(m.seed, epoch, len(train.labels))
                          for m in members_])
-      state, loss, train_acc, sec, input_sec = _run_epoch(
+      state, loss, train_acc, sec, input_sec, extra = _run_epoch(
           runner, state, train, orders, config.batch_size)
       for k in range(runner.size):
         _check_finite(epoch + 1, loss[k], "" if single else f"member {k}: ")
@@ -368,7 +406,8 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
       ms = [_epoch_metrics(m.spec, config, epoch + 1, acc[k], loss[k],
                            train_acc[k], steps_per_epoch, sec, input_sec,
                            schedule) for k, m in enumerate(members_)]
-      for history, m in zip(histories, ms):
+      for k, (history, m) in enumerate(zip(histories, ms)):
+        m.update({name: np.asarray(v[k]).tolist() for name, v in extra.items()})
         history.append(m)
       if mngr and (epoch + 1) % config.checkpoint_every == 0:
         checkpoint.save_run(mngr, epoch + 1, to_saved(state),
@@ -385,11 +424,23 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
       log.close()
     if mngr:
       mngr.close()
+  reports = _ensemble_reports(members_, runner, state, split,
+                             config.eval_batch_size)
+  for history, rep in zip(histories, reports):
+    if rep is not None and history:
+      history[-1]["ensemble"] = rep
+      if config.verbose:
+        print(f"ensemble on {config.eval_split}: "
+              f"{json.dumps({k: v for k, v in rep.items() if k != 'diversity_matrix'})}",
+              flush=True)
   results = [_result(runner.member(state, k), histories[k], dirs[k])
              for k in range(runner.size)]
   if workdir:
-    for m, r in zip(members_, results):
+    for m, r, rep in zip(members_, results, reports):
       _finish(m.spec, r.state, r.history, r.workdir, config)
+      if rep is not None:
+        with open(os.path.join(r.workdir, "ensemble.json"), "w") as f:
+          json.dump(rep, f, indent=1)
   if single:
     return results[0]
   return PopulationResult(state=runner.stacked(state), members=tuple(results),

@@ -1,11 +1,15 @@
-"""ABN on a CIFAR ResNet: outputs, attention range, parameter count, registry."""
+"""ABN on a CIFAR ResNet: outputs, attention range, parameter count, registry,
+and its label edge (CE of both branches) in the KTG step."""
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
+import ktg_jax as ktg
+from ktg_jax import classic
 from ktg_jax import models
 from ktg_jax.models.abn import AbnResNet
 from ktg_jax.models.resnet import CifarResNet
@@ -102,3 +106,37 @@ def test_registry_and_errors():
     AbnResNet(9, K).init(jax.random.PRNGKey(0), X, train=False)
   with pytest.raises(ValueError, match="map_kernel=5"):
     AbnResNet(8, K, map_kernel=5).init(jax.random.PRNGKey(0), X, train=False)
+
+
+def np_softmax(z):
+  e = np.exp(z - z.max(-1, keepdims=True))
+  return e / e.sum(-1, keepdims=True)
+
+
+def test_abn_label_edge_is_attention_plus_perception_ce():
+  spec = classic.vanilla("abn_resnet8")
+  opt = optax.sgd(0.1)
+  program = ktg.compile(spec, num_classes=5, total_steps=4, optimizer=opt)
+  x = jnp.float32(np.random.default_rng(0).uniform(size=(6, 8, 8, 1)))
+  y = jnp.asarray(np.random.default_rng(1).integers(0, 5, size=6))
+  state = program.init(jax.random.key(0), x)
+  new_state, m = program.step(state, {"image": x, "label": y})
+  module = program.modules[0]
+
+  def loss(params):
+    out, _ = module.apply({"params": params, **state.model_state["node0"]}, x,
+                          train=True, mutable=["batch_stats"])
+    ce = lambda z: -jnp.mean(jax.nn.log_softmax(z)[jnp.arange(6), y])
+    return ce(out["logits"]) + ce(out["attention_logits"]), out
+
+  (_, out), g = jax.jit(jax.value_and_grad(loss, has_aux=True))(
+      state.params["node0"])
+  zl, za = np.asarray(out["logits"], np.float64), np.asarray(
+      out["attention_logits"], np.float64)
+  np_ce = lambda z: -np.mean(np.log(np_softmax(z))[np.arange(6), np.asarray(y)])
+  np.testing.assert_allclose(m["label_loss"][0], np_ce(zl) + np_ce(za),
+                             rtol=1e-5)
+  chex.assert_trees_all_close(
+      new_state.params["node0"],
+      jax.tree.map(lambda p, d: p - 0.1 * d, state.params["node0"], g),
+      atol=1e-5, rtol=1e-5)

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ktg_jax import GraphSpec
+from ktg_jax import losses_attention
 from ktg_jax.search import spaces
 
 
@@ -51,7 +52,12 @@ def _check_sample(space, seed):
     return None
   assert spaces.feasible(space, point)
   assert GraphSpec.from_json(spec.to_json()) == spec
-  assert spec.num_nodes == space.num_nodes and spec.target == 0
+  if space.ensemble:  # ch.4: + an ensemble node of every model node, the target
+    assert spec.num_nodes == space.num_nodes + 1
+    assert spec.target == space.num_nodes
+    assert spec.nodes[-1].members == tuple(range(space.num_nodes))
+  else:
+    assert spec.num_nodes == space.num_nodes and spec.target == 0
   assert spec.nodes[0].model == space.target_model
   return spec
 
@@ -146,3 +152,33 @@ def test_search_pretrained_freezes_the_node():
 def test_bad_spaces_fail_fast_naming_the_field(kwargs, match):
   with pytest.raises(spaces.SpaceError, match=match):
     spaces.get(**kwargs)
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_ch4_space_size(m):
+  space = spaces.get("ch4", num_nodes=m)
+  g, d = len(spaces.CH4_GATES), len(spaces.CH4_DESIGNS)
+  size = spaces.size(space)
+  # eq 4.14: a gate per label edge, gate x design per member edge.
+  assert (size.plain, size.continuous) == (g ** m * (g * d) ** (m * (m - 1)), 0)
+  assert f"{size.plain:,}" in spaces.describe(space)
+
+
+@pytest.mark.parametrize("model", ["resnet8", "abn_resnet8_nobypass"])
+def test_ch4_points_are_ensemble_graphs_with_designs(model):
+  space = spaces.get("ch4", target_model=model, aux_models=(model,))
+  assert len(spaces.loss_kinds(space)) == 6
+  for seed in range(20):
+    point = spaces.sample(space, np.random.default_rng(seed))
+    if not spaces.feasible(space, point):
+      continue
+    spec = spaces.to_spec(space, point)
+    assert spec.target == 3 and spec.nodes[3].members == (0, 1, 2)
+    assert all(t != 3 and s != 3 for s, t in spec.edges)  # the score only
+    for (s, t), e in spec.edges.items():
+      if s == "label":
+        assert e.loss == "ce" and f"loss_label_{t}" not in point
+      else:
+        assert e.loss == losses_attention.kind_name(point[f"loss_{s}_{t}"],
+                                                    model)
+        assert e.loss in spaces.loss_kinds(space)

@@ -6,7 +6,8 @@ statistics in the ``batch_stats`` collection. ``logits`` always; ``features``
 (the embedding before the classifier, [B, D]) and ``attention`` (a spatial map,
 [B, H, W]: the Attention-Transfer map of the last stage) where the model has
 them — a model class lists its outputs in ``OUTPUTS``; ``outputs(name)`` reads
-it. The classifier layer is named ``fc`` (``HEAD``): a pre-trained node
+it. A label edge trains every output of ``LABEL_OUTPUTS`` (``label_outputs``;
+default just ``logits``) with the label CE. The classifier layer is named ``fc`` (``HEAD``): a pre-trained node
 re-initialises it when the class count differs.
 """
 
@@ -81,6 +82,14 @@ def outputs(name: str) -> tuple[str, ...]:
   factory = _lookup(name)
   cls = getattr(factory, "func", factory)
   return tuple(getattr(cls, "OUTPUTS", ("logits",)))
+
+
+def label_outputs(name: str) -> tuple[str, ...]:
+  """The outputs trained on the label of a label edge (``LABEL_OUTPUTS``,
+  default ``("logits",)``): ABN adds ``attention_logits`` (ABN eq 1)."""
+  factory = _lookup(name)
+  cls = getattr(factory, "func", factory)
+  return tuple(getattr(cls, "LABEL_OUTPUTS", ("logits",)))
 
 
 def create(name: str, num_classes: int) -> nn.Module:

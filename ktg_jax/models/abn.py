@@ -26,7 +26,8 @@ option A at every depth, as ``CifarResNet``.
 Bypass: ``abn_resnet{6n+2}`` is ABN as published (``residual=True``); the
 thesis' ch.4 models drop the bypass ("バイパス処理は行わない", §4.4.1, SPEC
 §2): ``abn_resnet{6n+2}_nobypass``. Training an ABN adds the label CE of
-``attention_logits`` to that of ``logits`` (ABN eq 1): the step's business.
+``attention_logits`` to that of ``logits`` (ABN eq 1): ``LABEL_OUTPUTS``, which
+the step's label edges read (``models.label_outputs``).
 
 Example:
   >>> import jax, jax.numpy as jnp
@@ -59,6 +60,7 @@ class AbnResNet(nn.Module):
   num_classes: int
   residual: bool = True
   OUTPUTS = ("logits", "attention_logits", "attention", "features")
+  LABEL_OUTPUTS = ("logits", "attention_logits")   # ABN eq 1: L_att + L_per
   map_kernel: int = 3
   widths: tuple[int, int, int] = (16, 32, 64)
 

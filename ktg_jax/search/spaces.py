@@ -48,8 +48,9 @@ import math
 from typing import Any, Mapping, NamedTuple
 
 from ktg_jax import gates as gates_lib
+from ktg_jax import losses_attention
 from ktg_jax import models as models_lib
-from ktg_jax.graph import LABEL, GraphSpec, Node
+from ktg_jax.graph import LABEL, Edge, GraphSpec, Node
 
 
 class SpaceError(ValueError):
@@ -102,6 +103,10 @@ class SearchSpace(NamedTuple):
   pretrained_checkpoints: Mapping[str, str] = {}
   description: str = ""
   init_sources: Mapping[str, Mapping[str, str]] = {}
+  # ch.4: the edge-loss designs every node edge may carry (empty: "kl"), and
+  # an ensemble node of all model nodes appended as the target (the score).
+  loss_designs: tuple[str, ...] = ()
+  ensemble: bool = False
 
 
 class SpaceSize(NamedTuple):
@@ -156,6 +161,8 @@ def all_parameters(space: SearchSpace) -> dict[str, Any]:
     params[f"gate_{e}"] = Choice(tuple(space.gates))
     for p in _gate_param_names(space.gates):
       params[f"{p}_{e}"] = GATE_PARAM_DOMAINS[p]
+    if space.loss_designs and s != LABEL:
+      params[f"loss_{e}"] = Choice(tuple(space.loss_designs))
   return params
 
 
@@ -195,6 +202,12 @@ def validate(space: SearchSpace) -> SearchSpace:
     raise _err(space, "aux_models", space.aux_models, "at least one model")
   if not space.gates:
     raise _err(space, "gates", space.gates, sorted(gates_lib.GATE_TYPES))
+  for d in space.loss_designs:
+    if d not in losses_attention.DESIGN_KINDS:
+      raise _err(space, "loss_designs", d, list(losses_attention.DESIGN_KINDS))
+  if space.ensemble and space.num_nodes < 2:
+    raise _err(space, "num_nodes", space.num_nodes, "an int >= 2 when "
+               "ensemble=True (an ensemble of two or more model nodes)")
   for g in space.gates:
     if g not in gates_lib.GATE_TYPES:
       raise _err(space, "gates", g, sorted(gates_lib.GATE_TYPES))
@@ -305,6 +318,14 @@ def to_spec(space: SearchSpace, point: Mapping[str, Any]) -> GraphSpec:
           f"is a frozen pre-trained node, and pretrained_checkpoints has no "
           f"checkpoint for model {model!r} (SPEC §1)")
   kept = {k: g for k, g in edge_gates.items() if g.name != "cutoff"}
+  if space.loss_designs:  # ch.4: the design's loss kind, by the source's model
+    kept = {(s, t): g if s == LABEL else Edge(g, losses_attention.kind_name(
+        full[f"loss_{edge_name(s, t)}"], models[s]))
+            for (s, t), g in kept.items()}
+  if space.ensemble:  # thesis eq 4.10: the score, not an edge end
+    n = len(nodes)
+    return GraphSpec(nodes=tuple(nodes) + (Node(kind="ensemble", members=tuple(
+        range(n))),), edges=kept, target=n)
   return GraphSpec(nodes=tuple(nodes), edges=kept, target=0)
 
 
@@ -320,6 +341,16 @@ def init_sources_from(pairs) -> dict[str, dict[str, str]]:
                        "source:model=checkpoint_path")
     out.setdefault(source, {})[model] = path
   return out
+
+
+def loss_kinds(space: SearchSpace) -> tuple[str, ...]:
+  """The loss kinds every graph of the space may select: a search compiles
+  them all into one program (``compile(..., loss_kinds=...)``)."""
+  if not space.loss_designs:
+    return ()
+  models = {space.target_model, *space.aux_models}
+  return tuple(sorted({losses_attention.kind_name(d, m)
+                       for d in space.loss_designs for m in models}))
 
 
 def feasible(space: SearchSpace, point: Mapping[str, Any]) -> bool:
@@ -343,7 +374,10 @@ def describe(space: SearchSpace) -> str:
   return (f"space {space.name!r}: {space.num_nodes} nodes, target "
           f"{space.target_model}, aux models {list(space.aux_models)}, gates "
           f"{list(space.gates)}, fixed {dict(space.fixed)}, tied "
-          f"{dict(space.tied)}, pretrained search {space.search_pretrained}; "
+          f"{dict(space.tied)}, pretrained search {space.search_pretrained}"
+          + (f", loss designs {list(space.loss_designs)}" if space.loss_designs
+             else "") + (", ensemble node = the score" if space.ensemble
+                         else "") + "; "
           f"size: {size(space)}")
 
 
@@ -396,6 +430,23 @@ def _space_003(variant: str, num_nodes: int = 3) -> SearchSpace:
                      description=f"003 design space {variant}")
 
 
+CH4_DESIGNS = tuple(losses_attention.DESIGN_KINDS)   # the six of Fig. 4.5
+CH4_GATES = ("through", "cutoff", "correct", "linear")  # thesis §4.3.2
+
+
+def ch4(num_nodes: int = 3, model: str = "abn_resnet20_nobypass"
+        ) -> SearchSpace:
+  """Thesis ch.4 (eq 4.14, Fig. 4.5): ``num_nodes`` model nodes of one fixed
+  model (ABN without bypass, §4.4.1), an ensemble node as the target; every
+  edge between model nodes a gate x one of the six loss designs, every label
+  edge a gate. Plain size ``G^M * (6 G)^(M (M - 1))`` for M model nodes."""
+  return SearchSpace("ch4", num_nodes, model, (model,), CH4_GATES,
+                     loss_designs=CH4_DESIGNS, ensemble=True,
+                     description="thesis ch.4 ensemble KTG: gate x loss "
+                     "design per member edge, label edges gated, ensemble "
+                     "accuracy the score")
+
+
 def tiny(num_nodes: int = 3) -> SearchSpace:
   """CPU-sized: small_cnn target, small_cnn/resnet8 aux, four gates."""
   return SearchSpace("tiny", num_nodes, "small_cnn", ("small_cnn", "resnet8"),
@@ -418,6 +469,7 @@ PRESETS = {
     "003_C": _factory_003("C"),
     "003_X": _factory_003("X"),
     "tiny": tiny,
+    "ch4": ch4,
 }
 
 

@@ -167,6 +167,8 @@ def run_trial(point: dict, *, space: spaces.SearchSpace, settings: Settings,
   spec = spaces.to_spec(space, point)
   data = _load_data(settings)
   cfg = train_config(settings)
+  if spaces.loss_kinds(space):  # ch.4: every graph drawn shares one program
+    cfg.loss_kinds = spaces.loss_kinds(space)
 
   def report(epoch: int, metrics: dict) -> bool:
     tune.report({METRIC: metrics["target_accuracy"], TIME_ATTR: epoch,

@@ -1,0 +1,61 @@
+r"""Attention maps of a trained run's nodes on a few validation images, with
+the ch.4 crop windows drawn (``ktg_jax.viz_attention``).
+
+  python experiments/attention_maps.py --run=/tmp/retrain/searched/member0 \
+      --out=/tmp/attention.png --num_images=6
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+import jax
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import ktg_jax as ktg  # pylint: disable=wrong-import-position
+from ktg_jax import attention  # pylint: disable=wrong-import-position
+from ktg_jax import checkpoint  # pylint: disable=wrong-import-position
+from ktg_jax import data as data_lib  # pylint: disable=wrong-import-position
+from ktg_jax import losses_attention  # pylint: disable=wrong-import-position
+from ktg_jax import models  # pylint: disable=wrong-import-position
+from ktg_jax import viz_attention  # pylint: disable=wrong-import-position
+
+flags.DEFINE_string("run", None, "run folder: graph.json, config.json, variables/")
+flags.DEFINE_string("out", None, "PNG path (default RUN/attention.png)")
+flags.DEFINE_integer("num_images", 6, "validation images (the first ones)")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  if not FLAGS.run or not os.path.isdir(FLAGS.run):
+    raise app.UsageError(f"--run={FLAGS.run!r} is not a run folder")
+  spec = ktg.GraphSpec.load(os.path.join(FLAGS.run, "graph.json"))
+  with open(os.path.join(FLAGS.run, "config.json")) as f:
+    cfg = json.load(f)
+  data = data_lib.load(cfg["dataset"], val_fraction=0.2, limit=cfg["limit"])
+  images = data.val.images[:FLAGS.num_images]
+  variables = {}
+  for i, node in enumerate(spec.nodes):
+    if node.model is None or "attention" not in models.outputs(node.model):
+      continue
+    like = models.create(node.model, data.num_classes).init(
+        jax.random.key(0), images, train=False)
+    variables[i] = checkpoint.load_variables(
+        os.path.join(FLAGS.run, "variables", f"node{i}"), like)
+  maps = viz_attention.node_maps(spec, variables, images, data.num_classes)
+  sizes = {f"node {i} ({spec.nodes[i].model})": attention.CROP_SIZES[
+      losses_attention.family(spec.nodes[i].model)] for i in variables}
+  path = viz_attention.save_attention_grid(
+      FLAGS.out or os.path.join(FLAGS.run, "attention.png"), images, maps,
+      sizes)
+  print(f"attention maps: {path}")
+
+
+if __name__ == "__main__":
+  app.run(main)

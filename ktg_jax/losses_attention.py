@@ -1,0 +1,105 @@
+"""The ch.4 attention edge losses as registered loss kinds (SPEC §2, thesis §4.3).
+
+Importing ``ktg_jax`` registers them in ``ktg_jax.losses`` (after the
+probability losses, in the fixed order below: ids are stable). The six
+edge-loss designs of thesis Fig. 4.5 map to loss kinds:
+
+==============  =====================  ===========================
+design          ResNet source (3,5,7)  ABN source (3,7,11)
+==============  =====================  ===========================
+Prob(+)  4.6    ``kl``                 ``kl``
+Prob(-)  4.7    ``prob_cosine``        ``prob_cosine``
+Att(+)   4.8    ``att_mse``            ``att_mse_abn``
+Att(-)   4.9    ``att_cos``            ``att_cos_abn``
+Prob(+)Att(+)   ``prob_kl_att_mse``    ``prob_kl_att_mse_abn``
+Prob(-)Att(-)   ``prob_cos_att_cos``   ``prob_cos_att_cos_abn``
+==============  =====================  ===========================
+
+Crop sizes are static (``dynamic_slice`` needs them at trace time), so each
+attention design is two kinds, one per model family of the *source* node
+(thesis §4.4.1: sizes {3,5,7} on a ResNet's AT map, {3,7,11} on an ABN's map);
+``kind_name(design, source_model)`` picks the kind. Ensemble compression
+(thesis §4.3.3) adds ``kd_att_mse[_abn]``: Hinton KD at temperature
+``loss_param`` plus the attention MSE (``kd`` alone is the probability-only
+transfer). Attention MSE is the mean over crop pixels (SPEC §2 leaves it open;
+``attention.att_mse``).
+
+Example:
+  >>> kind_name("prob+att+", "abn_resnet8")
+  'prob_kl_att_mse_abn'
+  >>> from ktg_jax import losses
+  >>> losses.BY_NAME["att_mse"].reads
+  ('logits', 'attention')
+"""
+
+from __future__ import annotations
+
+from ktg_jax import attention
+from ktg_jax import losses
+
+FAMILIES = {"resnet": "", "abn": "_abn"}   # crop-size family -> name suffix
+# Design name -> the loss-kind stem (probability-only designs need no sizes).
+DESIGN_KINDS = {"prob+": "kl", "prob-": "prob_cosine", "att+": "att_mse",
+                "att-": "att_cos", "prob+att+": "prob_kl_att_mse",
+                "prob-att-": "prob_cos_att_cos"}
+_PROB_ONLY = ("kl", "prob_cosine")
+
+
+def family(model: str) -> str:
+  """Crop-size family of a model name: "abn" for ``abn_*``, else "resnet"."""
+  return "abn" if str(model).startswith("abn_") else "resnet"
+
+
+def kind_name(design: str, source_model: str) -> str:
+  """The registered loss kind of a ch.4 design on an edge out of ``source_model``."""
+  if design not in DESIGN_KINDS:
+    raise ValueError(f"design={design!r}; allowed: {list(DESIGN_KINDS)}")
+  stem = DESIGN_KINDS[design]
+  return stem if stem in _PROB_ONLY else stem + FAMILIES[family(source_model)]
+
+
+def design_kinds(models) -> tuple[str, ...]:
+  """Every loss kind the six designs need on edges out of ``models``."""
+  return tuple(sorted({kind_name(d, m) for d in DESIGN_KINDS for m in models}))
+
+
+def _make(stem: str, sizes):
+  """``fn(source_outputs, target_outputs, param) -> float[B]`` of one kind."""
+  sizes = tuple(sizes)
+
+  def att(src, tgt, cos):
+    fn = attention.att_cosine if cos else attention.att_mse
+    return fn(src["attention"], tgt["attention"], sizes=sizes)
+
+  zs = lambda o: o["logits"]
+  table = {
+      "att_mse": lambda s, t, p: att(s, t, False),
+      "att_cos": lambda s, t, p: att(s, t, True),
+      "prob_kl_att_mse": lambda s, t, p: (
+          losses.kl(zs(s), zs(t), p) + att(s, t, False)),
+      "prob_cos_att_cos": lambda s, t, p: (
+          losses.prob_cosine(zs(s), zs(t), p) + att(s, t, True)),
+      "kd_att_mse": lambda s, t, p: (
+          losses.kd(zs(s), zs(t), p) + att(s, t, False)),
+  }
+  fn = table[stem]
+  fn.__name__ = stem
+  return fn
+
+
+def _register_all() -> None:
+  for stem in ("att_mse", "att_cos", "prob_kl_att_mse", "prob_cos_att_cos",
+               "kd_att_mse"):
+    for fam, suffix in FAMILIES.items():
+      name = stem + suffix
+      if name in losses.BY_NAME:   # re-import (importlib.reload in tests)
+        continue
+      # Every kind reads logits too: the step's gates read the source's.
+      reads = ("logits", "attention")
+      param = ("temperature", 2.0) if stem == "kd_att_mse" else (None, 0.0)
+      losses.register(name, _make(stem, attention.CROP_SIZES[fam]),
+                      reads=reads, param_name=param[0],
+                      default_param=param[1])
+
+
+_register_all()
