@@ -118,6 +118,14 @@ SCHEDULES: dict[str, Callable[..., optax.Schedule]] = {
 }
 
 
+def score_fn(config) -> Callable[[Any, GraphSpec], float]:
+  """``SCORES[config.score]`` (default "target")."""
+  score = config.get("score", "target")
+  if score not in SCORES:
+    raise ValueError(f"score={score!r}; allowed: {sorted(SCORES)}")
+  return SCORES[score]
+
+
 def make_optimizer(config, steps_per_epoch: int) -> tuple:
   """(optax optimizer, lr schedule) of ``config``."""
   if config.lr_schedule not in SCHEDULES:
@@ -256,11 +264,8 @@ def _finish(spec, state, history, workdir, config) -> None:
 
 def _epoch_metrics(spec, config, epoch, acc, loss, train_acc, steps, sec,
                    input_sec, schedule) -> dict:
-  score = config.get("score", "target")
-  if score not in SCORES:
-    raise ValueError(f"score={score!r}; allowed: {sorted(SCORES)}")
   return {"epoch": epoch, "eval_split": config.eval_split,
-          "target_accuracy": SCORES[score](acc, spec),
+          "target_accuracy": score_fn(config)(acc, spec),
           "accuracy": acc.tolist(), "train_loss": loss.tolist(),
           "train_accuracy": train_acc.tolist(),
           "steps_per_sec": steps / sec, "input_fraction": input_sec / sec,
@@ -313,6 +318,7 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
   members_ = population.members(spec, (config.seed,) if seeds is None
                                 else seeds)
   split = eval_split(data, config.eval_split)
+  score_fn(config)  # a bad score fails before training, not after an epoch
   feed = feeds.make(data, config, [m.seed for m in members_],
                     [m.spec for m in members_])
   steps_per_epoch = feed.steps_per_epoch
