@@ -161,6 +161,7 @@ def main(argv):
                                               f"seed{seed}"))
         rec = {"per_class": n, "method": method, "seed": seed,
                "test_accuracy": r.final_target_accuracy,
+               "node_test_accuracy": r.history[-1]["accuracy"],
                "seconds": time.time() - t0}
         results.append(rec)
         with open(path, "a") as f:
