@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 from ktg_jax import gates
@@ -145,6 +146,24 @@ def fixmatch(model: str, tau: float = 0.95, weight: float = 1.0) -> GraphSpec:
       (0, 0): Edge(gates.Threshold(tau), "pseudo_label", weight,
                    source_view="weak", target_view="strong",
                    samples="unlabeled")})
+
+
+def with_ema_target(spec: GraphSpec, decay: float = 0.999) -> GraphSpec:
+  """The same graph scored by an EMA of its target (FixMatch reports its EMA
+  model): the target becomes an EMA node of the old target already in the
+  graph (Mean Teacher's teacher), else a new one with no edges.
+
+  Example:
+    >>> with_ema_target(fixmatch("small_cnn"), 0.99).nodes[1].kind
+    'ema'
+  """
+  for i, n in enumerate(spec.nodes):
+    if n.kind == "ema" and n.of == spec.target:
+      return dataclasses.replace(spec, target=i)
+  ema = Node(spec.nodes[spec.target].model, kind="ema", of=spec.target,
+             decay=decay)
+  return dataclasses.replace(spec, nodes=tuple(spec.nodes) + (ema,),
+                             target=len(spec.nodes))
 
 
 BUILDERS = {"vanilla": vanilla, "dml": dml, "kd": kd, "ensemble": ensemble,

@@ -2,8 +2,11 @@
 
 One epoch = a seeded permutation of the training split (derived from
 ``seed`` and the epoch, so a resumed run sees the same batches as an
-uninterrupted one), cut into full batches of ``batch_size``; each batch goes
-through the one jitted KTG step (augmentation inside it). After every epoch:
+uninterrupted one), cut into full batches of ``batch_size`` — or, for
+semi-supervised data (a ``SemiDataset``), ``eval_every`` iterations of
+labelled + unlabelled batches (``ktg_jax.feeds``: the data-source strategy);
+each batch goes through the one jitted KTG step (augmentation and the named
+views inside it). After every epoch:
 evaluation on ``eval_split`` ("val" for search / model selection, "test" for
 final numbers; the test split is never touched in "val" mode, SPEC §4), a
 progress line, TensorBoard + JSONL metrics, ``callback`` (True stops), and a
@@ -40,6 +43,7 @@ import numpy as np
 import optax
 
 from ktg_jax import checkpoint
+from ktg_jax import feeds
 from ktg_jax import optim
 from ktg_jax import population
 from ktg_jax import sharding
@@ -91,7 +95,24 @@ def default_config() -> ml_collections.ConfigDict:
       shard_population=config_dict.placeholder(bool),
       # compile(): loss kinds the step can select (() = its default) and the
       # gradient aggregation (None = plain sum, "pcgrad": thesis §4.3.3).
-      loss_kinds=(), aggregate=config_dict.placeholder(str)))
+      loss_kinds=(), aggregate=config_dict.placeholder(str),
+      # The reported score of a graph: "target" node or "best" node (SCORES).
+      score="target",
+      # Semi-supervised data (a SemiDataset; ktg_jax/feeds.py, SPEC §5 ch.5):
+      # labels per class (scripts), unlabelled batch = unlabeled_ratio (mu) *
+      # batch_size, iterations per "epoch" (evaluation interval; None = one
+      # pass over the unlabelled pool), view name -> randaugment.VIEWS kind.
+      labels_per_class=config_dict.placeholder(int), unlabeled_ratio=7,
+      eval_every=config_dict.placeholder(int),
+      views=dict(weak="weak", strong="strong", a="weak", b="weak")))
+
+
+# The score of a graph from its nodes' accuracies [N] (ch.5's FixMatch space:
+# the better of the two nodes).
+SCORES: dict[str, Callable[[Any, GraphSpec], float]] = {
+    "target": lambda acc, spec: float(acc[spec.target]),
+    "best": lambda acc, spec: float(np.max(acc)),
+}
 
 
 # --- learning-rate schedules (registry: name -> factory(config, spe, total)) --
@@ -104,6 +125,14 @@ SCHEDULES: dict[str, Callable[..., optax.Schedule]] = {
 }
 
 
+def score_fn(config) -> Callable[[Any, GraphSpec], float]:
+  """``SCORES[config.score]`` (default "target")."""
+  score = config.get("score", "target")
+  if score not in SCORES:
+    raise ValueError(f"score={score!r}; allowed: {sorted(SCORES)}")
+  return SCORES[score]
+
+
 def make_optimizer(config, steps_per_epoch: int) -> tuple:
   """(optax optimizer, lr schedule) of ``config``."""
   if config.lr_schedule not in SCHEDULES:
@@ -114,11 +143,6 @@ def make_optimizer(config, steps_per_epoch: int) -> tuple:
   return optim.sgd(schedule, momentum=config.momentum,
                    nesterov=config.nesterov,
                    weight_decay=config.weight_decay), schedule
-
-
-def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
-  """The data order of one epoch: a function of (seed, epoch) only (resume)."""
-  return np.random.default_rng([seed, epoch]).permutation(n)
 
 
 def eval_split(data, name: str):
@@ -177,11 +201,6 @@ def _ensemble_reports(members_, runner, state, split, batch_size) -> list:
           for k, m in enumerate(members_)]
 
 
-def batch_of(split, ids: np.ndarray) -> dict:
-  """The batch of examples ``ids`` (``[B]``, or ``[K, B]``: one row a member)."""
-  return {"image": split.images[ids], "label": split.labels[ids]}
-
-
 def population_mesh(config, strategy: str, size: int):
   """The device mesh a vmapped population is spread over, or None."""
   want = config.get("shard_population")
@@ -196,17 +215,17 @@ def population_mesh(config, strategy: str, size: int):
   return sharding.mesh(sharding.POPULATION)
 
 
-def _run_epoch(runner, state, train, orders, batch_size):
-  """Trains one epoch of every member (``orders``: [K, n]); returns (state,
+def _run_epoch(runner, state, feed, epoch):
+  """Trains one epoch of every member (batches from ``feed``); returns (state,
   mean node loss [K, N], mean node acc [K, N], seconds, input seconds, summed
   extra metrics: ``conflicts`` [K, N, N] under PCGrad aggregation)."""
-  steps = orders.shape[1] // batch_size
+  steps = feed.steps_per_epoch
   loss_sum = acc_sum = conflicts = 0.0
   input_sec = 0.0
   start = time.perf_counter()
   for s in range(steps):
     t0 = time.perf_counter()
-    batch = batch_of(train, orders[:, s * batch_size:(s + 1) * batch_size])
+    batch = feed.batch(epoch, s)
     input_sec += time.perf_counter() - t0
     state, m = runner.step(state, batch)
     # Summed on device: no host sync per step, so slicing overlaps the step.
@@ -268,15 +287,14 @@ def _progress(m: dict, epochs: int) -> str:
           f"target {m['target_accuracy']:.4f}")
 
 
-def _prepare_workdir(workdir, member, data, config) -> None:
-  from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
+def _prepare_workdir(workdir, member, feed, config) -> None:
   os.makedirs(workdir, exist_ok=True)
   member.spec.save(os.path.join(workdir, "graph.json"))
   config = config.copy_and_resolve_references()
   config.seed = member.seed
   with open(os.path.join(workdir, "config.json"), "w") as f:
     f.write(config.to_json_best_effort(indent=2))
-  data_lib.save_split(data, workdir)
+  feed.save(workdir)
 
 
 def _finish(spec, state, history, workdir, config) -> None:
@@ -301,7 +319,7 @@ def _finish(spec, state, history, workdir, config) -> None:
 def _epoch_metrics(spec, config, epoch, acc, loss, train_acc, steps, sec,
                    input_sec, schedule) -> dict:
   return {"epoch": epoch, "eval_split": config.eval_split,
-          "target_accuracy": float(acc[spec.target]),
+          "target_accuracy": score_fn(config)(acc, spec),
           "accuracy": acc.tolist(), "train_loss": loss.tolist(),
           "train_accuracy": train_acc.tolist(),
           "steps_per_sec": steps / sec, "input_fraction": input_sec / sec,
@@ -354,11 +372,10 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
   members_ = population.members(spec, (config.seed,) if seeds is None
                                 else seeds)
   split = eval_split(data, config.eval_split)
-  train = data.train
-  steps_per_epoch = len(train.labels) // config.batch_size
-  if steps_per_epoch < 1:
-    raise ValueError(f"batch_size={config.batch_size} > {len(train.labels)} "
-                     "training examples; allowed: a smaller batch_size")
+  score_fn(config)  # a bad score fails before training, not after an epoch
+  feed = feeds.make(data, config, [m.seed for m in members_],
+                    [m.spec for m in members_])
+  steps_per_epoch = feed.steps_per_epoch
   optimizer, schedule = make_optimizer(config, steps_per_epoch)
   augment = augment_lib.for_dataset(data.name) if config.augment else None
   strategy = ("sequential" if single else config.get("population_strategy")
@@ -367,10 +384,10 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
       members_, strategy, mesh=population_mesh(config, strategy,
                                                 len(members_)),
       num_classes=data.num_classes, total_steps=config.epochs * steps_per_epoch,
-      optimizer=optimizer, augment=augment,
+      optimizer=optimizer, augment=augment, views=feed.views,
       loss_kinds=tuple(config.get("loss_kinds", ())) or None,
       aggregate=config.get("aggregate"))
-  state = runner.init(train.images[:config.batch_size])
+  state = runner.init(feed.init_images)
   # One graph keeps its plain KTGState on disk; a population the stacked one.
   to_saved = (lambda s: s[0]) if single else runner.stacked
   from_saved = (lambda s: (s,)) if single else runner.from_stacked
@@ -381,7 +398,7 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
   histories, start_epoch, mngr = [[] for _ in members_], 0, None
   if workdir:
     for member, d in zip(members_, dirs):
-      _prepare_workdir(d, member, data, config)
+      _prepare_workdir(d, member, feed, config)
     if config.checkpoint_every:
       mngr = checkpoint.run_manager(os.path.join(workdir, "checkpoints"),
                                     config.keep_checkpoints)
@@ -396,10 +413,8 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
   logs = [_Logs(d) for d in dirs]
   try:
     for epoch in range(start_epoch, config.epochs):
-      orders = np.stack([epoch_order(m.seed, epoch, len(train.labels))
-                         for m in members_])
       state, loss, train_acc, sec, input_sec, extra = _run_epoch(
-          runner, state, train, orders, config.batch_size)
+          runner, state, feed, epoch)
       for k in range(runner.size):
         _check_finite(epoch + 1, loss[k], "" if single else f"member {k}: ")
       acc = accuracy(runner.evaluate, state, split, config.eval_batch_size)

@@ -1,0 +1,179 @@
+r"""Semi-supervised baselines and a searched KTG graph, same script, same budget.
+
+  python experiments/semi.py --config=experiments/configs/semi_fashion.py \
+      --per_class=10,40 --seeds=0,1,2 --output_dir=runs/semi
+
+For every labels-per-class setting: (1) with ``ktg`` among --methods, a small
+random search of --config.search_trials graphs of --config.search_space
+(ktg_jax/search/semi_spaces.py) trained on the labelled draw of seed 0 and
+scored on the *validation* split (test sealed); the best graph, its target
+set to the node that was best on validation when the space scores "best",
+is kept; (2) every method (supervised, pi_model, mean_teacher, pseudo_label,
+fixmatch: the ktg_jax.classic builders; ktg: the searched graph) trained with
+``training.fit`` for each seed (the labelled draw and the init), evaluated
+once on test at the end of training (the test accuracy of the last
+evaluation is the number). Each finished run is a line of results.jsonl (a
+rerun skips it); results.md holds the table: test accuracy mean +- std.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# pylint: disable=wrong-import-position
+from ktg_jax import classic
+from ktg_jax import data as data_lib
+from ktg_jax import gates
+from ktg_jax import training
+from ktg_jax.data import semi as semi_lib
+from ktg_jax.graph import GraphSpec
+from ktg_jax.search import semi_spaces
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", "experiments/configs/semi_fashion.py", "semi-supervised protocol")
+_METHODS = flags.DEFINE_list(
+    "methods", "supervised,pi_model,mean_teacher,pseudo_label,fixmatch,ktg",
+    "methods to train")
+_PER_CLASS = flags.DEFINE_list("per_class", None, "labels per class "
+                               "(default: --config.labels_per_class)")
+_SEEDS = flags.DEFINE_list("seeds", "0,1,2", "seeds (labelled draw and init)")
+_OUT = flags.DEFINE_string("output_dir", "runs/semi", "results folder")
+
+# method -> (model, config) -> GraphSpec (the classic builders, SPEC §1).
+BASELINES = {
+    "supervised": lambda m, c: classic.vanilla(m),
+    "pi_model": lambda m, c: classic.pi_model(
+        m, c.consistency_weight, gates.Linear()),
+    "mean_teacher": lambda m, c: classic.mean_teacher(
+        m, c.consistency_weight, c.ema_decay, gates.Linear()),
+    "pseudo_label": lambda m, c: classic.pseudo_label(
+        m, c.pseudo_label_weight, gates.Linear()),
+    "fixmatch": lambda m, c: classic.fixmatch(m, c.tau,
+                                              c.pseudo_label_weight),
+}
+# Methods that report an EMA model when config.ema_eval (FixMatch does).
+EMA_EVAL = ("fixmatch",)
+
+
+def load(cfg, per_class: int, seed: int):
+  return semi_lib.load(cfg.dataset, per_class, seed=seed, split_seed=0,
+                       val_fraction=cfg.val_fraction, data_dir=cfg.data_dir,
+                       limit=cfg.limit)
+
+
+def search(cfg, per_class: int, out_dir: str) -> GraphSpec:
+  """Random search on validation; returns the best graph (test sealed)."""
+  space = semi_spaces.get(cfg.search_space)
+  print(semi_spaces.describe(space), flush=True)
+  semi = load(cfg, per_class, seed=0)
+  semi = semi._replace(test=data_lib.SealedSplit(semi.name))
+  run_cfg = cfg.copy_and_resolve_references()
+  run_cfg.update(eval_split="val", seed=0, verbose=False, score=space.score)
+  rng, best, tried = np.random.default_rng(per_class), None, 0
+  log = os.path.join(out_dir, f"search_n{per_class}.jsonl")
+  while tried < cfg.search_trials:
+    point = semi_spaces.sample(space, rng)
+    if not semi_spaces.feasible(space, point):
+      continue
+    spec, tried = semi_spaces.to_spec(space, point), tried + 1
+    t0 = time.time()
+    r = training.fit(spec, semi, run_cfg)
+    acc = r.history[-1]["accuracy"]
+    node = int(np.argmax(acc)) if space.score == "best" else spec.target
+    rec = {"trial": tried, "point": point, "val_score": r.final_target_accuracy,
+           "val_node_accuracy": acc, "node": node,
+           "seconds": time.time() - t0}
+    with open(log, "a") as f:
+      f.write(json.dumps(rec) + "\n")
+    print(f"search n={per_class} trial {tried}: val {rec['val_score']:.4f} "
+          f"{point}", flush=True)
+    if best is None or rec["val_score"] > best[0]:
+      best = (rec["val_score"], GraphSpec(nodes=spec.nodes, edges=spec.edges,
+                                          target=node))
+  best[1].save(os.path.join(out_dir, f"best_graph_n{per_class}.json"))
+  return best[1]
+
+
+def spec_of(method, cfg, searched):
+  if method == "ktg":
+    return searched
+  if method not in BASELINES:
+    raise app.UsageError(f"--methods has {method!r}; allowed: "
+                         f"{sorted(BASELINES) + ['ktg']}")
+  spec = BASELINES[method](cfg.models, cfg)
+  if cfg.ema_eval and method in EMA_EVAL:
+    spec = classic.with_ema_target(spec, cfg.ema_decay)
+  return spec
+
+
+def table(results) -> str:
+  settings = sorted({r["per_class"] for r in results})
+  methods = list(dict.fromkeys(r["method"] for r in results))
+  lines = ["| method | " + " | ".join(f"{n}/class" for n in settings) + " |",
+           "|---|" + "---|" * len(settings)]
+  for m in methods:
+    cells = []
+    for n in settings:
+      accs = [100 * r["test_accuracy"] for r in results
+              if r["method"] == m and r["per_class"] == n]
+      cells.append(f"{np.mean(accs):.2f} ± {np.std(accs):.2f} ({len(accs)})"
+                   if accs else "-")
+    lines.append(f"| {m} | " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
+def main(argv):
+  del argv
+  cfg = _CONFIG.value
+  out = _OUT.value
+  os.makedirs(out, exist_ok=True)
+  path = os.path.join(out, "results.jsonl")
+  results = ([json.loads(l) for l in open(path)] if os.path.exists(path)
+             else [])
+  done = {(r["per_class"], r["method"], r["seed"]) for r in results}
+  start = time.time()
+  for n in [int(x) for x in (_PER_CLASS.value or [cfg.labels_per_class])]:
+    searched = None
+    if "ktg" in _METHODS.value:
+      best_path = os.path.join(out, f"best_graph_n{n}.json")
+      searched = (GraphSpec.load(best_path) if os.path.exists(best_path)
+                  else search(cfg, n, out))
+    for seed in [int(s) for s in _SEEDS.value]:
+      semi = load(cfg, n, seed)
+      for method in _METHODS.value:
+        if (n, method, seed) in done:
+          continue
+        run_cfg = cfg.copy_and_resolve_references()
+        run_cfg.update(eval_split="test", seed=seed, verbose=False)
+        t0 = time.time()
+        r = training.fit(spec_of(method, cfg, searched), semi, run_cfg,
+                         workdir=os.path.join(out, f"n{n}", method,
+                                              f"seed{seed}"))
+        rec = {"per_class": n, "method": method, "seed": seed,
+               "test_accuracy": r.final_target_accuracy,
+               "node_test_accuracy": r.history[-1]["accuracy"],
+               "seconds": time.time() - t0}
+        results.append(rec)
+        with open(path, "a") as f:
+          f.write(json.dumps(rec) + "\n")
+        print(f"n={n} seed={seed} {method:13s} test {rec['test_accuracy']:.4f}"
+              f"  ({rec['seconds']:.0f} s)", flush=True)
+  md = table(results)
+  with open(os.path.join(out, "results.md"), "w") as f:
+    f.write(md + "\n")
+  print(md)
+  print(f"wall time of this invocation: {time.time() - start:.0f} s")
+
+
+if __name__ == "__main__":
+  app.run(main)
