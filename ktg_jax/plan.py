@@ -29,8 +29,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ktg_jax import nodes as nodes_lib
-
-LABEL = "label"  # as graph.LABEL (no import cycle: graph imports losses, models)
+from ktg_jax.graph import DEFAULT_VIEW, LABEL
 
 
 class Plan(NamedTuple):
@@ -61,7 +60,8 @@ def make_plan(structure, has_unlabeled: bool) -> Plan:
   def add_metric_chunk(i):
     if not any(p == "l" for _, p in need[i]):
       views = sorted(v for v, _ in need[i])
-      need[i].add((label_view.get(i, views[0] if views else "default"), "l"))
+      need[i].add((label_view.get(i, views[0] if views else DEFAULT_VIEW),
+                   "l"))
 
   ensembles = [i for i, n in enumerate(nodes) if n[0] == "ensemble"]
   for i in ensembles:
