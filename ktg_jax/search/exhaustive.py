@@ -33,7 +33,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from ktg_jax.search import spaces
+from ktg_jax.search import fingerprint, spaces
 
 RESULTS = "results.jsonl"
 PLAN = "plan.json"
@@ -112,23 +112,6 @@ def _append(output_dir: str, records: list[dict]) -> None:
     os.fsync(f.fileno())
 
 
-def _check_plan(output_dir: str, plan: dict) -> None:
-  path = os.path.join(output_dir, PLAN)
-  plan = json.loads(json.dumps(plan, default=list))
-  if os.path.exists(path):
-    with open(path) as f:
-      before = json.load(f)
-    changed = sorted(k for k in set(before) | set(plan)
-                     if before.get(k) != plan.get(k))
-    if changed:
-      raise ValueError(f"output_dir={output_dir!r} holds a sweep with other "
-                       f"{changed}; allowed: the same call (to resume) or a "
-                       "new output_dir")
-    return
-  with open(path, "w") as f:
-    json.dump(plan, f, indent=2)
-
-
 def run(space: spaces.SearchSpace, data, config, output_dir: str, *,
         repeats: Sequence[int] = (0,), pack_size: int = 8,
         chosen: Sequence[dict] | None = None, fit_fn: Callable | None = None, log: Callable = print) -> list[dict]:
@@ -144,9 +127,11 @@ def run(space: spaces.SearchSpace, data, config, output_dir: str, *,
     fit_fn = training.fit
   os.makedirs(output_dir, exist_ok=True)
   todo = packs(space, repeats, pack_size, chosen)
-  _check_plan(output_dir, {"space": space._asdict(), "repeats": list(repeats),
-                           "pack_size": pack_size, "config": config.to_dict(),
-                           "chosen": chosen})
+  fingerprint.check_or_write(
+      os.path.join(output_dir, PLAN),
+      {"space": space._asdict(), "repeats": list(repeats),
+       "pack_size": pack_size, "config": config.to_dict(), "chosen": chosen},
+      "sweep")
   done = read_results(output_dir)
   cfg = config.copy_and_resolve_references()
   cfg.update(checkpoint_every=1, resume=True, save_variables=False,

@@ -45,7 +45,7 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.nevergrad import NevergradSearch
 
-from ktg_jax.search import spaces
+from ktg_jax.search import fingerprint, spaces
 
 METRIC = "target_accuracy"  # validation accuracy of the target node
 TIME_ATTR = "epoch"
@@ -370,21 +370,8 @@ def _fingerprint(sc: SearchConfig) -> dict:
 def check_same_search(sc: SearchConfig) -> None:
   """A resumed Tuner keeps its first settings: refuse a changed command
   instead of silently running the old one; the first run writes them."""
-  path = os.path.join(sc.output_dir, SEARCH_JSON)
-  now = _fingerprint(sc)
-  if os.path.exists(path):
-    with open(path) as f:
-      before = json.load(f)
-    changed = sorted(k for k in set(before) | set(now)
-                     if before.get(k) != now.get(k))
-    if changed:
-      raise SearchError(
-          f"output_dir={sc.output_dir!r} holds a search with other "
-          f"{changed}: rerun the same command to resume it, or use a new "
-          f"--output_dir (was {[before.get(k) for k in changed]})")
-    return
-  with open(path, "w") as f:
-    json.dump(now, f, indent=2)
+  fingerprint.check_or_write(os.path.join(sc.output_dir, SEARCH_JSON),
+                             _fingerprint(sc), "search", SearchError)
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None,

@@ -1,0 +1,34 @@
+"""The resume guard shared by the Ray search and the exhaustive sweep."""
+
+import json
+
+import pytest
+
+from ktg_jax.search import fingerprint
+
+
+def test_first_run_writes_then_same_settings_resume(tmp_path):
+  path = str(tmp_path / "plan.json")
+  fingerprint.check_or_write(path, {"epochs": 2, "gates": ("through",)}, "sweep")
+  assert json.load(open(path)) == {"epochs": 2, "gates": ["through"]}
+  # the same settings (tuples as lists after JSON) resume
+  fingerprint.check_or_write(path, {"epochs": 2, "gates": ["through"]}, "sweep")
+
+
+def test_a_field_added_later_with_none_default_still_resumes(tmp_path):
+  path = str(tmp_path / "plan.json")
+  fingerprint.check_or_write(path, {"config": {"epochs": 2}}, "sweep")
+  fingerprint.check_or_write(path, {"config": {"epochs": 2, "new": None}},
+                             "sweep")
+
+
+def test_a_changed_field_is_named_with_both_values(tmp_path):
+  path = str(tmp_path / "plan.json")
+  fingerprint.check_or_write(path, {"config": {"epochs": 2, "lr": 0.1}},
+                             "search")
+  with pytest.raises(KeyError, match=r"config\.epochs: 2 -> 3"):
+    fingerprint.check_or_write(path, {"config": {"epochs": 3, "lr": 0.1}},
+                               "search", KeyError)
+  with pytest.raises(ValueError, match=r"config\.extra: None -> 'x'"):
+    fingerprint.check_or_write(
+        path, {"config": {"epochs": 2, "lr": 0.1, "extra": "x"}}, "search")
