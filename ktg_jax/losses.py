@@ -165,28 +165,6 @@ def select(kinds, kind, param, source, target):
   return jnp.stack(outs)[jnp.argmax(ids == kind)]
 
 
-def edge_losses(kind, param, source_logits, target_logits):
-  """Per-sample loss of encoded logit edges, every logits kind, selected by id.
-
-  Args:
-    kind: int[...] loss ids; param: float[...] their parameter.
-    source_logits, target_logits: float[..., B, C] (broadcastable).
-
-  Returns:
-    float[..., B].
-  """
-  logit_kinds = [k for k in KINDS if k.reads == ("logits",)]
-  outs = [k.fn({"logits": source_logits}, {"logits": target_logits},
-               jnp.where(kind == k.id, param, k.default_param)[..., None])
-          for k in logit_kinds]
-  shape = jnp.broadcast_shapes(kind.shape + (1,), *(o.shape for o in outs))
-  every = jnp.stack([jnp.broadcast_to(o, shape) for o in outs], axis=-1)
-  pos = jnp.argmax(kind[..., None] == jnp.asarray(
-      [k.id for k in logit_kinds]), axis=-1)
-  pos = jnp.broadcast_to(pos[..., None, None], every.shape[:-1] + (1,))
-  return jnp.take_along_axis(every, pos, axis=-1)[..., 0]
-
-
 REDUCTIONS = ("mean", "sum")
 
 

@@ -80,24 +80,26 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot():
   np.testing.assert_allclose(g, np_softmax(ZT) - np.eye(5)[Y], atol=1e-5)
 
 
-def test_edge_losses_selects_by_kind():
-  zs = jnp.asarray(ZS, jnp.float32)[None]
-  zt = jnp.asarray(ZT, jnp.float32)[None]
-  kind = jnp.array([0, 1, 2])
-  param = jnp.array([0.0, 3.0, 0.0])
-  got = losses.edge_losses(kind, param, zs, zt)
-  assert got.shape == (3, 6)
+def _select(kind, param, zs, zt, kinds=None):
+  kinds = kinds or [losses.BY_NAME[n] for n in ("kl", "kd", "prob_cosine")]
+  return losses.select(kinds, jnp.asarray(kind), jnp.asarray(param, jnp.float32),
+                       {"logits": jnp.asarray(zs, jnp.float32)},
+                       {"logits": jnp.asarray(zt, jnp.float32)})
+
+
+def test_select_picks_the_edge_kind():
+  got = [_select(losses.BY_NAME[n].id, p, ZS, ZT)
+         for n, p in (("kl", 0.0), ("kd", 3.0), ("prob_cosine", 0.0))]
   np.testing.assert_allclose(got[0], np_kl(ZS, ZT), rtol=1e-4)
   np.testing.assert_allclose(got[1], 9 * np_kl(ZS, ZT, 3.0), rtol=1e-4)
   np.testing.assert_allclose(got[2], losses.prob_cosine(ZS, ZT, 0.0),
                              rtol=1e-4)
 
 
-def test_edge_losses_gradient_finite_with_zero_param():
+def test_select_gradient_finite_with_zero_param():
   # A KL edge stores loss_param 0; KD's branch must not see 1/0 (NaN grads).
-  g = jax.grad(lambda zt: jnp.sum(losses.edge_losses(
-      jnp.array([0]), jnp.array([0.0]), jnp.asarray(ZS, jnp.float32)[None],
-      zt)))(jnp.asarray(ZT, jnp.float32)[None])
+  g = jax.grad(lambda zt: jnp.sum(_select(losses.BY_NAME["kl"].id, 0.0, ZS,
+                                          zt)))(jnp.asarray(ZT, jnp.float32))
   assert np.all(np.isfinite(np.asarray(g)))
 
 
