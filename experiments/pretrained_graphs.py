@@ -17,7 +17,6 @@ table.md, table.json.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -27,6 +26,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import common  # pylint: disable=wrong-import-position  (experiments/common.py)
 from ktg_jax.search import spaces  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
@@ -79,21 +79,14 @@ def main(argv):
   for name, inits in conditions(list(space.init_sources)).items():
     point = {**base, **{f"init_{i}": v for i, v in enumerate(inits)}}
     res = training.fit([spaces.to_spec(space, point)], full, cfg, seeds=seeds)
-    accs = [m.final_target_accuracy for m in res.members]
-    mean = sum(accs) / len(accs)
-    std = (sum((a - mean) ** 2 for a in accs) / len(accs)) ** 0.5
-    table[name] = {"init": inits, "test": accs, "mean": mean, "std": std}
-    print(f"[002] {name}: target test {mean:.4f} +- {std:.4f} {accs}",
-          flush=True)
-  with open(os.path.join(FLAGS.output_dir, "table.json"), "w") as f:
-    json.dump(table, f, indent=1)
-  lines = [f"| nodes' initialisation (node 0 = target, 1, 2) | target test "
-           f"accuracy, mean +- std over {len(seeds)} seeds |", "|---|---|"]
-  lines += [f"| {n} | {r['mean']:.4f} +- {r['std']:.4f} |"
-            for n, r in table.items()]
-  with open(os.path.join(FLAGS.output_dir, "table.md"), "w") as f:
-    f.write("\n".join(lines) + "\n")
-  print("\n".join(lines))
+    r = common.seed_summary([m.final_target_accuracy for m in res.members])
+    table[name] = {"init": inits, **r}
+    print(f"[002] {name}: target test {r['mean']:.4f} +- {r['std']:.4f} "
+          f"{r['test']}", flush=True)
+  print(common.write_table(
+      FLAGS.output_dir, table,
+      ("nodes' initialisation (node 0 = target, 1, 2)",
+       f"target test accuracy, mean ± std (ddof 1) over {len(seeds)} seeds")))
   print(f"[002] wall time: {time.time() - start:.0f} s")
 
 

@@ -33,6 +33,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import common  # pylint: disable=wrong-import-position  (experiments/common.py)
 from ktg_jax.search import edf  # pylint: disable=wrong-import-position
 from ktg_jax.search import exhaustive  # pylint: disable=wrong-import-position
 from ktg_jax.search import refine  # pylint: disable=wrong-import-position
@@ -136,7 +137,6 @@ def run_asha(space, out_dir: str):
 
 def final(space, point, seeds) -> dict:
   """The graph retrained on the whole training split, tested once per seed."""
-  import numpy as np  # pylint: disable=import-outside-toplevel
   from ktg_jax import data, training  # pylint: disable=import-outside-toplevel
   cfg = train_config(FLAGS.final_epochs)
   cfg.update(eval_split="test", checkpoint_every=0, save_variables=False,
@@ -144,9 +144,7 @@ def final(space, point, seeds) -> dict:
   full = data.load(FLAGS.dataset, limit=FLAGS.limit, val_fraction=0.0)
   res = training.fit([spaces.to_spec(space, point)], full, cfg,
                      seeds=seeds)
-  accs = np.array([m.final_target_accuracy for m in res.members])
-  return {"test": accs.tolist(), "mean": float(accs.mean()),
-          "std": float(accs.std())}
+  return common.seed_summary([m.final_target_accuracy for m in res.members])
 
 
 def _json(path, obj=None):
@@ -217,14 +215,9 @@ def main(argv):
                                                        seeds)
     rows[f"exhaustive on X | {len(exhaustive.points(x))} x {len(repeats)} "
          "seeds"] = final(x, best_x["point"], seeds)
-    _json(os.path.join(out, "table.json"), rows)
-    lines = ["| search | graphs trained | test accuracy (mean +- std, "
-             f"{len(seeds)} seeds) |", "|---|---|---|"]
-    lines += [f"| {k} | {r['mean']:.4f} +- {r['std']:.4f} |"
-              for k, r in rows.items()]
-    with open(os.path.join(out, "table.md"), "w") as f:
-      f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print(common.write_table(
+        out, rows, ("search | graphs trained", "target test accuracy, mean "
+                    f"± std (ddof 1) over {len(seeds)} seeds")))
   print(f"[refine] wall time of this run: {time.time() - start:.0f} s")
 
 
