@@ -166,7 +166,32 @@ def with_ema_target(spec: GraphSpec, decay: float = 0.999) -> GraphSpec:
                              target=len(spec.nodes))
 
 
+def ssl(model: str = "resnet20", learner: str = "simclr") -> GraphSpec:
+  """One self-supervised learner (000 Table 2 "Vanilla"): an ssl node whose
+  own objective (views a, b) is its only, Through-gated, term.
+
+  Example:
+    >>> ssl("small_cnn").nodes[0].learner, ssl("small_cnn").edges[(LABEL, 0)].target_view
+    ('simclr', 'a')
+  """
+  return GraphSpec(nodes=(Node(model, kind="ssl", learner=learner),),
+                   edges={(LABEL, 0): gates.Through()})
+
+
+def ssl_dml(models: Sequence[str] = ("resnet20", "resnet32"),
+            learners: Sequence[str] = ("simclr", "simclr"),
+            loss: str = "dogo") -> GraphSpec:
+  """Mutual learning of ssl nodes (000 Table 2 "DML", as DoGo trains its
+  pair): own terms and every node edge (``loss``: dogo or disco) Through."""
+  edges = {(LABEL, t): gates.Through() for t in range(len(models))}
+  edges.update({(s, t): Edge(gates.Through(), loss) for s in range(len(models))
+                for t in range(len(models)) if s != t})
+  return GraphSpec(nodes=tuple(Node(m, kind="ssl", learner=l)
+                               for m, l in zip(models, learners)), edges=edges)
+
+
 BUILDERS = {"vanilla": vanilla, "dml": dml, "kd": kd, "ensemble": ensemble,
             "compression": compression,
             "pi_model": pi_model, "mean_teacher": mean_teacher,
-            "pseudo_label": pseudo_label, "fixmatch": fixmatch}
+            "pseudo_label": pseudo_label, "fixmatch": fixmatch,
+            "ssl": ssl, "ssl_dml": ssl_dml}

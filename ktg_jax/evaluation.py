@@ -16,8 +16,13 @@ Example:
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from ktg_jax import knn
 
 
 def accuracy(logits, labels):
@@ -127,3 +132,53 @@ def ensemble_report(node_logits, labels, members) -> dict:
           "diversity_matrix": d.tolist(),
           "mean_diversity": float(jnp.sum(jnp.where(pairs, d, 0.0))
                                   / jnp.sum(pairs))}
+
+
+# --- KNN accuracy of nodes' features (self-supervised graphs, 000) -----------
+
+@functools.lru_cache(maxsize=32)
+def _features_fn(module):
+  return jax.jit(lambda v, x: module.apply(v, x, train=False)["features"])
+
+
+def features(module, variables, images, batch_size: int) -> np.ndarray:
+  """``features`` output of ``module`` in inference mode (running BatchNorm
+  statistics), [n, D]; the last batch is padded, not recompiled."""
+  fn, out = _features_fn(module), []
+  for start in range(0, len(images), batch_size):
+    x = images[start:start + batch_size]
+    pad = batch_size - len(x)
+    if pad:
+      x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)])
+    out.append(np.asarray(fn(variables, x))[:batch_size - pad])
+  return np.concatenate(out)
+
+
+def knn_node_accuracy(modules, variables, bank, query, num_classes: int, *,
+                      k: int = knn.DEFAULT_K,
+                      temperature: float = knn.DEFAULT_TEMPERATURE,
+                      batch_size: int = 500) -> np.ndarray:
+  """Per node, the weighted cosine KNN accuracy (``ktg_jax.knn``) of its
+  features: the bank is split ``bank`` (the training split, no augmentation),
+  the queries split ``query`` (validation or test). Nodes without a network
+  or a ``features`` output get NaN.
+
+  Args:
+    modules: per node its flax module or None (``step.node_modules``).
+    variables: per node its variables (``step.node_variables``) or None.
+    bank, query: splits with ``images`` and ``labels``.
+    num_classes: C. k, temperature: the vote (defaults k=20, T=0.07: DINO's).
+
+  Returns:
+    float[N] accuracies in [0, 1].
+  """
+  out = np.full(len(modules), np.nan)
+  for i, (m, v) in enumerate(zip(modules, variables)):
+    if m is None or v is None:
+      continue
+    fb = features(m, v, bank.images, batch_size)
+    fq = features(m, v, query.images, batch_size)
+    out[i] = knn.knn_accuracy(fb, bank.labels, fq, query.labels, num_classes,
+                              k=min(k, len(bank.labels)),
+                              temperature=temperature)
+  return out

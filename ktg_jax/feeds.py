@@ -66,9 +66,7 @@ def batch_of(split, ids: np.ndarray) -> dict:
 
 def views(dataset: str, config, specs: Sequence) -> dict:
   """``{name: view fn}`` for the view names the graphs' edges use."""
-  named = sorted({v for spec in specs for s in spec.slots()
-                  for v in (s.source_view, s.target_view)
-                  if v not in (None, DEFAULT_VIEW)})
+  named = sorted({v for spec in specs for v in spec.views()} - {DEFAULT_VIEW})
   kinds = dict(config.get("views") or {})
   missing = [v for v in named if v not in kinds]
   if missing:

@@ -49,6 +49,8 @@ from ktg_jax import gates as gates_lib
 from ktg_jax import losses as losses_lib
 from ktg_jax import models as models_lib
 from ktg_jax import nodes as nodes_lib
+from ktg_jax.ssl import learner as ssl_learner
+from ktg_jax.ssl import objectives as ssl_objectives
 
 LABEL = "label"
 LABEL_LOSS = "ce"  # KL(onehot(y) || p_t) is the label cross-entropy (SPEC §2).
@@ -88,6 +90,10 @@ class Node:
   ``reinit``: top-level layers of a ``pretrained`` node that are initialised
   afresh instead of loaded (the classifier head is re-initialised anyway when
   its class count differs from the checkpoint's).
+  ``learner``: the self-supervised method of an ``ssl`` node (000; one of
+  ``ktg_jax.ssl.objectives.OBJECTIVES``): its heads, its own objective in the
+  label slot, its momentum encoder (``ktg_jax/ssl/learner.py``). Edges at an
+  ``ssl`` node default to view ``"a"``; its label edge must use view "a".
   """
   model: str | None = None
   checkpoint: str | None = None
@@ -97,6 +103,7 @@ class Node:
   bn: str = "batch"
   members: tuple[int, ...] | None = None
   reinit: tuple[str, ...] = ()
+  learner: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,10 +166,13 @@ class GraphSpec:
       edges[key] = value if isinstance(value, Edge) else Edge(value)
     self._validate_nodes()
     n = len(self.nodes)
+    view = [ssl_learner.VIEW_A if node.kind == "ssl" else DEFAULT_VIEW
+            for node in self.nodes]  # an end's default view
     canon = {}
     for key, edge in edges.items():
       key = self._validate_key(key, n)
-      canon[key] = self._canonical_edge(key, edge)
+      canon[key] = self._canonical_edge(
+          key, edge, (None if key[0] == LABEL else view[key[0]], view[key[1]]))
     order = lambda kv: (kv[0][0] != LABEL, str(kv[0][0]), kv[0][1])
     object.__setattr__(self, "edges", dict(sorted(canon.items(), key=order)))
     if _is_int(self.target) and not isinstance(self.target, int):
@@ -236,6 +246,13 @@ class GraphSpec:
         raise _err(f"{f}.reinit", node.reinit, "a list of layer names, only "
                    "on pretrained nodes")
       object.__setattr__(node, "reinit", tuple(node.reinit))
+      if node.kind == "ssl":
+        if not (isinstance(node.learner, str)
+                and node.learner in ssl_objectives.BY_NAME):
+          raise _err(f"{f}.learner", node.learner,
+                     sorted(ssl_objectives.BY_NAME))
+      elif node.learner is not None:
+        raise _err(f"{f}.learner", node.learner, "None (only ssl nodes)")
       canon.append(node)
     object.__setattr__(self, "nodes", tuple(canon))
 
@@ -254,8 +271,10 @@ class GraphSpec:
     return (src if src == LABEL else int(src), int(tgt))
 
   @staticmethod
-  def _canonical_edge(key, edge) -> Edge:
-    """Validates one edge; returns it with explicit loss, views and samples."""
+  def _canonical_edge(key, edge, default_views=(DEFAULT_VIEW, DEFAULT_VIEW)
+                      ) -> Edge:
+    """Validates one edge; returns it with explicit loss, views and samples
+    (``default_views``: of its source and target when not named)."""
     field = f"edges[{key!r}]"
     try:
       gates_lib.validate(edge.gate)
@@ -276,8 +295,11 @@ class GraphSpec:
                    "has no view")
       if edge.samples not in (None, "labeled"):
         raise _err(f"{field}.samples", edge.samples, ["labeled"])
-      return Edge(edge.gate, LABEL_LOSS, None, None,
-                  edge.target_view or DEFAULT_VIEW, "labeled")
+      view = edge.target_view or default_views[1]
+      if default_views[1] == ssl_learner.VIEW_A and view != ssl_learner.VIEW_A:
+        raise _err(f"{field}.target_view", view, f"{ssl_learner.VIEW_A!r}: "
+                   "an ssl node's own objective runs on views a and b")
+      return Edge(edge.gate, LABEL_LOSS, None, None, view, "labeled")
     loss = "kl" if edge.loss is None else edge.loss
     if not (isinstance(loss, str) and loss in losses_lib.BY_NAME):
       raise _err(f"{field}.loss", edge.loss, sorted(losses_lib.BY_NAME))
@@ -293,8 +315,8 @@ class GraphSpec:
     samples = "all" if edge.samples is None else edge.samples
     if not (isinstance(samples, str) and samples in SAMPLES):
       raise _err(f"{field}.samples", edge.samples, list(SAMPLES))
-    return Edge(edge.gate, loss, param, edge.source_view or DEFAULT_VIEW,
-                edge.target_view or DEFAULT_VIEW, samples)
+    return Edge(edge.gate, loss, param, edge.source_view or default_views[0],
+                edge.target_view or default_views[1], samples)
 
   def _validate_graph(self):
     n = len(self.nodes)
@@ -392,12 +414,21 @@ class GraphSpec:
         viewed.add(t)
     out = set()
     for i, node in enumerate(self.nodes):
-      if i in viewed:
+      if i in viewed or node.kind == "ssl":  # ssl nodes run views a, b
         continue
       if node.kind == "ensemble" and viewed & set(node.members):
         continue
       out.add(i)
     return out
+
+  def views(self) -> set:
+    """The view names the step computes: its slots' views, and view b of
+    every ssl node (its own objective pairs view a with b)."""
+    named = {v for s in self.slots() for v in (s.source_view, s.target_view)
+             if v is not None}
+    if any(n.kind == "ssl" for n in self.nodes):
+      named.add(ssl_learner.VIEW_B)
+    return named
 
   def loss_kinds(self) -> tuple[str, ...]:
     """The node-edge loss kinds of this spec ("kl" always: unlisted slots)."""
@@ -407,7 +438,7 @@ class GraphSpec:
   def structure(self) -> tuple:
     """What a compiled step is specialised on."""
     kinds = self.node_kinds()
-    nodes = tuple((k, n.model, n.of, n.decay, n.bn, n.members)
+    nodes = tuple((k, n.model, n.of, n.decay, n.bn, n.members, n.learner)
                   for k, n in zip(kinds, self.nodes))
     return (nodes, self.slots(), self.loss_kinds(), self.reduction)
 

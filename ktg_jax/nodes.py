@@ -17,6 +17,10 @@ kind           network   learns     checkpoint       what updates it
                                                      of node ``of`` (ch.5)
 ``ensemble``   no        no         forbidden        nothing: logits = mean of the
                                                      members' logits (eq 4.10)
+``ssl``        yes       yes        forbidden        SGD on its gated own SSL
+                                                     objective (views a, b; in
+                                                     the label slot) and edges
+                                                     (000, ``ktg_jax/ssl``)
 =============  ========  =========  ===============  =============================
 
 The ch.3 rule stays: a ``trainable`` node whose incoming edges are all Cutoff
@@ -54,6 +58,7 @@ KINDS: dict[str, NodeKind] = {k.name: k for k in (
     NodeKind("pretrained", True, True, "required"),
     NodeKind("ema", True, False, "forbidden"),
     NodeKind("ensemble", False, False, "forbidden"),
+    NodeKind("ssl", True, True, "forbidden"),
 )}
 EMA_BN_MODES = ("batch", "running")
 DEFAULT_EMA_DECAY = 0.999  # ch.5 / Mean Teacher

@@ -6,7 +6,8 @@ the concatenation of the chunks that some edge needs from it (sorted, so the
 order is fixed), so BatchNorm normalises labelled and unlabelled images, and
 every view of them, together — as FixMatch-style implementations concatenate
 them in one forward — and a trainable node's BatchNorm statistics get one
-update per step. Views no edge needs are never computed.
+update per step. Views no edge needs are never computed; an ``ssl`` node
+that runs view ``a`` on some part also runs view ``b`` on it (000).
 
 Every node also gets one labelled chunk to report its accuracy on (its label
 edge's view, else the first view it runs): a node that only sees unlabelled
@@ -30,6 +31,7 @@ from typing import NamedTuple
 
 from ktg_jax import nodes as nodes_lib
 from ktg_jax.graph import DEFAULT_VIEW, LABEL
+from ktg_jax.ssl.learner import VIEW_A, VIEW_B
 
 
 class Plan(NamedTuple):
@@ -55,6 +57,9 @@ def make_plan(structure, has_unlabeled: bool) -> Plan:
       if s.source != LABEL:
         need[s.source].add((s.source_view, p))
       need[s.target].add((s.target_view, p))
+  for i, n in enumerate(nodes):  # an ssl node's view a comes with its view b
+    if n[0] == "ssl":
+      need[i] |= {(VIEW_B, p) for v, p in need[i] if v == VIEW_A}
   label_view = {s.target: s.target_view for s in slots if s.source == LABEL}
 
   def add_metric_chunk(i):

@@ -38,6 +38,8 @@ from ktg_jax import models as models_lib
 from ktg_jax import nodes as nodes_lib
 from ktg_jax.graph import DEFAULT_VIEW, LABEL, EdgeTable, GraphSpec, Slot
 from ktg_jax.plan import make_plan
+from ktg_jax.ssl import learner as ssl_learner
+from ktg_jax.ssl import model as ssl_model
 
 
 # What a step can select unless told otherwise: the probability losses of SPEC
@@ -54,6 +56,8 @@ class KTGState(NamedTuple):
   ema: dict          # "node{i}" -> full variables of EMA nodes (no gradient)
   edges: EdgeTable   # the graph as data
   rng: Any
+  ssl: dict = {}     # "node{i}" -> an ssl node's learner state (MoCo queue,
+                     # DINO centre); its momentum encoder is in ema (000)
 
 
 class Program(NamedTuple):
@@ -88,7 +92,7 @@ def view_key(aug_rng, name: str):
 
 
 def slot_losses(slots, edges: EdgeTable, outputs, labels, t, reduction,
-                parts, kinds, num_nodes, label_outputs=None):
+                parts, kinds, num_nodes, label_outputs=None, own_losses=None):
   """Every node's loss from the slots' gated edge losses: the KTG objective.
 
   ``L_t = G_{y,t}(CE(y, p_t)) + G_{t,t}(L_{t,t}) + sum_{s != t} G_{s,t}(L_{s,t})``
@@ -108,6 +112,9 @@ def slot_losses(slots, edges: EdgeTable, outputs, labels, t, reduction,
     label_outputs: per node, the outputs a label edge trains (their CEs are
       summed, then gated: ABN's ``logits`` + ``attention_logits``); None =
       ``("logits",)`` everywhere.
+    own_losses: node -> a batch-level loss that its label slot gates instead
+      of the CE (an ``ssl`` node's own objective, 000; times the batch size
+      under ``reduction="sum"``).
 
   Returns:
     (node_loss[N], aux) with label losses [N], edge losses [N_source,
@@ -125,8 +132,12 @@ def slot_losses(slots, edges: EdgeTable, outputs, labels, t, reduction,
       w = gates.schedules(edges.label_kind[s.target],
                           edges.label_params[s.target], t)
       heads = label_outputs[s.target] if label_outputs else ("logits",)
-      loss = w * sum(losses.reduce_batch(
-          losses.cross_entropy(labels, tgt[h]), reduction) for h in heads)
+      if own_losses and s.target in own_losses:
+        own = own_losses[s.target]
+        loss = w * (own * labels.shape[0] if reduction == "sum" else own)
+      else:
+        loss = w * sum(losses.reduce_batch(
+            losses.cross_entropy(labels, tgt[h]), reduction) for h in heads)
       label_loss[s.target], label_gate[s.target] = loss, w
     else:
       src = jax.lax.stop_gradient(  # edge direction: no gradient into s
@@ -217,8 +228,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
   if not isinstance(total_steps, int) or total_steps <= 0:
     raise ValueError(f"total_steps={total_steps!r}; allowed: an int > 0")
   view_fns = {DEFAULT_VIEW: augment, **(views or {})}
-  named = {v for s in spec.slots() for v in (s.source_view, s.target_view)
-           if v is not None}
+  named = spec.views()
   missing = sorted(named - set(view_fns))
   if missing:
     raise ValueError(f"views={sorted(views or {})} lacks {missing}, named by "
@@ -259,14 +269,20 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
       params[node_key(i)] = variables["params"]
       model_state[node_key(i)] = {k: v for k, v in variables.items()
                                   if k != "params"}
+    copy = lambda j: jax.tree_util.tree_map(jnp.copy, {
+        "params": params[node_key(j)], **model_state[node_key(j)]})
+    ssl = {}
     for i, node in enumerate(spec.nodes):
       if kinds[i] == "ema":  # starts as a copy of the node it averages
-        ema[node_key(i)] = jax.tree_util.tree_map(jnp.copy, {
-            "params": params[node_key(node.of)],
-            **model_state[node_key(node.of)]})
+        ema[node_key(i)] = copy(node.of)
+      if kinds[i] == "ssl":  # momentum encoder = a copy; learner state
+        if ssl_learner.has_momentum(node.learner):
+          ema[ssl_learner.momentum_key(i)] = copy(i)
+        ssl[node_key(i)] = ssl_learner.init_state(
+            node.learner, jax.random.fold_in(node_rngs[i], 1), modules[i])
     return KTGState(step=jnp.zeros((), jnp.int32), params=params,
                     model_state=model_state, opt_state=optimizer.init(params),
-                    frozen=frozen, ema=ema, edges=edges, rng=rng)
+                    frozen=frozen, ema=ema, edges=edges, rng=rng, ssl=ssl)
 
   return Program(init=init, step=step, evaluate=evaluate, spec=spec,
                  modules=modules)
@@ -279,8 +295,9 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
                     loss_names, jit, donate, aggregate=None):
   """The structure-specialised step and evaluate (cached: one per structure)."""
   nodes, slots, _, reduction = structure
-  modules = tuple(models_lib.create(n[1], num_classes)
-                  if nodes_lib.KINDS[n[0]].has_model else None for n in nodes)
+  modules = tuple(node_module(n, num_classes) for n in nodes)
+  learners = {i: n[6] for i, n in enumerate(nodes) if n[0] == "ssl"
+              and any(s.source == LABEL and s.target == i for s in slots)}
   view_fns = dict(view_fns)
   kinds = [losses.BY_NAME[k] for k in loss_names]
   label_outputs = tuple(models_lib.label_outputs(n[1]) if m is not None
@@ -289,8 +306,8 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
 
   def forward(params, state, chunk_images, plan):
     """Per node, ``(view, part) -> outputs``; the learning nodes' new BN state."""
-    outputs, new_model_state = [None] * len(nodes), {}
-    for i, (kind, _, _, _, bn, members) in enumerate(nodes):
+    outputs, new_model_state, momentum = [None] * len(nodes), {}, {}
+    for i, (kind, _, _, _, bn, members, _) in enumerate(nodes):
       k, chunks = node_key(i), plan.chunks[i]
       if kind == "ensemble":
         continue
@@ -309,15 +326,22 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
       if kind in ("frozen", "ema"):
         out = jax.lax.stop_gradient(out)
       sizes = np.cumsum([chunk_images[c].shape[0] for c in chunks])[:-1]
-      split = {name: jnp.split(v, sizes) for name, v in out.items()}
-      outputs[i] = {c: {name: v[j] for name, v in split.items()}
-                    for j, c in enumerate(chunks)}
-    for i, (kind, *_, members) in enumerate(nodes):
+      split = lambda out: {c: {name: v[j] for name, v in {
+          name: jnp.split(v, sizes) for name, v in out.items()}.items()}
+                           for j, c in enumerate(chunks)}
+      outputs[i] = split(out)
+      if ssl_learner.momentum_key(i) in state.ema:  # MoCo / BYOL / DINO
+        momentum[i] = split(jax.lax.stop_gradient(module.apply(
+            state.ema[ssl_learner.momentum_key(i)], x, train=True,
+            mutable=["batch_stats"])[0]))
+      if kind == "ssl":
+        outputs[i] = ssl_learner.pair_views(outputs[i])
+    for i, (kind, *_, members, _) in enumerate(nodes):
       if kind == "ensemble":  # thesis eq 4.10
         outputs[i] = {c: {"logits": nodes_lib.ensemble_logits(jnp.stack(
             [outputs[m][c]["logits"] for m in members]))}
                       for c in plan.chunks[i]}
-    return outputs, new_model_state
+    return outputs, new_model_state, momentum
 
   def step(state: KTGState, batch) -> tuple[KTGState, dict]:
     labels = batch["label"]
@@ -335,10 +359,17 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
     t = state.step.astype(jnp.float32) / total_steps
 
     def total_loss(params):
-      outputs, new_model_state = forward(params, state, chunk_images, plan)
+      outputs, new_model_state, momentum = forward(params, state,
+                                                   chunk_images, plan)
+      own, new_ssl, stds = ssl_learner.own_terms(
+          learners, outputs, momentum, state.ssl, plan.parts["labeled"])
       node_loss, aux = slot_losses(slots, state.edges, outputs, labels, t,
                                    reduction, plan.parts, kinds, len(nodes),
-                                   label_outputs)
+                                   label_outputs, own)
+      aux = {**aux, "ssl_state": {**state.ssl, **new_ssl}}
+      if stds:  # ssl nodes' collapse monitor (0 elsewhere)
+        aux["embedding_std"] = jnp.stack([stds.get(i, jnp.zeros(()))
+                                          for i in range(len(nodes))])
       # Sources are stop_gradient-ed, so d(sum_t L_t)/d(theta_t) = dL_t/dtheta_t.
       return jnp.sum(node_loss), (node_loss, outputs, new_model_state, aux)
 
@@ -349,12 +380,19 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
       grads, (node_loss, outputs, new_model_state, aux) = (
           gradient_aggregation.AGGREGATES[aggregate](
               total_loss, state.params, node_edges, len(nodes)))
+    ssl = aux.pop("ssl_state")
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     ema = {node_key(i): nodes_lib.ema_update(
         state.ema[node_key(i)], {"params": params[node_key(n[2])],
                                  **new_model_state[node_key(n[2])]}, n[3])
            for i, n in enumerate(nodes) if n[0] == "ema"}
+    ema.update({k: nodes_lib.ema_update(  # momentum encoders (000)
+        state.ema[k], {"params": params[node_key(i)],
+                       **new_model_state[node_key(i)]},
+        ssl_learner.momentum(nodes[i][6], state.step, total_steps))
+                for i, n in enumerate(nodes) if n[0] == "ssl"
+                and (k := ssl_learner.momentum_key(i)) in state.ema})
     accuracy = jnp.stack([jnp.mean(jnp.argmax(
         outputs[i][plan.metric_chunk[i]]["logits"], -1) == labels)
                           for i in range(len(nodes))])
@@ -362,13 +400,13 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
                **aux}
     return state._replace(step=state.step + 1, params=params,
                           model_state=new_model_state, opt_state=opt_state,
-                          ema=ema, rng=rng), metrics
+                          ema=ema, rng=rng, ssl=ssl), metrics
 
   def evaluate(state: KTGState, images):
     logits = [None if m is None else m.apply(
         node_variables(state, i), images, train=False)["logits"]
               for i, m in enumerate(modules)]
-    for i, (kind, *_, members) in enumerate(nodes):
+    for i, (kind, *_, members, _) in enumerate(nodes):
       if kind == "ensemble":
         logits[i] = nodes_lib.ensemble_logits(
             jnp.stack([logits[m] for m in members]))
@@ -380,10 +418,27 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
   return modules, step, evaluate
 
 
+def node_module(node, num_classes: int):
+  """The flax module of a structure's node tuple (None: no network)."""
+  kind, model, *_, learner = node
+  if not nodes_lib.KINDS[kind].has_model:
+    return None
+  if kind == "ssl":
+    return ssl_model.ssl_model(model, learner, num_classes)
+  return models_lib.create(model, num_classes)
+
+
+def node_modules(spec: GraphSpec, num_classes: int) -> tuple:
+  """Every node's flax module (None for an ensemble node)."""
+  return tuple(node_module(n, num_classes) for n in spec.structure()[0])
+
+
 def _check_outputs(spec: GraphSpec, loss_names) -> None:
   """Rejects an edge whose loss reads an output its source or target lacks."""
   def outputs(i):
     node = spec.nodes[i]
+    if node.kind == "ssl":
+      return ssl_model.outputs(node.learner)
     return ("logits",) if node.kind == "ensemble" else models_lib.outputs(
         node.model)
   for (s, t), e in spec.edges.items():

@@ -98,6 +98,12 @@ def default_config() -> ml_collections.ConfigDict:
       loss_kinds=(), aggregate=config_dict.placeholder(str),
       # The reported score of a graph: "target" node or "best" node (SCORES).
       score="target",
+      # What a node's score is (EVAL_METRICS): "accuracy" (top-1 of its
+      # logits) or "knn" (weighted cosine KNN of its features, train split as
+      # the bank; k, T below: DINO's 20 / 0.07); None = "knn" for a graph
+      # with ssl nodes (000), else "accuracy".
+      eval_metric=config_dict.placeholder(str), knn_k=20,
+      knn_temperature=0.07,
       # Semi-supervised data (a SemiDataset; ktg_jax/feeds.py, SPEC §5 ch.5):
       # labels per class (scripts), unlabelled batch = unlabeled_ratio (mu) *
       # batch_size, iterations per "epoch" (evaluation interval; None = one
@@ -131,6 +137,50 @@ def score_fn(config) -> Callable[[Any, GraphSpec], float]:
   if score not in SCORES:
     raise ValueError(f"score={score!r}; allowed: {sorted(SCORES)}")
   return SCORES[score]
+
+
+def _top1(config, runner, members_, state, data, split) -> np.ndarray:
+  del members_, data
+  return accuracy(runner.evaluate, state, split, config.eval_batch_size)
+
+
+def _knn(config, runner, members_, state, data, split) -> np.ndarray:
+  """[K, N] KNN accuracies of every member's nodes (``evaluation``)."""
+  from ktg_jax import evaluation  # pylint: disable=import-outside-toplevel
+  from ktg_jax.step import node_modules  # pylint: disable=import-outside-toplevel
+  out = []
+  for k, member in enumerate(members_):
+    st = runner.member(state, k)
+    modules = node_modules(member.spec, data.num_classes)
+    variables = [None if m is None else node_variables(st, i)
+                 for i, m in enumerate(modules)]
+    out.append(evaluation.knn_node_accuracy(
+        modules, variables, data.train, split, data.num_classes,
+        k=config.knn_k, temperature=config.knn_temperature,
+        batch_size=config.eval_batch_size))
+  return np.stack(out)
+
+
+# name -> fn(config, runner, members, state, data, split) -> [K, N] scores.
+EVAL_METRICS: dict[str, Callable] = {"accuracy": _top1, "knn": _knn}
+
+
+def eval_metric(config, specs) -> str:
+  """``config.eval_metric``, or by the graphs: "knn" when a node is ssl."""
+  name = config.get("eval_metric") or (
+      "knn" if any(n.kind == "ssl" for s in specs for n in s.nodes)
+      else "accuracy")
+  if name not in EVAL_METRICS:
+    raise ValueError(f"eval_metric={name!r}; allowed: {sorted(EVAL_METRICS)}")
+  return name
+
+
+def describe_metric(config, name: str) -> str:
+  """The metric as every reported number states it."""
+  if name == "knn":
+    return (f"knn(k={config.knn_k}, T={config.knn_temperature}, weighted "
+            "cosine, train-split bank)")
+  return name
 
 
 def make_optimizer(config, steps_per_epoch: int) -> tuple:
@@ -373,6 +423,7 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
                                 else seeds)
   split = eval_split(data, config.eval_split)
   score_fn(config)  # a bad score fails before training, not after an epoch
+  metric = eval_metric(config, [m.spec for m in members_])
   feed = feeds.make(data, config, [m.seed for m in members_],
                     [m.spec for m in members_])
   steps_per_epoch = feed.steps_per_epoch
@@ -417,12 +468,13 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
           runner, state, feed, epoch)
       for k in range(runner.size):
         _check_finite(epoch + 1, loss[k], "" if single else f"member {k}: ")
-      acc = accuracy(runner.evaluate, state, split, config.eval_batch_size)
+      acc = EVAL_METRICS[metric](config, runner, members_, state, data, split)
       ms = [_epoch_metrics(m.spec, config, epoch + 1, acc[k], loss[k],
                            train_acc[k], steps_per_epoch, sec, input_sec,
                            schedule) for k, m in enumerate(members_)]
       for k, (history, m) in enumerate(zip(histories, ms)):
         m.update({name: np.asarray(v[k]).tolist() for name, v in extra.items()})
+        m["eval_metric"] = describe_metric(config, metric)
         history.append(m)
       if mngr and (epoch + 1) % config.checkpoint_every == 0:
         checkpoint.save_run(mngr, epoch + 1, to_saved(state),

@@ -109,7 +109,9 @@ def draw_graph(spec: GraphSpec, path: str, title: str | None = None) -> str:
     text = gate_text(edge.gate)
     if src == LABEL:  # the gate is written in the label box itself
       p = _label_position(pos, tgt, n)
-      ax.text(*p, f"label y\n{text}", ha="center", va="center", fontsize=7.5,
+      head = ("own: " + spec.nodes[tgt].learner if spec.nodes[tgt].kind
+              == "ssl" else "label y")  # an ssl node's own objective (000)
+      ax.text(*p, f"{head}\n{text}", ha="center", va="center", fontsize=7.5,
               zorder=4, bbox=dict(boxstyle="square,pad=0.4", fc=LABEL_COLOR,
                                   ec="#555555"))
       _edge(ax, p, pos[tgt], "", "#555555", 0.0, shrink_a=18)
@@ -140,6 +142,8 @@ def draw_graph(spec: GraphSpec, path: str, title: str | None = None) -> str:
       role = f"target, {role}" if role else "target"
     name = (node.model if node.model else
             "mean of " + ",".join(map(str, node.members)))
+    if node.learner:
+      name = f"{node.learner}\n{name}"
     ax.text(*pos[i], f"{i}\n{name}" + (f"\n({role})" if role else ""),
             ha="center", va="center", fontsize=8, zorder=4)
     if kinds[i] == "ensemble":

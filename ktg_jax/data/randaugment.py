@@ -361,11 +361,21 @@ def strong_view(dataset: str | None = None,
   return view
 
 
+def ssl_view(dataset: str | None = None, **kw) -> View:
+  """SimCLR's view (``ktg_jax.data.ssl_views``, its CIFAR-10 recipe; on
+  grayscale images no saturation / hue / grayscale): crop 0.08-1, flip,
+  brightness / contrast jitter. ``kw``: ``ViewConfig`` fields."""
+  del dataset
+  from ktg_jax.data import ssl_views  # pylint: disable=import-outside-toplevel
+  return ssl_views.ssl_view(ssl_views.ViewConfig(**kw))
+
+
 # View name -> factory (a registry, not an if-chain).
 VIEWS: dict[str, Callable[..., View]] = {
     "identity": identity_view,
     "weak": weak_view,
     "strong": strong_view,
+    "ssl": ssl_view,  # the two views a, b of ssl nodes (000)
 }
 
 

@@ -92,8 +92,12 @@ def label_outputs(name: str) -> tuple[str, ...]:
   return tuple(getattr(cls, "LABEL_OUTPUTS", ("logits",)))
 
 
-def create(name: str, num_classes: int) -> nn.Module:
+def create(name: str, num_classes: int,
+           module_name: str | None = None) -> nn.Module:
+  """Model ``name``; ``module_name``: its flax name as a submodule."""
   factory = _lookup(name)
   if factory is None:
     raise ValueError(f"model={name!r} is unknown; allowed: {names()}")
+  if module_name is not None:
+    return factory(num_classes=num_classes, name=module_name)
   return factory(num_classes=num_classes)

@@ -51,6 +51,9 @@ from ktg_jax import gates as gates_lib
 from ktg_jax import losses_attention
 from ktg_jax import models as models_lib
 from ktg_jax.graph import LABEL, Edge, GraphSpec, Node
+from ktg_jax.ssl import objectives as ssl_objectives
+
+SSL_LOSSES = ("dogo", "disco")  # 000's edges (ktg_jax/losses_ssl.py)
 
 
 class SpaceError(ValueError):
@@ -107,6 +110,11 @@ class SearchSpace(NamedTuple):
   # an ensemble node of all model nodes appended as the target (the score).
   loss_designs: tuple[str, ...] = ()
   ensemble: bool = False
+  # 000: every node is an ``ssl`` node whose learner is searched
+  # (``learner_{i}``; its own objective is the label edge's loss) and every
+  # node edge picks one of ``ssl_losses`` (``loss_{s}_{t}``). Empty: no SSL.
+  learners: tuple[str, ...] = ()
+  ssl_losses: tuple[str, ...] = ("dogo", "disco")
 
 
 class SpaceSize(NamedTuple):
@@ -154,6 +162,9 @@ def all_parameters(space: SearchSpace) -> dict[str, Any]:
       params[f"init_{i}"] = Choice((SCRATCH, *space.init_sources))
   for i in range(1, space.num_nodes):
     params[f"model_{i}"] = Choice(tuple(space.aux_models))
+  for i in range(space.num_nodes if space.learners else 0):
+    params[f"learner_{i}"] = Choice(tuple(space.learners))
+  for i in range(1, space.num_nodes):
     if space.search_pretrained:
       params[f"pretrained_{i}"] = Choice((False, True))
   for s, t in edges(space.num_nodes):
@@ -163,6 +174,8 @@ def all_parameters(space: SearchSpace) -> dict[str, Any]:
       params[f"{p}_{e}"] = GATE_PARAM_DOMAINS[p]
     if space.loss_designs and s != LABEL:
       params[f"loss_{e}"] = Choice(tuple(space.loss_designs))
+    elif space.learners and s != LABEL:
+      params[f"loss_{e}"] = Choice(tuple(space.ssl_losses))
   return params
 
 
@@ -205,6 +218,15 @@ def validate(space: SearchSpace) -> SearchSpace:
   for d in space.loss_designs:
     if d not in losses_attention.DESIGN_KINDS:
       raise _err(space, "loss_designs", d, list(losses_attention.DESIGN_KINDS))
+  for x in space.learners:
+    if x not in ssl_objectives.BY_NAME:
+      raise _err(space, "learners", x, sorted(ssl_objectives.BY_NAME))
+  if space.learners and (space.loss_designs or space.ensemble):
+    raise _err(space, "learners", space.learners, "() when loss_designs or "
+               "ensemble is set (ch.4 and 000 spaces do not mix)")
+  for x in space.ssl_losses if space.learners else ():
+    if x not in SSL_LOSSES:
+      raise _err(space, "ssl_losses", x, list(SSL_LOSSES))
   if space.ensemble and space.num_nodes < 2:
     raise _err(space, "num_nodes", space.num_nodes, "an int >= 2 when "
                "ensemble=True (an ensemble of two or more model nodes)")
@@ -302,7 +324,9 @@ def to_spec(space: SearchSpace, point: Mapping[str, Any]) -> GraphSpec:
     all_cutoff = all(g.name == "cutoff" for (_, t), g in edge_gates.items()
                      if t == i)
     source = full.get(f"init_{i}", SCRATCH)
-    if not all_cutoff and source != SCRATCH:
+    if not all_cutoff and space.learners:  # 000: an ssl node
+      nodes.append(Node(model, kind="ssl", learner=full[f"learner_{i}"]))
+    elif not all_cutoff and source != SCRATCH:
       nodes.append(Node(model, space.init_sources[source][model],
                         kind="pretrained"))
     elif not all_cutoff:
@@ -321,6 +345,9 @@ def to_spec(space: SearchSpace, point: Mapping[str, Any]) -> GraphSpec:
   if space.loss_designs:  # ch.4: the design's loss kind, by the source's model
     kept = {(s, t): g if s == LABEL else Edge(g, losses_attention.kind_name(
         full[f"loss_{edge_name(s, t)}"], models[s]))
+            for (s, t), g in kept.items()}
+  if space.learners:  # 000: the edge's transfer loss (DoGo / DisCo)
+    kept = {(s, t): g if s == LABEL else Edge(g, full[f"loss_{edge_name(s, t)}"])
             for (s, t), g in kept.items()}
   if space.ensemble:  # thesis eq 4.10: the score, not an edge end
     n = len(nodes)
@@ -376,7 +403,9 @@ def describe(space: SearchSpace) -> str:
           f"{list(space.gates)}, fixed {dict(space.fixed)}, tied "
           f"{dict(space.tied)}, pretrained search {space.search_pretrained}"
           + (f", loss designs {list(space.loss_designs)}" if space.loss_designs
-             else "") + (", ensemble node = the score" if space.ensemble
+             else "")
+          + (f", ssl learners {list(space.learners)}, edge losses "
+             f"{list(space.ssl_losses)}" if space.learners else "") + (", ensemble node = the score" if space.ensemble
                          else "") + "; "
           f"size: {size(space)}")
 
@@ -405,6 +434,19 @@ def gamma(num_nodes: int = 2) -> SearchSpace:
   return SearchSpace("gamma", num_nodes, "resnet32", ("wrn28_2",),
                      ("positive_gamma", "negative_gamma"),
                      description="000, gamma gates for BO")
+
+
+def ssl000(num_nodes: int = 2) -> SearchSpace:
+  """000 §4.2: self-supervised KTG. ResNet20 target, ResNet32 aux; every node
+  an ssl node of one of the seven learners, its own objective gated
+  (label edge), every node edge DoGo or DisCo; gates Positive- / Negative-
+  Gamma, gamma log-uniform in [0.01, 100]; searched by BO (``--protocol=bo``)
+  on the target's KNN accuracy. 2 nodes: 7^2 learners x 2^4 gates x 2^2
+  losses = 3,136 discrete x 4 gammas."""
+  return SearchSpace("ssl000", num_nodes, "resnet20", ("resnet32",),
+                     ("positive_gamma", "negative_gamma"),
+                     learners=tuple(o.name for o in ssl_objectives.OBJECTIVES),
+                     description="000 §4.2, self-supervised learners")
 
 
 def _space_003(variant: str, num_nodes: int = 3) -> SearchSpace:
@@ -470,6 +512,7 @@ PRESETS = {
     "003_X": _factory_003("X"),
     "tiny": tiny,
     "ch4": ch4,
+    "ssl000": ssl000,
 }
 
 

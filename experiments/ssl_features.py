@@ -1,0 +1,57 @@
+r"""PCA picture of a trained node's features, coloured by class (000).
+
+  python experiments/ssl_features.py --run=/tmp/ssl2_real/final_ktg/member0 \
+      --config=experiments/configs/ssl_fashion.py --output=docs/ssl_pca.png
+
+Reads the run's graph.json and final variables (``variables/node{i}``),
+computes the node's ``features`` on the test split (inference mode) and draws
+``ktg_jax.viz_features.draw_features``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+import jax
+from ml_collections import config_flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import ktg_jax as ktg  # pylint: disable=wrong-import-position
+from ktg_jax import checkpoint, data as data_lib, evaluation  # pylint: disable=wrong-import-position
+from ktg_jax import viz_features  # pylint: disable=wrong-import-position
+
+_RUN = flags.DEFINE_string("run", None, "a fit workdir (graph.json, variables/)")
+_NODE = flags.DEFINE_integer("node", None, "node index (default: the target)")
+_OUTPUT = flags.DEFINE_string("output", None, "picture path (.png)")
+_SPLIT = flags.DEFINE_enum("split", "test", ["val", "test"], "images drawn")
+_CONFIG = config_flags.DEFINE_config_file("config", None, "the run's config")
+
+
+def main(argv):
+  del argv
+  config = _CONFIG.value
+  spec = ktg.GraphSpec.load(os.path.join(_RUN.value, "graph.json"))
+  i = spec.target if _NODE.value is None else _NODE.value
+  data = data_lib.load(config.dataset, seed=0, val_fraction=(
+      0.0 if _SPLIT.value == "test" else config.val_fraction),
+                       data_dir=config.data_dir, limit=config.limit)
+  split = data.test if _SPLIT.value == "test" else data.val
+  module = ktg.step.node_modules(spec, data.num_classes)[i]
+  like = module.init(jax.random.key(0), split.images[:2], train=False)
+  variables = checkpoint.load_variables(
+      os.path.join(_RUN.value, "variables", f"node{i}"), like)
+  feats = evaluation.features(module, variables, split.images, 500)
+  node = spec.nodes[i]
+  title = (f"node {i}: {node.model} {node.learner or node.kind}, "
+           f"{config.dataset} {_SPLIT.value} ({len(split.labels)} images), "
+           "PCA of features")
+  print(viz_features.draw_features(feats, split.labels, _OUTPUT.value, title))
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["run", "output", "config"])
+  app.run(main)

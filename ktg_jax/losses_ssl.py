@@ -1,0 +1,59 @@
+"""DoGo and DisCo as registered edge-loss kinds between ``ssl`` nodes (000).
+
+Importing ``ktg_jax`` registers them in ``ktg_jax.losses`` (after the ch.4
+attention kinds; ids are appended, never reordered). Both read the nodes'
+``projection`` (the embedding the learners' objectives use; equal widths at
+every ``ssl`` node) and follow the edge contract of the core: source under
+``stop_gradient`` (the caller's), one value per sample, then gated and
+reduced over the batch (SPEC §2). Formulas, reductions and scales:
+``ktg_jax/ssl/edges.py``.
+
+* ``dogo`` (temperature ``T``, default 0.1 as DoGo's config):
+  ``KL(P^s_i || P^t_i)`` with ``P_i = softmax_j(cos(z^a_i, z^b_j) / T)``, the
+  row of sample i of the view-a x view-b similarity matrix of each node. An
+  ``ssl`` node's view-a outputs carry its view-b projection
+  (``projection_b``, ``ktg_jax/ssl/learner.py``), so the edge reads both
+  views from its one slot; without it the matrix is view a's own.
+* ``disco`` (no parameter): ``||unit(z^t_i) - unit(z^s_i)||^2``, summed over
+  the embedding (in [0, 4]).
+
+Example:
+  >>> import jax
+  >>> from ktg_jax import losses
+  >>> z = {"projection": jax.random.normal(jax.random.key(0), (3, 4))}
+  >>> [round(float(v), 6) for v in losses.BY_NAME["disco"].fn(z, z, 0.0)]
+  [0.0, 0.0, 0.0]
+"""
+
+from __future__ import annotations
+
+from ktg_jax import losses
+from ktg_jax.ssl import edges
+from ktg_jax.ssl.learner import PAIRED
+from ktg_jax.ssl.objectives import PROJECTION
+
+
+def _as_features(out: dict) -> dict:
+  feats = {edges.FEATURES: out[PROJECTION]}
+  if PAIRED in out:
+    feats[edges.FEATURES_B] = out[PAIRED]
+  return feats
+
+
+def dogo(source: dict, target: dict, temperature):
+  """DoGo edge: per-sample row KL of the similarity distributions."""
+  return edges.dogo(_as_features(source), _as_features(target), temperature)
+
+
+def disco(source: dict, target: dict, param):
+  """DisCo edge: per-sample squared distance of the unit projections."""
+  del param
+  return edges.disco_mse(source[PROJECTION], target[PROJECTION])
+
+
+DOGO = losses.register("dogo", dogo, reads=(PROJECTION,),
+                       param_name="temperature",
+                       default_param=edges.DOGO_TEMPERATURE)
+DISCO = losses.register("disco", disco, reads=(PROJECTION,))
+
+__all__ = ["DISCO", "DOGO", "disco", "dogo"]

@@ -1,0 +1,51 @@
+"""The 000 search space (spaces.ssl000): points -> graphs of ssl nodes."""
+
+import math
+
+import numpy as np
+import pytest
+
+from ktg_jax import LABEL, GraphSpec
+from ktg_jax.search import spaces
+from ktg_jax.ssl import objectives
+
+
+def test_size_counts_learners_gates_and_losses():
+  space = spaces.validate(spaces.get("ssl000"))
+  params = spaces.parameters(space)
+  assert params["learner_0"].options == tuple(o.name for o in objectives.OBJECTIVES)
+  assert params["loss_1_0"].options == ("dogo", "disco")
+  # 2 learners x 4 edges' gate kinds (2 label + 2 node) x 2 node edge losses;
+  # one gamma per edge.
+  n = len(objectives.OBJECTIVES)
+  assert spaces.size(space).plain == n ** 2 * 2 ** 4 * 2 ** 2
+  assert spaces.size(space).continuous == 4
+
+
+def test_point_becomes_ssl_graph_with_gated_own_terms_and_transfer_edges():
+  space = spaces.get("ssl000", target_model="small_cnn",
+                     aux_models=("small_cnn",))
+  point = spaces.sample(space, np.random.default_rng(3))
+  spec = spaces.to_spec(space, point)
+  assert [n.kind for n in spec.nodes] == ["ssl", "ssl"]
+  assert [n.learner for n in spec.nodes] == [point["learner_0"],
+                                             point["learner_1"]]
+  for (s, t), e in spec.edges.items():
+    name = f"{s}_{t}"
+    assert e.gate.name == point[f"gate_{name}"]
+    assert math.isclose(e.gate.gamma, point[f"gamma_{name}"])
+    if s == LABEL:   # the own term: views a (and b)
+      assert e.target_view == "a"
+    else:
+      assert e.loss == point[f"loss_{name}"]
+      assert (e.source_view, e.target_view) == ("a", "a")
+  assert GraphSpec.from_json(spec.to_json()) == spec
+  assert len(spec.edges) == 4
+
+
+def test_errors_name_the_field():
+  space = spaces.get("ssl000")
+  with pytest.raises(spaces.SpaceError, match="learners='mae'"):
+    spaces.validate(space._replace(learners=("mae",)))
+  with pytest.raises(spaces.SpaceError, match="ssl_losses='kl'"):
+    spaces.validate(space._replace(ssl_losses=("kl",)))
