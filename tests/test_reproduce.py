@@ -19,9 +19,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _load(path, name):
+  if name in sys.modules:   # a script defines absl flags: import it once
+    return sys.modules[name]
   spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, path))
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
+  sys.modules[name] = module
   return module
 
 
