@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine (see README.md):
-#   make demo   set up, then train Vanilla / DML / a 3-node KTG graph on Fashion-MNIST (CPU)
+#   make demo   set up, then train Vanilla vs DML on 100-class Fashion-MNIST pairs (CPU)
 #   make test   set up, then run the whole test suite (what .ci/run calls)
 PYTHON ?= python3
 VENV ?= .venv

@@ -105,7 +105,9 @@ def load(name: str, *, seed: int = 0, val_fraction: float = 0.2,
   """Loads data set ``name`` (one of ``SOURCES``) and splits it.
 
   Args:
-    name: "fashion_mnist", "digits", "cifar10" or "cifar100".
+    name: a key of ``SOURCES`` ("fashion_mnist", "digits", "cifar10",
+      "cifar100", "fractal", the 100-class pairs "fashion_pairs",
+      "fashion_pairs14", "digits_pairs").
     seed: seed of the train / validation split.
     val_fraction: share of the official training set held out for validation
       (0 = train on all of it: the final retraining of SPEC §4).

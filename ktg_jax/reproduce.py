@@ -1,0 +1,165 @@
+"""Thesis Table 3.2 as a protocol: rows of graphs, 5 seeds each, Welch tests.
+
+A row is a registered way to get a graph (``ROWS``): a fixed classic method
+(Vanilla, KD, DML), or a search on the validation split (SPEC §4: random
+graphs + ASHA for the 4-gate and Sine spaces, Nevergrad BO without early
+stopping for gamma gates) whose best graph is then retrained. Every row is
+trained on the *full* training split with the same seeds and scored once on
+the test split (``seeds.fit_seeds``); each row's result is a JSON file, so a
+killed run resumes where it stopped (and ``fit``'s checkpoints resume the
+row in progress).
+
+Each row is compared with Vanilla and with DML by Welch's t-test (unequal
+variances, thesis-style "mean ± std over 5 seeds"):
+
+  t = (m_a - m_b) / sqrt(s_a^2 / n_a + s_b^2 / n_b),
+  nu = (s_a^2/n_a + s_b^2/n_b)^2 / ((s_a^2/n_a)^2/(n_a-1) + (s_b^2/n_b)^2/(n_b-1)),
+
+two-sided p = 2 * (1 - T_nu(|t|)) (``scipy.stats.ttest_ind(equal_var=False)``).
+
+Example:
+  >>> p = welch_p([0.70, 0.71, 0.72], [0.73, 0.74, 0.75])
+  >>> 0.0 < p < 0.05
+  True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Callable, NamedTuple, Sequence
+
+import numpy as np
+
+from ktg_jax import classic
+from ktg_jax.graph import GraphSpec
+
+
+def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
+  """Two-sided Welch t-test p-value of mean(a) != mean(b); NaN if either
+  sample has fewer than 2 values or both have zero variance."""
+  from scipy import stats  # pylint: disable=import-outside-toplevel
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  if len(a) < 2 or len(b) < 2 or (a.var() == 0 and b.var() == 0):
+    return float("nan")
+  return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+class Context(NamedTuple):
+  """What a row's builder may use: the protocol config, the data set, its
+  workdir (teacher, search) and the two runners it may call."""
+  config: object
+  workdir: str | None
+  teacher: Callable[[], str]                # -> checkpoint of the frozen teacher
+  search: Callable[[str, int, str], GraphSpec]  # (space, nodes, protocol)
+
+
+class Row(NamedTuple):
+  label: str       # the row as printed
+  method: str      # benchmarks/published.py key: method
+  nodes: str       # benchmarks/published.py key: nodes (CIFAR-100 names)
+  build: Callable[[Context], GraphSpec]
+
+
+def _t(ctx):
+  return ctx.config.target
+
+
+def _a(ctx):
+  return ctx.config.aux
+
+
+ROWS: dict[str, Row] = {
+    "vanilla": Row("Vanilla", "Vanilla", "R32",
+                   lambda c: classic.vanilla(_t(c))),
+    "kd": Row("KD (T = 2, frozen aux teacher)", "KD (T=2)",
+              "R32<-WRN28-2(frozen)",
+              lambda c: classic.kd(_t(c), _a(c), c.teacher(), 2.0)),
+    "dml": Row("DML (target x 2)", "DML", "R32,R32",
+               lambda c: classic.dml([_t(c), _t(c)])),
+    "dml_aux": Row("DML (target + aux)", "DML", "R32,WRN28-2",
+                   lambda c: classic.dml([_t(c), _a(c)])),
+    "ktg2_4gates": Row("KTG 2 nodes, 4 gates", "KTG, 4 gates", "R32,WRN28-2",
+                       lambda c: c.search("ch3_4gates", 2, "asha")),
+    "ktg3_4gates": Row("KTG 3 nodes, 4 gates", "KTG, 4 gates",
+                       "R32,WRN28-2,R32",
+                       lambda c: c.search("ch3_4gates", 3, "asha")),
+    "ktg3_sine": Row("KTG 3 nodes, Sine", "KTG, Sine", "R32,WRN28-2,WRN28-2",
+                     lambda c: c.search("ch3_sine", 3, "asha")),
+    "ktg_gamma": Row("KTG 2 nodes, gamma gates (BO)",
+                     "KTG, gamma gates, BO 500 trials", "R32,WRN28",
+                     lambda c: c.search("gamma", 2, "bo")),
+}
+"""Row name -> Row, in Table 3.2's order; a config's ``rows`` picks some."""
+
+BASELINES = ("vanilla", "dml")  # every row is tested against these
+
+
+def check_rows(rows: Sequence[str]) -> None:
+  unknown = [r for r in rows if r not in ROWS]
+  if unknown:
+    raise ValueError(f"rows={list(rows)}: {unknown} unknown; allowed: "
+                     f"{list(ROWS)}")
+
+
+def row_path(workdir: str, name: str) -> str:
+  return os.path.join(workdir, "rows", f"{name}.json")
+
+
+def load_row(workdir: str | None, name: str) -> dict | None:
+  """A finished row's result, or None (not run yet / no workdir)."""
+  if not workdir or not os.path.isfile(row_path(workdir, name)):
+    return None
+  with open(row_path(workdir, name)) as f:
+    return json.load(f)
+
+
+def save_row(workdir: str | None, name: str, result: dict) -> None:
+  if not workdir:
+    return
+  path = row_path(workdir, name)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path + ".tmp", "w") as f:
+    json.dump(result, f, indent=2)
+  os.replace(path + ".tmp", path)  # atomic: a kill leaves no half row
+
+
+def table(results: dict) -> list[dict]:
+  """One dict per finished row: name, label, mean, std (%), n, and the Welch
+  p-values against each baseline that ran (NaN for the baseline itself)."""
+  out = []
+  for name, r in results.items():
+    acc = 100 * np.asarray(r["per_seed"], np.float64)
+    row = dict(name=name, label=ROWS[name].label, method=ROWS[name].method,
+               nodes=ROWS[name].nodes, graph_nodes=r.get("graph_nodes", ""),
+               mean=float(acc.mean()), n=len(acc),
+               std=float(acc.std(ddof=1)) if len(acc) > 1 else float("nan"),
+               per_seed=[float(x) for x in acc], seconds=r.get("seconds"))
+    for base in BASELINES:
+      other = results.get(base)
+      row[f"p_vs_{base}"] = (float("nan") if other is None or base == name
+                             else welch_p(r["per_seed"], other["per_seed"]))
+    out.append(row)
+  return out
+
+
+def _num(x, fmt):
+  return "—" if x is None or (isinstance(x, float) and math.isnan(x)) \
+      else format(x, fmt)
+
+
+def markdown(rows: list[dict], published: dict | None = None) -> str:
+  """The table as Markdown; ``published``: {(method, nodes): (mean, std)}."""
+  head = ["row", "nodes (ours)", "test acc. % (5 seeds)", "p vs Vanilla",
+          "p vs DML", "published (CIFAR-100)"]
+  lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+  for r in rows:
+    pub = (published or {}).get((r["method"], r["nodes"]))
+    pub = "—" if pub is None else (f"{pub[0]:.2f}" + (
+        f" ± {pub[1]:.2f}" if pub[1] is not None else ""))
+    lines.append(
+        f"| {r['label']} | {r['graph_nodes']} | {r['mean']:.2f} ± "
+        f"{_num(r['std'], '.2f')} (n={r['n']}) | {_num(r['p_vs_vanilla'], '.4f')}"
+        f" | {_num(r['p_vs_dml'], '.4f')} | {pub} |")
+  return "\n".join(lines)
