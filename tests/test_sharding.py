@@ -82,6 +82,55 @@ SCRIPT = textwrap.dedent("""
       raise SystemExit("3 members on 2 population shards should be refused")
     except ValueError as e:
       assert "not a multiple" in str(e), e
+    if n == 2:  # training.fit data parallel equals fit on one device: a
+      # population of 2 seeds (one graph runs the same runner with K = 1)
+      from ktg_jax import data, training
+      digits = data.load("digits", limit=192)
+
+      def fit(spec, seeds, **kw):
+        cfg = training.default_config()
+        cfg.update(epochs=1, batch_size=32, eval_batch_size=100,
+                   augment=False, verbose=False, lr_schedule="constant",
+                   shard_population=False, **kw)
+        return training.fit(spec, digits, cfg, seeds=seeds)
+
+      for spec, seeds, kw in ((graphs[0], [0, 1],
+                               dict(population_strategy="sequential")),):
+        one = fit(spec, seeds, data_parallel=False, **kw)
+        two = fit(spec, seeds, data_parallel=True, **kw)
+        leaf = jax.tree.leaves(two.state.params)[0]
+        assert len(leaf.sharding.device_set) == 2, leaf.sharding
+        assert leaf.sharding.mesh.axis_names == ("data",), leaf.sharding
+        assert len(jax.tree.leaves(one.state.params)[0].sharding
+                   .device_set) == 1
+        close(one.state.params, two.state.params)
+        close(one.state.model_state, two.state.model_state)
+      # The node axis (step level): a heterogeneous graph, its two small_cnn
+      # nodes stacked and split over 2 devices, resnet8 replicated.
+      from ktg_jax import node_axis
+      mixed = ktg.classic.dml(["small_cnn", "resnet8", "small_cnn"])
+      p3 = ktg.compile(mixed, num_classes=5, total_steps=4, jit=False,
+                       optimizer=optax.sgd(0.1, momentum=0.9))
+      s0 = p3.init(jax.random.key(3), np.zeros((B, 12, 12, 1)))
+      mesh = sharding.mesh("node")
+      plain, stacked = s0, node_axis.place(s0, node_axis.groups(mixed), mesh)
+      nstep, pstep = node_axis.step(p3, mixed, mesh), jax.jit(p3.step)
+      for b in (batch(), batch()):
+        plain, m1 = pstep(plain, b)
+        stacked, m2 = nstep(stacked, b)
+      for f in ("params", "model_state"):
+        leaf = getattr(stacked, f)["group0"]["conv0" if f == "params" else
+                                             "batch_stats"]
+        leaf = jax.tree.leaves(leaf)[0]
+        assert leaf.shape[0] == 2 and leaf.sharding.spec[0] == "node", leaf
+        assert {s.data.shape[0] for s in leaf.addressable_shards} == {1}
+      assert jax.tree.leaves(stacked.params["group1"])[0].sharding\
+          .is_fully_replicated
+      back = node_axis.state_from_node_axis(stacked, node_axis.groups(mixed))
+      close(plain.params, back.params)
+      close(plain.model_state, back.model_state)
+      close(plain.opt_state, back.opt_state)
+      close(m1["node_loss"], m2["node_loss"])
     print("OK", n)
 """)
 
