@@ -1,4 +1,4 @@
-"""The node axis: a graph's nodes of one architecture stacked and split over devices.
+"""The node axis: a graph's nodes of one model stacked, split over devices.
 
 The design card's "nodes sharded across devices", at step level. The
 learning nodes of a graph are grouped by architecture (``groups``: one group

@@ -175,7 +175,8 @@ def test_pack_search_reports_every_member_with_its_own_point(local_ray,
   space = spaces.get("tiny", num_nodes=2, aux_models=("small_cnn",),
                      gates=("through", "linear"))
   settings = st.Settings(dataset="digits", cache_dir=JAX_CACHE, limit=400,
-                         train=dict(epochs=1, batch_size=64, augment=False, lr_schedule="cosine"))
+                         train=dict(epochs=1, batch_size=64, augment=False,
+                                    lr_schedule="cosine"))
   sc = st.SearchConfig(space=space, output_dir=str(tmp_path), num_trials=2,
                        protocol="random", pack_size=2, workers=1, epochs=1,
                        settings=settings)
@@ -195,8 +196,9 @@ def test_pack_search_reports_every_member_with_its_own_point(local_ray,
   # A member's score is that of its own point trained alone (fit's
   # population contract), not its pack's.
   t = trials[0]
-  alone = training.fit(spaces.to_spec(space, t.point), st._load_data(  # pylint: disable=protected-access
-      settings), st.train_config(settings))
+  data = st._load_data(settings)  # pylint: disable=protected-access
+  alone = training.fit(spaces.to_spec(space, t.point), data,
+                       st.train_config(settings))
   assert alone.final_target_accuracy == pytest.approx(t.score, abs=1e-6)
 
 

@@ -132,13 +132,14 @@ def run_pack_trial(config: dict, *, space: spaces.SearchSpace, settings,
   """The Ray trainable of a pack: one population ``fit`` per structure group;
   after every epoch of the last group, one report with every member's
   score (``member_scores``) and the best of them as the trial's metric."""
-  from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
-  st._use_compilation_cache(settings.cache_dir)  # pylint: disable=protected-access
+  # pylint: disable=import-outside-toplevel,protected-access
+  from ktg_jax.search import tune as st
+  st._use_compilation_cache(settings.cache_dir)
   for k, v in st.allocator_env(settings.gpu_memory_fraction).items():
     os.environ.setdefault(k, v)
   points = config[PACK]
   specs = [spaces.to_spec(space, p) for p in points]
-  data = st._load_data(settings)  # pylint: disable=protected-access
+  data = st._load_data(settings)
   cfg = st.train_config(settings)
   if spaces.loss_kinds(space):
     cfg.loss_kinds = spaces.loss_kinds(space)
