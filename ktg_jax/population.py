@@ -163,9 +163,11 @@ def _vmap(members_, compile_kw, mesh=None) -> Runner:
   if mesh is not None and sharding.POPULATION not in mesh.axis_names:
     # Measured (2 forced CPU devices, fit on digits, 1 epoch = 4 steps): a
     # replicated vmapped population with its batch axis split ended 2.2e-3
-    # from one device; the same members sequential: 1.9e-7. The cause is
-    # not found: the bare vmapped step in that layout agrees to 1.2e-7 over
-    # 4 steps. Refused rather than silently different until understood.
+    # from one device; the same members sequential: 1.9e-7. The bare
+    # vmapped step in that layout, with fit's optimizer and feed, jumps from
+    # 1e-7 to 1.6e-3 at step 3 on digits images and stays at 6e-8 on random
+    # images of the same shape: a discrete, input-dependent difference, cause
+    # not found. Refused rather than silently different until understood.
     raise ValueError(f"mesh axes {mesh.axis_names} with strategy='vmap'; "
                      "allowed: a mesh with a 'population' axis (alone or "
                      "with 'data'), or strategy='sequential' on a 'data' "
