@@ -14,7 +14,11 @@ metrics with a leading member axis out). Two strategies, the same numbers:
 (benchmarks/RESULTS.md §3, experiments/seed_speed.py) one vmapped program was
 1.2-4x *slower* than K sequential steps — XLA:CPU runs convolutions whose
 weights differ per member as grouped convolutions, far less efficiently — so
-CPU runs sequentially. On accelerators one wide program is expected to beat K
+CPU runs sequentially. (Also measured on XLA:CPU: one vmapped program of K=2
+DML members on ONE device left separate runs by 1.6e-3 at step 3 on digits
+images — a jump, none on random images; the same program with its members
+or its batch split over 2 devices stayed within 1.2e-7 of separate runs.
+Cause not found.) On accelerators one wide program is expected to beat K
 narrow ones; that is not measured here (no GPU/TPU was available).
 
 Checkpoints always hold the *stacked* layout, so a run may resume under the
@@ -160,18 +164,6 @@ def _sequential(members_, compile_kw, mesh=None) -> Runner:
 
 
 def _vmap(members_, compile_kw, mesh=None) -> Runner:
-  if mesh is not None and sharding.POPULATION not in mesh.axis_names:
-    # Measured (2 forced CPU devices, fit on digits, 1 epoch = 4 steps): a
-    # replicated vmapped population with its batch axis split ended 2.2e-3
-    # from one device; the same members sequential: 1.9e-7. The bare
-    # vmapped step in that layout, with fit's optimizer and feed, jumps from
-    # 1e-7 to 1.6e-3 at step 3 on digits images and stays at 6e-8 on random
-    # images of the same shape: a discrete, input-dependent difference, cause
-    # not found. Refused rather than silently different until understood.
-    raise ValueError(f"mesh axes {mesh.axis_names} with strategy='vmap'; "
-                     "allowed: a mesh with a 'population' axis (alone or "
-                     "with 'data'), or strategy='sequential' on a 'data' "
-                     "mesh")
   program, init_all = _init_all(members_, compile_kw, jit=False)
   vstep = jax.jit(jax.vmap(program.step))
   veval = jax.jit(jax.vmap(program.evaluate, in_axes=(0, None)))

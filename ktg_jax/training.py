@@ -222,23 +222,16 @@ def population_mesh(config, strategy: str, size: int):
 def fit_mesh(config, strategy: str, size: int):
   """The mesh of a run, or None: ``population_mesh`` without
   ``data_parallel``; with it a ``data`` mesh over every device (of every
-  process), or for a vmapped population a 2-D (population, data) mesh with
-  gcd(K, devices) devices on ``population`` (``population._vmap`` says why
-  a vmapped population is never on a data axis alone)."""
+  process), or — a vmapped population with ``shard_population=True`` — a 2-D
+  (population, data) mesh with gcd(K, devices) devices on ``population``."""
   data = config.get("data_parallel")
   if data is None:
     data = jax.process_count() > 1
   if not data:
     return population_mesh(config, strategy, size)
   n = jax.device_count()
-  if strategy == "vmap":
+  if strategy == "vmap" and config.get("shard_population"):
     p = math.gcd(size, n)
-    if p == 1 and n > 1:
-      raise ValueError(f"data_parallel=True with a vmapped population of "
-                       f"{size} on {n} devices: they share no factor for a "
-                       "(population, data) mesh; allowed: population_"
-                       "strategy='sequential', or K sharing a factor with "
-                       "the device count")
     return sharding.mesh((sharding.POPULATION, sharding.DATA),
                          shape=(p, n // p))
   return sharding.mesh(sharding.DATA)
