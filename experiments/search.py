@@ -2,6 +2,9 @@ r"""Structure search of a KTG graph on Ray Tune (SPEC §4).
 
   python experiments/search.py --space=tiny --num_nodes=3 --dataset=digits \
       --num_trials=16 --workers=2 --epochs=4 --output_dir=/tmp/ktg_search
+  # no early stopping: 4 graphs per Ray trial, trained as one population
+  python experiments/search.py --space=tiny --protocol=random --pack_size=4 \
+      --num_trials=16 --workers=2 --output_dir=/tmp/ktg_packs
 
 Running the same command again after Ctrl-C / kill -9 resumes the search
 (finished trials are kept). Writes into --output_dir: trials.csv (every trial:
@@ -38,8 +41,12 @@ flags.DEFINE_boolean("search_pretrained", False, "search whether each "
 flags.DEFINE_list("init_source", [], "source:model=checkpoint triples "
                   "(experiments/pretrain.py prints them): every node may start "
                   "from scratch or pre-trained on a source, then train (002)")
-flags.DEFINE_enum("protocol", "asha", ["asha", "bo"], "asha: random graphs "
-                  "+ ASHA (ch.3); bo: Nevergrad NGOpt, no early stop (000)")
+flags.DEFINE_enum("protocol", "asha", ["asha", "bo", "random"], "asha: "
+                  "random graphs + ASHA (ch.3); bo: Nevergrad NGOpt, no early"
+                  " stop (000); random: random graphs, no early stop")
+flags.DEFINE_integer("pack_size", 1, "graphs per Ray trial, trained as one "
+                     "population (protocols bo/random only; "
+                     "ktg_jax/search/packs.py)")
 flags.DEFINE_integer("num_trials", 16, "graphs to train")
 flags.DEFINE_integer("workers", 2, "trials at once (max_concurrent_trials)")
 flags.DEFINE_float("cpus_per_trial", 1.0, "CPUs reserved per trial")
@@ -124,7 +131,8 @@ def build_config(space):
       num_trials=FLAGS.num_trials, workers=FLAGS.workers,
       cpus_per_trial=FLAGS.cpus_per_trial, gpus_per_trial=FLAGS.gpus_per_trial,
       epochs=train["epochs"], settings=settings,
-      max_failures=FLAGS.max_failures, seed=FLAGS.seed))
+      max_failures=FLAGS.max_failures, seed=FLAGS.seed,
+      pack_size=FLAGS.pack_size))
 
 
 def main(argv):
@@ -144,7 +152,9 @@ def main(argv):
   print(spaces.describe(space), flush=True)
   print(f"protocol {protocol.name}: Nevergrad {protocol.optimizer}, "
         f"{'ASHA (rungs 1, 2, 4, ... epochs)' if protocol.early_stopping else 'no early stopping'}"
-        f"; {sc.num_trials} trials, {sc.workers} at once", flush=True)
+        f"; {sc.num_trials} graphs, {sc.workers} trials at once"
+        + (f", {sc.pack_size} graphs per trial (one population)"
+           if sc.pack_size > 1 else ""), flush=True)
   try:  # a changed command must not silently resume the old search
     os.makedirs(sc.output_dir, exist_ok=True)
     st.check_same_search(sc)

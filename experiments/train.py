@@ -17,11 +17,16 @@ host with its own --process_id; process 0's host:port is the coordinator):
       --num_processes=2 --process_id=1      # on host 1
 
 (--coordinator_address=auto on TPU pods / SLURM.) This initialises
-jax.distributed; the data-parallel step over all hosts' devices is
-``ktg_jax.sharding`` (tests/test_multiprocess.py: two processes equal one).
-``training.fit`` does not yet split its batches over processes, so a
-multi-process run stops with a UsageError after initialising. A search on a
-Ray cluster: experiments/search.py --address=HEAD:6379 (Ray places trials).
+jax.distributed, and ``training.fit`` then trains data parallel over the
+devices of all processes (``config.data_parallel``; each process puts only
+its rows of every batch on its devices; --config.batch_size is the global
+batch and must divide over all devices). --workdir must be one folder all
+processes see (a shared file system): process 0 writes metrics and
+pictures, orbax writes checkpoints and variables from all of them
+(tests/test_multiprocess.py: two processes equal one). --config.data_parallel
+=True splits batches over the local devices of a single process too. A
+search on a Ray cluster: experiments/search.py --address=HEAD:6379 (Ray
+places trials on every machine that joined the cluster).
 
 --mode=search evaluates on the validation split every epoch (model selection,
 SPEC §4); --mode=final trains on the whole training set and evaluates on test.
@@ -131,11 +136,11 @@ def main(argv):
                         _PROCESS_ID.value)
   except ValueError as e:
     raise app.UsageError(str(e)) from e
-  if jax.process_count() > 1:
+  if jax.process_count() > 1 and not _WORKDIR.value:
     raise app.UsageError(
-        f"{jax.process_count()} processes joined, but training.fit does not "
-        "yet split batches over processes (the data-parallel step does: "
-        "ktg_jax.sharding.global_batch); run one process per graph for now")
+        f"{jax.process_count()} processes joined: pass --workdir, one folder "
+        "every process sees (its default name has the start time, which "
+        "differs between processes)")
   seeds = tuple(int(s) for s in _SEEDS.value.split(",") if s.strip())
   config = _CONFIG.value
   config.resume = _RESUME.value

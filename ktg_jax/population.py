@@ -14,7 +14,11 @@ metrics with a leading member axis out). Two strategies, the same numbers:
 (benchmarks/RESULTS.md §3, experiments/seed_speed.py) one vmapped program was
 1.2-4x *slower* than K sequential steps — XLA:CPU runs convolutions whose
 weights differ per member as grouped convolutions, far less efficiently — so
-CPU runs sequentially. On accelerators one wide program is expected to beat K
+CPU runs sequentially. (Also measured on XLA:CPU: one vmapped program of K=2
+DML members on ONE device left separate runs by 1.6e-3 at step 3 on digits
+images — a jump, none on random images; the same program with its members
+or its batch split over 2 devices stayed within 1.2e-7 of separate runs.
+Cause not found.) On accelerators one wide program is expected to beat K
 narrow ones; that is not measured here (no GPU/TPU was available).
 
 Checkpoints always hold the *stacked* layout, so a run may resume under the
@@ -27,6 +31,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec as P
 
 from ktg_jax import sharding
 from ktg_jax.graph import GraphSpec
@@ -113,22 +118,45 @@ def _init_all(members_, compile_kw, jit: bool):
   return programs[0], init
 
 
+def _on_mesh(mesh, population: bool):
+  """(state placer, batch placer, images placer) on ``mesh``; identities
+  without one. A state is split over ``population`` when the mesh has it
+  (``population``: a stacked state), else replicated; a batch over
+  (population, data) (``sharding.batch_spec``); evaluation images are
+  replicated."""
+  if mesh is None:
+    same = lambda x: x
+    return same, same, same
+  whole = P()
+  state_spec = (P(sharding.POPULATION) if population and sharding.POPULATION
+                in mesh.axis_names else whole)
+  return (lambda s: sharding.place(s, mesh, state_spec),
+          lambda b: sharding.place(b, mesh, sharding.batch_spec(mesh,
+                                                                population)),
+          lambda x: sharding.place(x, mesh, whole))
+
+
 def _sequential(members_, compile_kw, mesh=None) -> Runner:
-  if mesh is not None:
-    raise ValueError("mesh= needs strategy='vmap' (one program to shard); "
-                     "allowed with 'sequential': mesh=None")
+  if mesh is not None and sharding.POPULATION in mesh.axis_names:
+    raise ValueError("a mesh with a 'population' axis needs strategy='vmap' "
+                     "(one program to shard); allowed with 'sequential': "
+                     "mesh=None or a 'data' mesh")
   program, init_all = _init_all(members_, compile_kw, jit=True)
+  put_state, put_batch, put_images = _on_mesh(mesh, population=False)
 
   def step(states, batch):
-    out = [program.step(s, unstack(batch, k)) for k, s in enumerate(states)]
+    out = [program.step(s, put_batch(unstack(batch, k)))
+           for k, s in enumerate(states)]
     return tuple(s for s, _ in out), stack([m for _, m in out])
 
   def evaluate(states, images):
+    images = put_images(images)
     return jnp.stack([program.evaluate(s, images) for s in states])
 
   return Runner(
       strategy="sequential", size=len(members_),
-      init=lambda images: tuple(init_all(images)), step=step,
+      init=lambda images: tuple(put_state(s) for s in init_all(images)),
+      step=step,
       evaluate=evaluate, stacked=lambda states: stack(states),
       from_stacked=lambda tree: tuple(unstack(tree, k)
                                       for k in range(len(members_))),
@@ -138,16 +166,15 @@ def _sequential(members_, compile_kw, mesh=None) -> Runner:
 def _vmap(members_, compile_kw, mesh=None) -> Runner:
   program, init_all = _init_all(members_, compile_kw, jit=False)
   vstep = jax.jit(jax.vmap(program.step))
-  if mesh is None:
-    init, step = (lambda images: stack(init_all(images))), vstep
-  else:  # members over the mesh's population axis; jit keeps the layout
-    init = lambda images: sharding.shard_population(stack(init_all(images)),
-                                                    mesh)
-    step = lambda state, batch: vstep(
-        state, sharding.shard_batch(batch, mesh, population=True))
+  veval = jax.jit(jax.vmap(program.evaluate, in_axes=(0, None)))
+  # Members over the mesh's population axis, batches over (population,
+  # data); jit keeps the layout.
+  put_state, put_batch, put_images = _on_mesh(mesh, population=True)
   return Runner(
-      strategy="vmap", size=len(members_), init=init, step=step,
-      evaluate=jax.jit(jax.vmap(program.evaluate, in_axes=(0, None))),
+      strategy="vmap", size=len(members_),
+      init=lambda images: put_state(stack(init_all(images))),
+      step=lambda state, batch: vstep(state, put_batch(batch)),
+      evaluate=lambda state, images: veval(state, put_images(images)),
       stacked=lambda state: state, from_stacked=lambda tree: tree,
       member=unstack)
 
@@ -159,8 +186,10 @@ def runner(members_: Sequence[Member], strategy: str | None = None,
            mesh=None, **compile_kw: Any) -> Runner:
   """A Runner of ``members_``; ``strategy`` None = by backend (``STRATEGY``).
 
-  ``mesh``: a ``jax.sharding.Mesh`` with a ``population`` axis (vmap only):
-  the members are spread over its devices (``ktg_jax.sharding``).
+  ``mesh``: a ``jax.sharding.Mesh`` (``ktg_jax.sharding``): a ``population``
+  axis (vmap only) spreads the members over its devices, a ``data`` axis
+  splits every batch over its devices (data parallel, either strategy; the
+  parameters replicated; on N processes each puts only its own rows).
   ``compile_kw`` are ``ktg_jax.compile``'s keyword arguments except ``jit``.
   """
   strategy = strategy or default_strategy()

@@ -17,8 +17,10 @@ runs over the devices of several hosts after ``jax.distributed.initialize``
 (see ``experiments/train.py --coordinator``): ``global_batch`` assembles the
 global batch from each process's local rows.
 
-Node models of different architectures cannot be split across a mesh inside
-one SPMD program, which is why the node axis itself is not a mesh axis.
+* ``node`` (``ktg_jax.node_axis``, step level): a graph's learning nodes of
+  one architecture stacked on a leading node axis and split over devices;
+  nodes of different architectures form separate groups (one SPMD program
+  cannot stack different shapes).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-POPULATION, DATA = "population", "data"
-AXES = (POPULATION, DATA)
+POPULATION, DATA, NODE = "population", "data", "node"
+AXES = (POPULATION, DATA, NODE)
 
 
 def mesh(axis: str | Sequence[str] = POPULATION, devices=None,
@@ -59,19 +61,49 @@ def mesh(axis: str | Sequence[str] = POPULATION, devices=None,
   return Mesh(devices.reshape(shape), names)
 
 
+def _check(x, mesh_: Mesh, spec: P) -> None:
+  """Every split axis of ``x`` divides over its devices (named errors)."""
+  for dim, axis in enumerate(spec):
+    if axis is None:
+      continue
+    size = int(np.prod([mesh_.shape[a] for a in
+                        ((axis,) if isinstance(axis, str) else axis)]))
+    if x.shape[dim] % size:
+      raise ValueError(f"axis {dim} of length {x.shape[dim]} is not a "
+                       f"multiple of the {size} devices on mesh axis "
+                       f"{axis!r}")
+
+
 def _put(tree, mesh_: Mesh, spec: P):
   """Places ``tree`` with ``spec``, checking divisibility (named errors)."""
   def put(x):
-    for dim, axis in enumerate(spec):
-      if axis is None:
-        continue
-      size = int(np.prod([mesh_.shape[a] for a in
-                          ((axis,) if isinstance(axis, str) else axis)]))
-      if x.shape[dim] % size:
-        raise ValueError(f"axis {dim} of length {x.shape[dim]} is not a "
-                         f"multiple of the {size} devices on mesh axis "
-                         f"{axis!r}")
+    _check(x, mesh_, spec)
     return jax.device_put(x, NamedSharding(mesh_, spec))
+  return jax.tree.map(put, tree)
+
+
+def place(tree, mesh_: Mesh, spec: P):
+  """A host value held alike by every process -> global arrays laid out by
+  ``spec``, on one process or N: each process copies only the blocks of its
+  own devices (``jax.make_array_from_callback``), so with a ``data`` axis
+  process p puts only its rows of the batch on its devices. Typed PRNG keys
+  are placed through their raw data. What ``training.fit`` uses on a mesh.
+
+  Example:
+    >>> m = mesh("data", devices=jax.devices()[:1])
+    >>> place({"x": np.arange(4.0)}, m, P("data"))["x"].sharding.spec[0]
+    'data'
+  """
+  sharding_ = NamedSharding(mesh_, spec)
+
+  def put(x):
+    if isinstance(x, jax.Array) and jax.dtypes.issubdtype(
+        x.dtype, jax.dtypes.prng_key):
+      return jax.random.wrap_key_data(put(jax.random.key_data(x)),
+                                      impl=jax.random.key_impl(x))
+    x = np.asarray(x)
+    _check(x, mesh_, spec)
+    return jax.make_array_from_callback(x.shape, sharding_, lambda i: x[i])
   return jax.tree.map(put, tree)
 
 

@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from typing import Any, Callable, NamedTuple, Sequence
@@ -93,6 +94,9 @@ def default_config() -> ml_collections.ConfigDict:
       # vmap populations: spread the members over all devices (when K is a
       # multiple of their number); None = yes when there is more than one.
       shard_population=config_dict.placeholder(bool),
+      # Data parallel: every batch split over the devices of a "data" mesh
+      # axis (of every process); None = yes when several processes joined.
+      data_parallel=config_dict.placeholder(bool),
       # compile(): loss kinds the step can select (() = its default) and the
       # gradient aggregation (None = plain sum, "pcgrad": thesis §4.3.3).
       loss_kinds=(), aggregate=config_dict.placeholder(str),
@@ -265,6 +269,24 @@ def population_mesh(config, strategy: str, size: int):
   return sharding.mesh(sharding.POPULATION)
 
 
+def fit_mesh(config, strategy: str, size: int):
+  """The mesh of a run, or None: ``population_mesh`` without
+  ``data_parallel``; with it a ``data`` mesh over every device (of every
+  process), or — a vmapped population with ``shard_population=True`` — a 2-D
+  (population, data) mesh with gcd(K, devices) devices on ``population``."""
+  data = config.get("data_parallel")
+  if data is None:
+    data = jax.process_count() > 1
+  if not data:
+    return population_mesh(config, strategy, size)
+  n = jax.device_count()
+  if strategy == "vmap" and config.get("shard_population"):
+    p = math.gcd(size, n)
+    return sharding.mesh((sharding.POPULATION, sharding.DATA),
+                         shape=(p, n // p))
+  return sharding.mesh(sharding.DATA)
+
+
 def _run_epoch(runner, state, feed, epoch):
   """Trains one epoch of every member (batches from ``feed``); returns (state,
   mean node loss [K, N], mean node acc [K, N], seconds, input seconds, summed
@@ -347,7 +369,7 @@ def _prepare_workdir(workdir, member, feed, config) -> None:
   feed.save(workdir)
 
 
-def _finish(spec, state, history, workdir, config) -> None:
+def _finish(spec, state, history, workdir, config, writer=True) -> None:
   """Final node variables (frozen teachers load them) and pictures."""
   if config.get("save_variables", True):
     for i in range(spec.num_nodes):
@@ -359,7 +381,7 @@ def _finish(spec, state, history, workdir, config) -> None:
       if config.verbose:
         print(f"node {i} ({spec.nodes[i].model}) variables: {path}",
               flush=True)
-  if config.get("pictures", True) and history:
+  if config.get("pictures", True) and history and writer:
     from ktg_jax import viz  # pylint: disable=import-outside-toplevel
     paths = viz.write_run_pictures(spec, history, workdir)
     if config.verbose:
@@ -432,8 +454,7 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
   strategy = ("sequential" if single else config.get("population_strategy")
               or population.default_strategy())
   runner = population.runner(
-      members_, strategy, mesh=population_mesh(config, strategy,
-                                                len(members_)),
+      members_, strategy, mesh=fit_mesh(config, strategy, len(members_)),
       num_classes=data.num_classes, total_steps=config.epochs * steps_per_epoch,
       optimizer=optimizer, augment=augment, views=feed.views,
       loss_kinds=tuple(config.get("loss_kinds", ())) or None,
@@ -447,9 +468,13 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
     dirs = [workdir] if single else [os.path.join(workdir, f"member{k}")
                                      for k in range(runner.size)]
   histories, start_epoch, mngr = [[] for _ in members_], 0, None
+  # Several processes (data parallel): process 0 writes the files; orbax
+  # (checkpoints, variables) runs in all of them, as it requires.
+  writer = jax.process_index() == 0
   if workdir:
     for member, d in zip(members_, dirs):
-      _prepare_workdir(d, member, feed, config)
+      if writer:
+        _prepare_workdir(d, member, feed, config)
     if config.checkpoint_every:
       mngr = checkpoint.run_manager(os.path.join(workdir, "checkpoints"),
                                     config.keep_checkpoints)
@@ -461,7 +486,7 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
         histories = meta.get("histories") or [meta["history"]]
         if config.verbose:
           print(f"resumed from epoch {start_epoch} in {workdir}", flush=True)
-  logs = [_Logs(d) for d in dirs]
+  logs = [_Logs(d if writer else None) for d in dirs]
   try:
     for epoch in range(start_epoch, config.epochs):
       state, loss, train_acc, sec, input_sec, extra = _run_epoch(
@@ -504,8 +529,8 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
              for k in range(runner.size)]
   if workdir:
     for m, r, rep in zip(members_, results, reports):
-      _finish(m.spec, r.state, r.history, r.workdir, config)
-      if rep is not None:
+      _finish(m.spec, r.state, r.history, r.workdir, config, writer)
+      if rep is not None and writer:
         with open(os.path.join(r.workdir, "ensemble.json"), "w") as f:
           json.dump(rep, f, indent=1)
   if single:

@@ -1,6 +1,9 @@
 """Two processes on this machine (``jax.distributed`` over 127.0.0.1, CPU gloo
 collectives): a data-parallel KTG step — each process holding half of the
-batch — equals the one-process step on the whole batch, to 1e-5."""
+batch — equals the one-process step on the whole batch, to 1e-5; and so does
+``training.fit`` run by both processes into one workdir (what
+``experiments/train.py --coordinator_address=...`` does), with its orbax
+checkpoints and process 0's metrics."""
 
 import os
 import socket
@@ -16,6 +19,15 @@ B, STEPS = 16, 2
 COMMON = textwrap.dedent("""
     import numpy as np, optax
     import ktg_jax as ktg
+
+    def fit_run(workdir=None):
+      from ktg_jax import data, training
+      cfg = training.default_config()
+      cfg.update(epochs=2, batch_size=16, eval_batch_size=100, augment=False,
+                 verbose=False, lr_schedule="constant", pictures=False,
+                 checkpoint_every=1 if workdir else 0)
+      return training.fit(ktg.classic.dml(2, "small_cnn"),
+                          data.load("digits", limit=96), cfg, workdir)
 
     def setup():
       program = ktg.compile(ktg.classic.dml(2, "small_cnn"), num_classes=5,
@@ -52,6 +64,10 @@ WORKER = COMMON + textwrap.dedent("""
               for x in jax.tree.leaves(state.params)]
     np.savez(out, *leaves, loss=np.asarray(metrics["node_loss"]
                                            .addressable_data(0)))
+    # fit: data parallel by default when several processes joined.
+    result = fit_run(sys.argv[4])
+    np.savez(out + ".fit.npz", *[np.asarray(x.addressable_data(0)) for x in
+                                 jax.tree.leaves(result.state.params)])
     jax.distributed.shutdown()
     print("OK", pid)
 """)
@@ -81,7 +97,7 @@ def test_two_process_data_parallel_step_equals_one_process(tmp_path):
   env.pop("XLA_FLAGS", None)  # one CPU device per process
   procs = [subprocess.Popen(
       [sys.executable, "-c", WORKER, str(port), str(pid),
-       str(tmp_path / f"proc{pid}.npz")], env=env, stdout=subprocess.PIPE,
+       str(tmp_path / f"proc{pid}.npz"), str(tmp_path / "run")], env=env, stdout=subprocess.PIPE,
       stderr=subprocess.PIPE, text=True) for pid in (0, 1)]
   outs = [p.communicate(timeout=300) for p in procs]
   for pid, (p, (stdout, stderr)) in enumerate(zip(procs, outs)):
@@ -103,6 +119,17 @@ def test_two_process_data_parallel_step_equals_one_process(tmp_path):
     for i, w in enumerate(want):
       np.testing.assert_allclose(got[f"arr_{i}"], w, atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(got["loss"], metrics["node_loss"], atol=1e-5)
+  # fit on two processes == fit in this one process; one set of files.
+  alone = [np.asarray(x) for x in jax.tree.leaves(
+      scope["fit_run"]().state.params)]
+  for pid in (0, 1):
+    got = np.load(tmp_path / f"proc{pid}.npz.fit.npz")
+    assert len(got.files) == len(alone)
+    for i, w in enumerate(alone):
+      np.testing.assert_allclose(got[f"arr_{i}"], w, atol=1e-5, rtol=1e-5)
+  with open(tmp_path / "run" / "metrics.jsonl") as f:
+    assert len(f.readlines()) == 2  # one line per epoch: process 0 wrote
+  assert sorted(os.listdir(tmp_path / "run" / "checkpoints")) == ["1", "2"]
   # The steps moved the parameters, so equality is not that of two inits.
   init = program.init(jax.random.key(7), batch["image"])
   assert max(np.max(np.abs(a - np.asarray(b))) for a, b in

@@ -163,3 +163,63 @@ def test_protocols_name_nevergrad_optimizers():
     point = s.suggest(f"t{i}")
     assert spaces.to_spec(space, point).num_nodes == 2
     s.on_trial_complete(f"t{i}", {st.METRIC: 0.1 * i})
+
+
+# --- packs: K graphs per trial, one population, each member its own result ---
+
+def test_pack_search_reports_every_member_with_its_own_point(local_ray,
+                                                             tmp_path):
+  del local_ray
+  from ktg_jax import training  # pylint: disable=import-outside-toplevel
+  # No Cutoff among the gates and one aux model: every pack is one program.
+  space = spaces.get("tiny", num_nodes=2, aux_models=("small_cnn",),
+                     gates=("through", "linear"))
+  settings = st.Settings(dataset="digits", cache_dir=JAX_CACHE, limit=400,
+                         train=dict(epochs=1, batch_size=64, augment=False,
+                                    lr_schedule="cosine"))
+  sc = st.SearchConfig(space=space, output_dir=str(tmp_path), num_trials=2,
+                       protocol="random", pack_size=2, workers=1, epochs=1,
+                       settings=settings)
+  grid = st.run(sc)
+  assert len(grid) == st.num_samples(sc) == 1  # one trial, 2 graphs
+  assert [len(r.config["pack"]) for r in grid] == [2]
+  for r in grid:
+    assert r.metrics["pack_programs"] == 1
+    assert len(r.metrics["member_scores"]) == len(r.config["pack"])
+    assert r.metrics["target_accuracy"] == max(r.metrics["member_scores"])
+  trials = report.records(grid, space, 1)
+  assert len(trials) == sc.num_trials
+  assert len({json.dumps(t.point, sort_keys=True) for t in trials}) == 2
+  for t in trials:
+    assert t.status == "completed" and 0 < t.score <= 1
+    assert GraphSpec.from_json(t.graph) == spaces.to_spec(space, t.point)
+  # A member's score is that of its own point trained alone (fit's
+  # population contract), not its pack's.
+  t = trials[0]
+  data = st._load_data(settings)  # pylint: disable=protected-access
+  alone = training.fit(spaces.to_spec(space, t.point), data,
+                       st.train_config(settings))
+  assert alone.final_target_accuracy == pytest.approx(t.score, abs=1e-6)
+
+
+def test_pack_searcher_tells_every_member_to_nevergrad():
+  from ktg_jax.search import packs  # pylint: disable=import-outside-toplevel
+  space = spaces.get("gamma")
+  inner = st.searcher(space, st.PROTOCOLS["bo"], num_trials=6, workers=3)
+  s = packs.PackSearch(inner, pack_size=3, num_points=6)
+  s.set_search_properties(st.METRIC, "max", {})
+  pack = s.suggest("a")["pack"]
+  assert len(pack) == 3 and all(spaces.to_spec(space, p) for p in pack)
+  assert len(s.suggest("b")["pack"]) == 3
+  assert s.suggest("c") == "FINISHED"
+  s.on_trial_complete("a", {packs.MEMBER_SCORES: [0.1, 0.2, float("nan")]})
+  s.on_trial_complete("b", None, error=True)
+  opt = inner._nevergrad_opt  # pylint: disable=protected-access
+  assert opt.num_tell == 2  # the nan member and the errored pack are not told
+  assert not inner._live_trial_mapping  # pylint: disable=protected-access
+
+
+def test_packs_refuse_early_stopping(tmp_path):
+  with pytest.raises(st.SearchError, match="pack_size"):
+    st.validate(tiny_config(tmp_path)._replace(pack_size=2))
+  st.validate(tiny_config(tmp_path)._replace(pack_size=2, protocol="random"))

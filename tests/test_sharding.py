@@ -82,6 +82,57 @@ SCRIPT = textwrap.dedent("""
       raise SystemExit("3 members on 2 population shards should be refused")
     except ValueError as e:
       assert "not a multiple" in str(e), e
+    if n == 2:  # training.fit data parallel equals fit on one device: a
+      # population of 2 seeds (one graph runs the same runner with K = 1),
+      # stepped sequentially and as one vmapped program. The reference is
+      # sequential: on XLA:CPU a vmapped K=2 program on ONE device leaves
+      # separate runs by ~2e-3 on digits (population.py); split, it does not.
+      from ktg_jax import data, training
+      digits = data.load("digits", limit=128)
+
+      def fit(spec, seeds, **kw):
+        cfg = training.default_config()
+        cfg.update(epochs=1, batch_size=32, eval_batch_size=100,
+                   augment=False, verbose=False, lr_schedule="constant",
+                   shard_population=False, **kw)
+        return training.fit(spec, digits, cfg, seeds=seeds)
+
+      one = fit(graphs[0], [0, 1], data_parallel=False,
+                population_strategy="sequential")
+      for strategy in ("sequential", "vmap"):
+        two = fit(graphs[0], [0, 1], data_parallel=True,
+                  population_strategy=strategy)
+        leaf = jax.tree.leaves(two.state.params)[0]
+        assert len(leaf.sharding.device_set) == 2, leaf.sharding
+        assert leaf.sharding.mesh.axis_names == ("data",), leaf.sharding
+        assert len(jax.tree.leaves(one.state.params)[0].sharding
+                   .device_set) == 1
+        close(one.state.params, two.state.params)
+        close(one.state.model_state, two.state.model_state)
+      # The node axis (step level): the DML graph's two small_cnn nodes
+      # stacked and split over 2 devices (heterogeneous grouping: the
+      # node_axis doctest).
+      from ktg_jax import node_axis
+      groups = node_axis.groups(graphs[0])
+      assert groups == ((0, 1),), groups
+      s0 = program.init(jax.random.key(3), np.zeros((B, 12, 12, 1)))
+      mesh = sharding.mesh("node")
+      plain, stacked = s0, node_axis.place(s0, groups, mesh)
+      nstep, pstep = node_axis.step(program, graphs[0], mesh), jax.jit(
+          program.step)
+      for b in (batch(), batch()):
+        plain, m1 = pstep(plain, b)
+        stacked, m2 = nstep(stacked, b)
+      for tree in (stacked.params, stacked.model_state):
+        for leaf in jax.tree.leaves(tree["group0"]):
+          assert leaf.shape[0] == 2 and leaf.sharding.spec[0] == "node"
+          assert {s.data.shape[0] for s in leaf.addressable_shards} == {1}
+      assert set(stacked.params) == {"group0"}
+      back = node_axis.state_from_node_axis(stacked, groups)
+      close(plain.params, back.params)
+      close(plain.model_state, back.model_state)
+      close(plain.opt_state, back.opt_state)
+      close(m1["node_loss"], m2["node_loss"])
     print("OK", n)
 """)
 
@@ -99,7 +150,7 @@ def runs():
     procs[n] = subprocess.Popen([sys.executable, "-c", SCRIPT, str(n)],
                                 env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-  return {n: (p.communicate(timeout=300), p.returncode)
+  return {n: (p.communicate(timeout=600), p.returncode)
           for n, p in procs.items()}
 
 

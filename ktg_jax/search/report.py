@@ -67,7 +67,8 @@ def last_events(path: str | None) -> dict:
 
 def records(result_grid, space, epochs: int,
             events_path: str | None = None) -> list[TrialRecord]:
-  """One record per trial of a Ray ``ResultGrid``, in creation order.
+  """One record per trial of a Ray ``ResultGrid``, in creation order (per
+  member of a pack trial: ``<trial_id>:<k>``, its own point and score).
 
   With ``events_path``, a trial whose last event is its start (Ctrl-C or a
   time limit ended the search under it) is "interrupted", not "stopped".
@@ -85,6 +86,13 @@ def records(result_grid, space, epochs: int,
               else "stopped")
     point = {k: v for k, v in (r.config or {}).items()}
     index = _index(trial_id, r.path)
+    if "pack" in point:  # a pack (search.packs): one record per member
+      scores = metrics.get("member_scores") or [None] * len(point["pack"])
+      for k, (p, s) in enumerate(zip(point["pack"], scores)):
+        out.append(TrialRecord(index, f"{trial_id}:{k}", status, reached,
+                               float("nan") if s is None else float(s),
+                               _reason(r.error), _graph(space, p), p))
+      continue
     out.append(TrialRecord(index, trial_id, status, reached,
                            float("nan") if score is None else float(score),
                            _reason(r.error), _graph(space, point), point))

@@ -25,6 +25,10 @@ Optuna's SuccessiveHalvingPruner (the original code) instead keeps a trial if
 it ranks in the top 1/2 of the rung *including itself*. Either way ASHA is
 asynchronous: early trials are judged against few peers.
 
+Packs (``pack_size`` > 1, protocols without early stopping only): a trial
+trains K points as one population and each goes back to the searcher as its
+own result; ``ktg_jax.search.packs`` says why packs and ASHA do not mix.
+
 Resume: the Tuner's state (finished trials, searcher state) lives under
 ``<output_dir>/tune``; ``run`` restores it when it exists
 (``Tuner.can_restore``), so the same command continues a killed search.
@@ -78,6 +82,10 @@ PROTOCOLS = {
     "bo": Protocol("bo", "NGOpt", False,
                    "000: multivariate optimisation of gamma gates, no "
                    "early stopping"),
+    # A random sweep where every graph runs all epochs (no ASHA): the
+    # protocol packs of graphs (``pack_size`` > 1, ``packs``) are for.
+    "random": Protocol("random", "RandomSearch", False,
+                       "random graphs, every one trained to the end"),
 }
 
 
@@ -288,6 +296,12 @@ class SearchConfig(NamedTuple):
   settings: Settings = Settings()
   max_failures: int = 0  # retries per trial; divergence is deterministic
   seed: int = 0
+  pack_size: int = 1  # graphs per trial (one population), ``packs``
+
+
+def num_samples(sc: SearchConfig) -> int:
+  """Ray trials of the search: ``num_trials`` graphs in packs of K."""
+  return -(-sc.num_trials // sc.pack_size)
 
 
 def validate(sc: SearchConfig) -> SearchConfig:
@@ -303,6 +317,12 @@ def validate(sc: SearchConfig) -> SearchConfig:
       ("epochs", isinstance(sc.epochs, int) and sc.epochs >= 1, "an int >= 1"),
       ("max_failures", sc.max_failures >= 0, "an int >= 0"),
       ("output_dir", bool(sc.output_dir), "a folder path"),
+      ("pack_size", isinstance(sc.pack_size, int) and sc.pack_size >= 1 and
+       (sc.pack_size == 1 or not PROTOCOLS.get(
+           sc.protocol, PROTOCOLS["asha"]).early_stopping),
+       "an int >= 1; > 1 only with a protocol without early stopping "
+       f"{sorted(k for k, p in PROTOCOLS.items() if not p.early_stopping)}"
+       " (a pack is stopped as a whole, ktg_jax.search.packs)"),
   )
   for field, ok, allowed in checks:
     if not ok:
@@ -314,8 +334,10 @@ def validate(sc: SearchConfig) -> SearchConfig:
 
 
 def trainable(sc: SearchConfig, fit_fn: Callable | None = None):
-  fn = tune.with_parameters(run_trial, space=sc.space, settings=sc.settings,
-                            fit_fn=fit_fn)
+  from ktg_jax.search import packs  # pylint: disable=import-outside-toplevel
+  fn = tune.with_parameters(run_trial if sc.pack_size == 1 else
+                            packs.run_pack_trial, space=sc.space,
+                            settings=sc.settings, fit_fn=fit_fn)
   return tune.with_resources(fn, {"cpu": sc.cpus_per_trial,
                                   "gpu": sc.gpus_per_trial})
 
@@ -336,13 +358,17 @@ def make_tuner(sc: SearchConfig, fit_fn: Callable | None = None
                               resume_unfinished=True, resume_errored=False,
                               restart_errored=False), True
   protocol = PROTOCOLS[sc.protocol]
+  search_alg = searcher(sc.space, protocol, sc.num_trials,
+                        sc.workers * sc.pack_size, sc.seed)
+  if sc.pack_size > 1:
+    from ktg_jax.search import packs  # pylint: disable=import-outside-toplevel
+    search_alg = packs.PackSearch(search_alg, sc.pack_size, sc.num_trials)
   tuner = tune.Tuner(
       train_fn,
       tune_config=tune.TuneConfig(
-          search_alg=searcher(sc.space, protocol, sc.num_trials, sc.workers,
-                              sc.seed),
+          search_alg=search_alg,
           scheduler=scheduler(protocol, sc.epochs),
-          num_samples=sc.num_trials, max_concurrent_trials=sc.workers,
+          num_samples=num_samples(sc), max_concurrent_trials=sc.workers,
           # One worker process runs trial after trial: no new process, JAX
           # import or data load per graph (trial state is all inside fit).
           reuse_actors=True),
@@ -350,7 +376,7 @@ def make_tuner(sc: SearchConfig, fit_fn: Callable | None = None
           name=EXPERIMENT, storage_path=os.path.abspath(sc.output_dir),
           failure_config=tune.FailureConfig(max_failures=sc.max_failures,
                                             fail_fast=False),
-          callbacks=[Progress(sc.output_dir, sc.epochs, sc.num_trials)],
+          callbacks=[Progress(sc.output_dir, sc.epochs, num_samples(sc))],
           verbose=0))
   return tuner, False
 
@@ -361,10 +387,11 @@ SEARCH_JSON = "search.json"
 def _fingerprint(sc: SearchConfig) -> dict:
   """What must not change between a search and its resume (JSON-able)."""
   settings = sc.settings._replace(cache_dir=None, gpu_memory_fraction=None)
+  packed = {} if sc.pack_size == 1 else {"pack_size": sc.pack_size}
   return json.loads(json.dumps({
       "space": sc.space._asdict(), "protocol": sc.protocol,
       "num_trials": sc.num_trials, "epochs": sc.epochs, "seed": sc.seed,
-      "settings": settings._asdict()}, default=list))
+      "settings": settings._asdict(), **packed}, default=list))
 
 
 def check_same_search(sc: SearchConfig) -> None:
