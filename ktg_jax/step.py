@@ -353,7 +353,8 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
     params = optax.apply_updates(state.params, updates)
     ema = {node_key(i): nodes_lib.ema_update(
         state.ema[node_key(i)], {"params": params[node_key(n[2])],
-                                 **new_model_state[node_key(n[2])]}, n[3])
+                                 **new_model_state[node_key(n[2])]},
+        nodes_lib.ema_decay_at(n[3], state.step))  # Mean Teacher's warm-up
            for i, n in enumerate(nodes) if n[0] == "ema"}
     accuracy = jnp.stack([jnp.mean(jnp.argmax(
         outputs[i][plan.metric_chunk[i]]["logits"], -1) == labels)
