@@ -26,10 +26,14 @@ from ml_collections import config_flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ktg_jax.search import report  # pylint: disable=wrong-import-position
+from ktg_jax.search import semi_spaces  # pylint: disable=wrong-import-position
+from ktg_jax.search import space_ops  # pylint: disable=wrong-import-position
 from ktg_jax.search import spaces  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("space", "tiny", f"preset: {sorted(spaces.PRESETS)}")
+flags.DEFINE_string("space", "tiny", "preset: "
+                    f"{sorted(spaces.PRESETS) + sorted(semi_spaces.PRESETS)}"
+                    " (ch5_*: semi-supervised, needs labels_per_class)")
 flags.DEFINE_integer("num_nodes", None, "nodes of the graph (preset default)")
 flags.DEFINE_string("target_model", None, "override the target node's model")
 flags.DEFINE_list("aux_models", None, "override the auxiliary model choices")
@@ -60,6 +64,9 @@ flags.DEFINE_string("dataset", None, "fashion_mnist|digits|cifar10|cifar100; "
                     "default: the config's, else digits")
 flags.DEFINE_string("data_dir", None, "data folder (Fashion-MNIST IDX, TFDS)")
 flags.DEFINE_integer("limit", None, "keep the first N examples per split")
+flags.DEFINE_integer("labels_per_class", None, "ch.5 spaces: labelled "
+                     "examples per class, the rest unlabelled (default: the "
+                     "config's)")
 flags.DEFINE_integer("batch_size", None, "training batch size")
 flags.DEFINE_float("learning_rate", None, "initial learning rate")
 flags.DEFINE_string("lr_schedule", None, "step|cosine|constant")
@@ -84,7 +91,28 @@ def _pretrained(pairs) -> dict:
   return out
 
 
-def build_space() -> spaces.SearchSpace:
+def build_semi_space() -> semi_spaces.SemiSpace:
+  """A ch.5 preset; the config's ema_decay (short runs need less than 0.999)."""
+  kw = {}
+  if FLAGS.space == "ch5_fixmatch":
+    kw = {"model": FLAGS.target_model} if FLAGS.target_model else {}
+  else:
+    kw = {k: v for k, v in dict(
+        num_nodes=FLAGS.num_nodes, target_model=FLAGS.target_model,
+        aux_models=tuple(FLAGS.aux_models) if FLAGS.aux_models else None
+    ).items() if v is not None}
+  space = semi_spaces.get(FLAGS.space, **kw)
+  if FLAGS.gates:
+    space = space._replace(gates=tuple(FLAGS.gates))
+  config = _CONFIG.value
+  if config and config.get("ema_decay") is not None:
+    space = space._replace(ema_decay=config.ema_decay)
+  return semi_spaces.validate(space)
+
+
+def build_space():
+  if FLAGS.space in semi_spaces.PRESETS:
+    return build_semi_space()
   overrides = {k: v for k, v in dict(
       target_model=FLAGS.target_model,
       aux_models=tuple(FLAGS.aux_models) if FLAGS.aux_models else None,
@@ -115,7 +143,7 @@ def train_overrides() -> tuple[dict, dict]:
                                  is not None else (config.get(k, default)
                                                    if config else default))
   data = dict(dataset=get("dataset", "digits"), data_dir=get("data_dir"),
-              limit=get("limit"), val_fraction=(
+              limit=get("limit"), labels_per_class=None, val_fraction=(
                   config.get("val_fraction", 0.2) if config else 0.2))
   return train, data
 
@@ -125,6 +153,16 @@ def build_config(space):
   if not FLAGS.output_dir:
     raise app.UsageError("--output_dir is required")
   train, data = train_overrides()
+  if isinstance(space, semi_spaces.SemiSpace):  # ch.5
+    config = _CONFIG.value
+    data["labels_per_class"] = (
+        FLAGS.labels_per_class if FLAGS.labels_per_class is not None
+        else config.get("labels_per_class") if config else None)
+    if data["labels_per_class"] is None:
+      raise app.UsageError(f"--space={FLAGS.space} is semi-supervised: give "
+                           "--labels_per_class or a config that sets it")
+    train["labels_per_class"] = data["labels_per_class"]
+    train["score"] = space.score  # the FixMatch space: the better node
   settings = st.Settings(data_seed=FLAGS.seed, train=train, **data)
   return st.validate(st.SearchConfig(
       space=space, output_dir=FLAGS.output_dir, protocol=FLAGS.protocol,
@@ -149,9 +187,10 @@ def main(argv):
     raise app.UsageError(f"--dataset={sc.settings.dataset!r} is invalid; "
                          f"allowed: {sorted(data_lib.SOURCES)}")
   protocol = st.PROTOCOLS[sc.protocol]
-  print(spaces.describe(space), flush=True)
+  unit = "evaluations" if sc.settings.labels_per_class else "epochs"
+  print(space_ops.of(space).describe(space), flush=True)
   print(f"protocol {protocol.name}: Nevergrad {protocol.optimizer}, "
-        f"{'ASHA (rungs 1, 2, 4, ... epochs)' if protocol.early_stopping else 'no early stopping'}"
+        f"{f'ASHA (rungs 1, 2, 4, ... {unit})' if protocol.early_stopping else 'no early stopping'}"
         f"; {sc.num_trials} graphs, {sc.workers} trials at once"
         + (f", {sc.pack_size} graphs per trial (one population)"
            if sc.pack_size > 1 else ""), flush=True)

@@ -3,14 +3,13 @@ r"""Semi-supervised baselines and a searched KTG graph, same script, same budget
   python experiments/semi.py --config=experiments/configs/semi_fashion.py \
       --per_class=10,40 --seeds=0,1,2 --output_dir=runs/semi
 
-For every labels-per-class setting: (1) with ``ktg`` among --methods, a small
-random search of --config.search_trials graphs of --config.search_space
-(ktg_jax/search/semi_spaces.py) trained on the labelled draw of seed 0 and
-scored on the *validation* split (test sealed); the best graph, its target
-set to the node that was best on validation when the space scores "best",
-is kept; (2) every method (supervised, pi_model, mean_teacher, pseudo_label,
+For every labels-per-class setting: (1) with ``ktg`` among --methods, the
+graph ``experiments/search.py`` found for it (--search: its best_graph.json;
+Ray Tune + Nevergrad + ASHA on the *validation* split, test sealed, the
+target set to the better node when the space scores "best"); (2) every method (supervised, pi_model, mean_teacher, pseudo_label,
 fixmatch: the ktg_jax.classic builders; ktg: the searched graph) trained with
-``training.fit`` for each seed (the labelled draw and the init), evaluated
+``training.fit`` for each seed — by default the seeds as one population
+on the labelled draw of seed 0 (--nopopulation: a draw per seed) — evaluated
 once on test at the end of training (the test accuracy of the last
 evaluation is the number). Each finished run is a line of results.jsonl (a
 rerun skips it); results.md holds the table: test accuracy mean +- std.
@@ -32,12 +31,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=wrong-import-position
 from ktg_jax import classic
-from ktg_jax import data as data_lib
 from ktg_jax import gates
 from ktg_jax import training
 from ktg_jax.data import semi as semi_lib
 from ktg_jax.graph import GraphSpec
-from ktg_jax.search import semi_spaces
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "experiments/configs/semi_fashion.py", "semi-supervised protocol")
@@ -48,6 +45,14 @@ _PER_CLASS = flags.DEFINE_list("per_class", None, "labels per class "
                                "(default: --config.labels_per_class)")
 _SEEDS = flags.DEFINE_list("seeds", "0,1,2", "seeds (labelled draw and init)")
 _OUT = flags.DEFINE_string("output_dir", "runs/semi", "results folder")
+_SEARCH = flags.DEFINE_string(
+    "search", "runs/semi_search/n{n}/best_graph.json", "the searched KTG "
+    "graph per labels-per-class setting ({n}): experiments/search.py's "
+    "best_graph.json")
+_POPULATION = flags.DEFINE_boolean(
+    "population", True, "train the seeds of a method as one population "
+    "(fit(..., seeds=...): one labelled draw, seed 0; the seeds vary init and "
+    "data order); --nopopulation: one run per seed, each its own draw")
 
 # method -> (model, config) -> GraphSpec (the classic builders, SPEC §1).
 BASELINES = {
@@ -71,37 +76,15 @@ def load(cfg, per_class: int, seed: int):
                        limit=cfg.limit)
 
 
-def search(cfg, per_class: int, out_dir: str) -> GraphSpec:
-  """Random search on validation; returns the best graph (test sealed)."""
-  space = semi_spaces.get(cfg.search_space)
-  print(semi_spaces.describe(space), flush=True)
-  semi = load(cfg, per_class, seed=0)
-  semi = semi._replace(test=data_lib.SealedSplit(semi.name))
-  run_cfg = cfg.copy_and_resolve_references()
-  run_cfg.update(eval_split="val", seed=0, verbose=False, score=space.score)
-  rng, best, tried = np.random.default_rng(per_class), None, 0
-  log = os.path.join(out_dir, f"search_n{per_class}.jsonl")
-  while tried < cfg.search_trials:
-    point = semi_spaces.sample(space, rng)
-    if not semi_spaces.feasible(space, point):
-      continue
-    spec, tried = semi_spaces.to_spec(space, point), tried + 1
-    t0 = time.time()
-    r = training.fit(spec, semi, run_cfg)
-    acc = r.history[-1]["accuracy"]
-    node = int(np.argmax(acc)) if space.score == "best" else spec.target
-    rec = {"trial": tried, "point": point, "val_score": r.final_target_accuracy,
-           "val_node_accuracy": acc, "node": node,
-           "seconds": time.time() - t0}
-    with open(log, "a") as f:
-      f.write(json.dumps(rec) + "\n")
-    print(f"search n={per_class} trial {tried}: val {rec['val_score']:.4f} "
-          f"{point}", flush=True)
-    if best is None or rec["val_score"] > best[0]:
-      best = (rec["val_score"], GraphSpec(nodes=spec.nodes, edges=spec.edges,
-                                          target=node))
-  best[1].save(os.path.join(out_dir, f"best_graph_n{per_class}.json"))
-  return best[1]
+def searched_graph(per_class: int) -> GraphSpec:
+  """The KTG graph found by ``experiments/search.py`` (Ray Tune + Nevergrad
+  + ASHA on the validation split) for this labels-per-class setting."""
+  path = _SEARCH.value.format(n=per_class)
+  if not os.path.exists(path):
+    raise app.UsageError(
+        f"--search={_SEARCH.value!r}: no {path}; run experiments/search.py "
+        f"--space=... --labels_per_class={per_class} first (see README)")
+  return GraphSpec.load(path)
 
 
 def spec_of(method, cfg, searched):
@@ -132,6 +115,32 @@ def table(results) -> str:
   return "\n".join(lines)
 
 
+def run_population(cfg, n, seeds, searched, results, done, path, out):
+  """Each method's seeds as one population on the labelled draw of seed 0."""
+  semi = load(cfg, n, 0)
+  for method in _METHODS.value:
+    if all((n, method, s) in done for s in seeds):
+      continue
+    run_cfg = cfg.copy_and_resolve_references()
+    run_cfg.update(eval_split="test", verbose=False)
+    t0 = time.time()
+    r = training.fit(spec_of(method, cfg, searched), semi, run_cfg,
+                     workdir=os.path.join(out, f"n{n}", method), seeds=seeds)
+    sec = time.time() - t0
+    for seed, m in zip(seeds, r.members):
+      rec = {"per_class": n, "method": method, "seed": seed, "draw": 0,
+             "test_accuracy": m.final_target_accuracy,
+             "node_test_accuracy": m.history[-1]["accuracy"],
+             "seconds": sec / len(seeds), "strategy": r.strategy}
+      results.append(rec)
+      with open(path, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    accs = [100 * m.final_target_accuracy for m in r.members]
+    print(f"n={n} {method:13s} test {np.mean(accs):.2f} +- {np.std(accs):.2f}"
+          f" {[m.history[-1]['accuracy'] for m in r.members]} ({sec:.0f} s, "
+          f"{len(seeds)} seeds, {r.strategy})", flush=True)
+
+
 def main(argv):
   del argv
   cfg = _CONFIG.value
@@ -143,12 +152,12 @@ def main(argv):
   done = {(r["per_class"], r["method"], r["seed"]) for r in results}
   start = time.time()
   for n in [int(x) for x in (_PER_CLASS.value or [cfg.labels_per_class])]:
-    searched = None
-    if "ktg" in _METHODS.value:
-      best_path = os.path.join(out, f"best_graph_n{n}.json")
-      searched = (GraphSpec.load(best_path) if os.path.exists(best_path)
-                  else search(cfg, n, out))
-    for seed in [int(s) for s in _SEEDS.value]:
+    searched = searched_graph(n) if "ktg" in _METHODS.value else None
+    seeds = [int(s) for s in _SEEDS.value]
+    if _POPULATION.value:
+      run_population(cfg, n, seeds, searched, results, done, path, out)
+      continue
+    for seed in seeds:
       semi = load(cfg, n, seed)
       for method in _METHODS.value:
         if (n, method, seed) in done:

@@ -12,9 +12,10 @@ kind           network   learns     checkpoint       what updates it
                                                      (SPEC §1, the KD teacher)
 ``pretrained`` yes       yes        required         initialised from the
                                                      checkpoint, then SGD (002)
-``ema``        yes       no         forbidden        after every update,
-                                                     ``a * ema + (1 - a) * theta_i``
-                                                     of node ``of`` (ch.5)
+``ema``        yes       no         forbidden        after every update k,
+                                                     ``a_k * ema + (1 - a_k) * theta_i``
+                                                     of node ``of`` (ch.5),
+                                                     ``a_k = min(1 - 1/(k+1), a)``
 ``ensemble``   no        no         forbidden        nothing: logits = mean of the
                                                      members' logits (eq 4.10)
 ``ssl``        yes       yes        forbidden        SGD on its gated own SSL
@@ -73,6 +74,27 @@ def ema_update(ema, new, decay):
   """
   return jax.tree_util.tree_map(
       lambda e, n: decay * e + (1.0 - decay) * n.astype(e.dtype), ema, new)
+
+
+def ema_decay_at(decay, step):
+  """The EMA decay of update ``step``: ``min(1 - 1 / (step + 1), decay)``.
+
+  Mean Teacher's warm-up (Tarvainen & Valpola 2017, ``update_ema_variables``
+  in their published code: "use the true average until the exponential
+  average is more correct"). ``step`` counts the updates done *before* this
+  one (``KTGState.step``), so the first update copies the student
+  (decay 0), the k-th (0-based) leaves ``ema`` the plain mean of the student's
+  iterates 1..k+1, and from ``k >= 1 / (1 - decay) - 1`` on the decay is
+  ``decay``. (Their code counts the update just done, which keeps the random
+  init in the mean with weight ``1 / (k + 2)``; ours drops it.) Without it an
+  EMA at decay 0.999 is still ``0.999**150 ~ 86%`` its init after 150 updates.
+
+  Example:
+    >>> [round(float(ema_decay_at(0.9, k)), 3) for k in (0, 1, 3, 50)]
+    [0.0, 0.5, 0.75, 0.9]
+  """
+  step = jnp.asarray(step, jnp.float32)
+  return jnp.minimum(1.0 - 1.0 / (step + 1.0), decay)
 
 
 def ensemble_logits(member_logits):

@@ -385,7 +385,8 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
     params = optax.apply_updates(state.params, updates)
     ema = {node_key(i): nodes_lib.ema_update(
         state.ema[node_key(i)], {"params": params[node_key(n[2])],
-                                 **new_model_state[node_key(n[2])]}, n[3])
+                                 **new_model_state[node_key(n[2])]},
+        nodes_lib.ema_decay_at(n[3], state.step))  # Mean Teacher's warm-up
            for i, n in enumerate(nodes) if n[0] == "ema"}
     ema.update({k: nodes_lib.ema_update(  # momentum encoders (000)
         state.ema[k], {"params": params[node_key(i)],

@@ -9,6 +9,8 @@ convention documented in ``ktg_jax/plan.py`` (one forward over all the images
 a node sees; BN statistics do not depend on their order).
 """
 
+import dataclasses
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -91,10 +93,10 @@ def run_direct(loss_fn, init, steps=3, unlabeled=True, ema=None):
     updates, opt_state = OPT.update(g, opt_state, params)
     params = optax.apply_updates(params, updates)
     stats = stats_new
-    if ema is not None:  # EMA after the update, of the new student
-      a = ema[0]
+    if ema is not None:  # EMA after the update, of the new student, with
+      a = min(1.0 - 1.0 / (i + 1), ema[0])  # Mean Teacher's warm-up
       new = {"params": params["node0"], **stats["node0"]}
-      ema = (a, jax.tree.map(lambda e, n: a * e + (1 - a) * n, ema[1], new))
+      ema = (ema[0], jax.tree.map(lambda e, n: a * e + (1 - a) * n, ema[1], new))
     losses.append(np.asarray(node_losses))
   return params, stats, ema, losses
 
@@ -213,25 +215,39 @@ def test_mean_teacher_equals_ema_consistency():
   chex.assert_trees_all_close(state.ema["node1"], ema[1], atol=1e-5, rtol=1e-5)
 
 
-def test_ema_direction_after_one_update():
-  a = 0.75
-  program, init, state, _ = run_program(
-      classic.mean_teacher("small_cnn", decay=a), steps=1)
-  old = init.ema["node1"]["params"]
-  new = state.params["node0"]
-  want = jax.tree.map(lambda o, n: a * o + (1 - a) * n, old, new)
-  chex.assert_trees_all_close(state.ema["node1"]["params"], want, atol=1e-6)
-  # ... and not the other way round (a * new + (1 - a) * old).
-  wrong = jax.tree.map(lambda o, n: a * n + (1 - a) * o, old, new)
-  with pytest.raises(AssertionError):
-    chex.assert_trees_all_close(state.ema["node1"]["params"], wrong,
-                                atol=1e-6)
-  # BatchNorm statistics are averaged too.
-  want_bn = jax.tree.map(lambda o, n: a * o + (1 - a) * n,
-                         init.ema["node1"]["batch_stats"],
-                         state.model_state["node0"]["batch_stats"])
-  chex.assert_trees_all_close(state.ema["node1"]["batch_stats"], want_bn,
-                              atol=1e-6)
+@pytest.mark.parametrize("bn", ["batch", "running"])
+def test_ema_warm_up_then_decay_against_numpy(bn):
+  """Mean Teacher's ``a_k = min(1 - 1/(k+1), a)``: update 0 copies the
+  student, update 1 averages the two iterates, later ones use ``a`` (0.3 <
+  1/2, so the direction ``a * ema + (1 - a) * new`` is visible); parameters
+  and BatchNorm statistics alike, whichever statistics the teacher's forward
+  uses."""
+  a, steps = 0.3, 4
+  spec = classic.mean_teacher("small_cnn", decay=a)
+  spec = dataclasses.replace(spec, nodes=(
+      spec.nodes[0], dataclasses.replace(spec.nodes[1], bn=bn)))
+  program = ktg.compile(spec, num_classes=C, total_steps=10, optimizer=OPT,
+                        views=VIEWS)
+  state = program.init(jax.random.key(0), batch(0)["image"])
+  to_np = lambda tree: jax.tree.map(np.asarray, tree)
+  want = init_stats = to_np(state.ema["node1"])
+  chex.assert_trees_all_close(want, to_np({"params": state.params["node0"],
+                                           **state.model_state["node0"]}))
+  for k in range(steps):
+    state, _ = program.step(state, batch(k))
+    student = to_np({"params": state.params["node0"],
+                     **state.model_state["node0"]})
+    a_k = min(1.0 - 1.0 / (k + 1), a)
+    assert a_k == [0.0, 0.3, 0.3, 0.3][k]
+    want = jax.tree.map(lambda e, n: a_k * e + (1.0 - a_k) * n, want, student)
+    got = to_np(state.ema["node1"])
+    chex.assert_trees_all_close(got, want, atol=1e-6, rtol=1e-6)
+    if k == 0:  # a copy of the student, BN statistics included
+      chex.assert_trees_all_close(got, student, atol=0, rtol=0)
+  # The statistics moved with the student (not left at their init).
+  moved = jax.tree.map(lambda g, i: not np.allclose(g, i),
+                       got["batch_stats"], init_stats["batch_stats"])
+  assert all(jax.tree.leaves(moved))
 
 
 def test_pseudo_label_equals_own_argmax_ce():

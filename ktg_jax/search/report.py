@@ -8,11 +8,15 @@ without Ray.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
 from typing import NamedTuple
 
+import numpy as np
+
+from ktg_jax.search import space_ops
 from ktg_jax.search import spaces
 
 TABLE = "trials.csv"
@@ -46,10 +50,15 @@ def _reason(error) -> str:
   return (text[-1] if text else type(error).__name__)[:300]
 
 
-def _graph(space, point) -> str:
+def _graph(space, point, node_accuracy=None) -> str:
+  """The trial's graph as JSON; a space scored by its "best" node (ch.5's
+  FixMatch space) gets that node as the target (its last validation
+  accuracies ``node_accuracy``)."""
   try:
-    return json.dumps(spaces.to_spec(space, point).to_json(),
-                      separators=(",", ":"))
+    spec = space_ops.of(space).to_spec(space, point)
+    if getattr(space, "score", "target") == "best" and node_accuracy:
+      spec = dataclasses.replace(spec, target=int(np.argmax(node_accuracy)))
+    return json.dumps(spec.to_json(), separators=(",", ":"))
   except (spaces.InfeasiblePoint, ValueError):
     return ""
 
@@ -95,7 +104,9 @@ def records(result_grid, space, epochs: int,
       continue
     out.append(TrialRecord(index, trial_id, status, reached,
                            float("nan") if score is None else float(score),
-                           _reason(r.error), _graph(space, point), point))
+                           _reason(r.error), _graph(
+                               space, point, metrics.get("node_accuracy")),
+                           point))
   return sorted(out, key=lambda t: (t.index, t.trial_id))
 
 

@@ -198,6 +198,13 @@ def feasible(space: SemiSpace, point: Mapping[str, Any]) -> bool:
   return True
 
 
+def loss_kinds(space: SemiSpace) -> tuple[str, ...]:
+  """No shared program: each graph compiles the losses it has (``fit``'s
+  default), as the ch.3 spaces do."""
+  del space
+  return ()
+
+
 def sample(space: SemiSpace, rng) -> dict[str, Any]:
   """A uniform random point (numpy Generator); may be infeasible."""
   return {k: d.options[rng.integers(len(d.options))]

@@ -29,6 +29,13 @@ Packs (``pack_size`` > 1, protocols without early stopping only): a trial
 trains K points as one population and each goes back to the searcher as its
 own result; ``ktg_jax.search.packs`` says why packs and ASHA do not mix.
 
+ch.5 spaces (``semi_spaces.SemiSpace``, ``space_ops`` picks their functions)
+go the same way with ``Settings.labels_per_class`` set: the trial trains on
+the labelled draw + the unlabelled rest (``data.semi``), an "epoch" is one
+evaluation (every ``eval_every`` iterations), so ASHA's rungs are the 1st,
+2nd, 4th ... evaluation (ch.5), and the score is the config's (``score="best"``:
+the better node, the FixMatch space).
+
 Resume: the Tuner's state (finished trials, searcher state) lives under
 ``<output_dir>/tune``; ``run`` restores it when it exists
 (``Tuner.can_restore``), so the same command continues a killed search.
@@ -49,7 +56,10 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.nevergrad import NevergradSearch
 
-from ktg_jax.search import fingerprint, spaces
+from ktg_jax.search import fingerprint
+from ktg_jax.search import semi_spaces
+from ktg_jax.search import space_ops
+from ktg_jax.search import spaces
 
 METRIC = "target_accuracy"  # validation accuracy of the target node
 TIME_ATTR = "epoch"
@@ -98,6 +108,9 @@ class Settings(NamedTuple):
   data_seed: int = 0
   train: Mapping[str, Any] = {}  # overrides of training.default_config()
   cache_dir: str | None = None    # JAX persistent compilation cache
+  # ch.5: labels per class (None: fully labelled). The labelled draw and the
+  # train / val cut both use data_seed (``data.semi.load``).
+  labels_per_class: int | None = None
   gpu_memory_fraction: float | None = None  # per trial, when GPUs are shared
 
 
@@ -124,6 +137,12 @@ def train_config(settings: Settings):
 
 def _load_data(settings: Settings):
   from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
+  if settings.labels_per_class is not None:  # ch.5: labelled + unlabelled
+    from ktg_jax.data import semi  # pylint: disable=import-outside-toplevel
+    return data_lib.sealed(semi.load(
+        settings.dataset, settings.labels_per_class, seed=settings.data_seed,
+        split_seed=settings.data_seed, val_fraction=settings.val_fraction,
+        data_dir=settings.data_dir, limit=settings.limit))
   return data_lib.sealed(data_lib.load(
       settings.dataset, seed=settings.data_seed,
       val_fraction=settings.val_fraction, data_dir=settings.data_dir,
@@ -172,11 +191,12 @@ def run_trial(point: dict, *, space: spaces.SearchSpace, settings: Settings,
   # computation, when JAX reads them.
   for k, v in allocator_env(settings.gpu_memory_fraction).items():
     os.environ.setdefault(k, v)
-  spec = spaces.to_spec(space, point)
+  ops = space_ops.of(space)
+  spec = ops.to_spec(space, point)
   data = _load_data(settings)
   cfg = train_config(settings)
-  if spaces.loss_kinds(space):  # ch.4: every graph drawn shares one program
-    cfg.loss_kinds = spaces.loss_kinds(space)
+  if ops.loss_kinds(space):  # ch.4: every graph drawn shares one program
+    cfg.loss_kinds = ops.loss_kinds(space)
 
   def report(epoch: int, metrics: dict) -> bool:
     tune.report({METRIC: metrics["target_accuracy"], TIME_ATTR: epoch,
@@ -197,8 +217,9 @@ def parametrization(space: spaces.SearchSpace) -> ng.p.Dict:
       return ng.p.Log(lower=domain.lower, upper=domain.upper)
     return ng.p.Scalar(lower=domain.lower, upper=domain.upper)
   param = ng.p.Dict(**{k: convert(d)
-                       for k, d in spaces.parameters(space).items()})
-  param.register_cheap_constraint(spaces.Feasible(space))
+                       for k, d in space_ops.of(space).parameters(
+                           space).items()})
+  param.register_cheap_constraint(space_ops.Feasible(space))
   return param
 
 
@@ -328,7 +349,13 @@ def validate(sc: SearchConfig) -> SearchConfig:
     if not ok:
       raise SearchError(f"{field}={getattr(sc, field)!r} is invalid; "
                         f"allowed: {allowed}")
-  spaces.validate(sc.space)
+  space_ops.of(sc.space).validate(sc.space)
+  if (sc.settings.labels_per_class is None) != (
+      not isinstance(sc.space, semi_spaces.SemiSpace)):
+    raise SearchError(
+        f"settings.labels_per_class={sc.settings.labels_per_class!r} with a "
+        f"{type(sc.space).__name__}; allowed: an int >= 1 with a ch.5 "
+        "SemiSpace, None with a SearchSpace")
   train_config(sc.settings)  # unknown training overrides fail here
   return sc
 
@@ -387,11 +414,14 @@ SEARCH_JSON = "search.json"
 def _fingerprint(sc: SearchConfig) -> dict:
   """What must not change between a search and its resume (JSON-able)."""
   settings = sc.settings._replace(cache_dir=None, gpu_memory_fraction=None)
+  settings = settings._asdict()
+  if settings["labels_per_class"] is None:  # searches written before ch.5
+    del settings["labels_per_class"]       # resume unchanged
   packed = {} if sc.pack_size == 1 else {"pack_size": sc.pack_size}
   return json.loads(json.dumps({
       "space": sc.space._asdict(), "protocol": sc.protocol,
       "num_trials": sc.num_trials, "epochs": sc.epochs, "seed": sc.seed,
-      "settings": settings._asdict(), **packed}, default=list))
+      "settings": settings, **packed}, default=list))
 
 
 def check_same_search(sc: SearchConfig) -> None:
