@@ -60,7 +60,8 @@ BASELINES = {
     "pi_model": lambda m, c: classic.pi_model(
         m, c.consistency_weight, gates.Linear()),
     "mean_teacher": lambda m, c: classic.mean_teacher(
-        m, c.consistency_weight, c.ema_decay, gates.Linear()),
+        m, c.consistency_weight, c.ema_decay, gates.Linear(),
+        bn=c.get("ema_bn", "batch")),
     "pseudo_label": lambda m, c: classic.pseudo_label(
         m, c.pseudo_label_weight, gates.Linear()),
     "fixmatch": lambda m, c: classic.fixmatch(m, c.tau,
@@ -95,7 +96,8 @@ def spec_of(method, cfg, searched):
                          f"{sorted(BASELINES) + ['ktg']}")
   spec = BASELINES[method](cfg.models, cfg)
   if cfg.ema_eval and method in EMA_EVAL:
-    spec = classic.with_ema_target(spec, cfg.ema_decay)
+    spec = classic.with_ema_target(spec, cfg.ema_decay,
+                                   cfg.get("ema_bn", "batch"))
   return spec
 
 

@@ -117,11 +117,14 @@ def pi_model(model: str, weight: float = 1.0,
 
 def mean_teacher(model: str, weight: float = 1.0, decay: float = 0.999,
                  gate: gates.Gate = gates.Through(),
-                 views: tuple[str, str] = ("a", "b")) -> GraphSpec:
+                 views: tuple[str, str] = ("a", "b"),
+                 bn: str = "batch") -> GraphSpec:
   """Mean Teacher (Tarvainen & Valpola 2017): node 1 is the EMA of node 0;
-  MSE consistency from the teacher on view b to the student on view a."""
+  MSE consistency from the teacher on view b to the student on view a.
+  ``bn``: the teacher's BatchNorm statistics (``ktg_jax.nodes``)."""
   a, b = views
-  return GraphSpec(nodes=(Node(model), Node(kind="ema", of=0, decay=decay)),
+  return GraphSpec(nodes=(Node(model), Node(kind="ema", of=0, decay=decay,
+                                            bn=bn)),
                    edges={(LABEL, 0): Edge(gates.Through(), target_view=a),
                           (1, 0): Edge(gate, "consistency_mse", weight,
                                        source_view=b, target_view=a)})
@@ -148,7 +151,8 @@ def fixmatch(model: str, tau: float = 0.95, weight: float = 1.0) -> GraphSpec:
                    samples="unlabeled")})
 
 
-def with_ema_target(spec: GraphSpec, decay: float = 0.999) -> GraphSpec:
+def with_ema_target(spec: GraphSpec, decay: float = 0.999,
+                    bn: str = "batch") -> GraphSpec:
   """The same graph scored by an EMA of its target (FixMatch reports its EMA
   model): the target becomes an EMA node of the old target already in the
   graph (Mean Teacher's teacher), else a new one with no edges.
@@ -161,7 +165,7 @@ def with_ema_target(spec: GraphSpec, decay: float = 0.999) -> GraphSpec:
     if n.kind == "ema" and n.of == spec.target:
       return dataclasses.replace(spec, target=i)
   ema = Node(spec.nodes[spec.target].model, kind="ema", of=spec.target,
-             decay=decay)
+             decay=decay, bn=bn)
   return dataclasses.replace(spec, nodes=tuple(spec.nodes) + (ema,),
                              target=len(spec.nodes))
 

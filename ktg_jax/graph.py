@@ -85,7 +85,8 @@ class Node:
 
   ``checkpoint``: variables to load (frozen and pre-trained nodes).
   ``of``: the node an ``ema`` node averages; ``decay``: its ``a``; ``bn``: the
-  BatchNorm statistics its train-step forward uses ("batch" or "running").
+  BatchNorm statistics its train-step forward uses and keeps ("batch",
+  "running" or "own": ``ktg_jax.nodes``).
   ``members``: the nodes an ``ensemble`` node averages.
   ``reinit``: top-level layers of a ``pretrained`` node that are initialised
   afresh instead of loaded (the classifier head is re-initialised anyway when

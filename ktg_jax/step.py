@@ -307,6 +307,7 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
   def forward(params, state, chunk_images, plan):
     """Per node, ``(view, part) -> outputs``; the learning nodes' new BN state."""
     outputs, new_model_state, momentum = [None] * len(nodes), {}, {}
+    ema_stats = {}  # bn="own" EMA nodes: the statistics of their own forward
     for i, (kind, _, _, _, bn, members, _) in enumerate(nodes):
       k, chunks = node_key(i), plan.chunks[i]
       if kind == "ensemble":
@@ -316,9 +317,13 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
       if kind == "frozen":  # a teacher in inference mode, BN stats untouched
         out = module.apply(state.frozen[k], x, train=False)
       elif kind == "ema":  # batch statistics, as Mean Teacher's teacher
-        out = module.apply(state.ema[k], x, train=bn == "batch",
-                           mutable=["batch_stats"] if bn == "batch" else False)
-        out = out[0] if bn == "batch" else out
+        train = bn != "running"
+        out = module.apply(state.ema[k], x, train=train,
+                           mutable=["batch_stats"] if train else False)
+        if train:
+          out, stats = out
+          if bn == "own":
+            ema_stats[k] = jax.lax.stop_gradient(stats)
       else:
         out, new_model_state[k] = module.apply(
             {"params": params[k], **state.model_state[k]}, x, train=True,
@@ -341,7 +346,7 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
         outputs[i] = {c: {"logits": nodes_lib.ensemble_logits(jnp.stack(
             [outputs[m][c]["logits"] for m in members]))}
                       for c in plan.chunks[i]}
-    return outputs, new_model_state, momentum
+    return outputs, new_model_state, momentum, ema_stats
 
   def step(state: KTGState, batch) -> tuple[KTGState, dict]:
     labels = batch["label"]
@@ -359,14 +364,15 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
     t = state.step.astype(jnp.float32) / total_steps
 
     def total_loss(params):
-      outputs, new_model_state, momentum = forward(params, state,
-                                                   chunk_images, plan)
+      outputs, new_model_state, momentum, ema_stats = forward(
+          params, state, chunk_images, plan)
       own, new_ssl, stds = ssl_learner.own_terms(
           learners, outputs, momentum, state.ssl, plan.parts["labeled"])
       node_loss, aux = slot_losses(slots, state.edges, outputs, labels, t,
                                    reduction, plan.parts, kinds, len(nodes),
                                    label_outputs, own)
-      aux = {**aux, "ssl_state": {**state.ssl, **new_ssl}}
+      aux = {**aux, "ssl_state": {**state.ssl, **new_ssl},
+             "ema_stats": ema_stats}
       if stds:  # ssl nodes' collapse monitor (0 elsewhere)
         aux["embedding_std"] = jnp.stack([stds.get(i, jnp.zeros(()))
                                           for i in range(len(nodes))])
@@ -380,7 +386,7 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
       grads, (node_loss, outputs, new_model_state, aux) = (
           gradient_aggregation.AGGREGATES[aggregate](
               total_loss, state.params, node_edges, len(nodes)))
-    ssl = aux.pop("ssl_state")
+    ssl, ema_stats = aux.pop("ssl_state"), aux.pop("ema_stats")
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     ema = {node_key(i): nodes_lib.ema_update(
@@ -388,6 +394,8 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
                                  **new_model_state[node_key(n[2])]},
         nodes_lib.ema_decay_at(n[3], state.step))  # Mean Teacher's warm-up
            for i, n in enumerate(nodes) if n[0] == "ema"}
+    for k, stats in ema_stats.items():  # bn="own": weights averaged only
+      ema[k] = {"params": ema[k]["params"], **stats}
     ema.update({k: nodes_lib.ema_update(  # momentum encoders (000)
         state.ema[k], {"params": params[node_key(i)],
                        **new_model_state[node_key(i)]},

@@ -7,7 +7,8 @@ crop (pad 2), strong = weak + RandAugment + Cutout (ktg_jax/data/randaugment.py)
 Baseline weights (literature defaults, not tuned): consistency (MSE, mean over
 classes) 10 with a Positive Linear ramp (Pi-model, Mean Teacher), Pseudo-Label
 1 with the same ramp, FixMatch tau 0.95 weight 1; EMA decay 0.99 (300
-iterations are too few for 0.999). The KTG graph is searched by
+iterations are too few for 0.999), EMA BatchNorm statistics of its own
+forward (``ema_bn="own"``). The KTG graph is searched by
 experiments/search.py --space=ch5_fixmatch --config=<this file> (README).
 """
 
@@ -25,4 +26,7 @@ def get_config():
   c.checkpoint_every, c.save_variables, c.pictures = 0, False, False
   c.consistency_weight, c.pseudo_label_weight, c.tau = 10.0, 1.0, 0.95
   c.ema_decay, c.ema_eval = 0.99, True
+  # The EMA models keep the statistics of their own forward (Mean Teacher's
+  # code): averaged statistics left them near chance at this length (README).
+  c.ema_bn = "own"
   return c
