@@ -24,7 +24,7 @@ data:
 	  echo "could not install dataset-fashion-mnist; run: apt-get install dataset-fashion-mnist"
 
 test: setup data
-	JAX_PLATFORMS=cpu $(PY) -m pytest
+	JAX_PLATFORMS=cpu $(PY) -m pytest -n 2 --dist loadfile
 
 # XNNPACK convolutions: x1.6 on this 2-core CPU (benchmarks/RESULTS.md section 2);
 # the tests keep XLA's defaults.
