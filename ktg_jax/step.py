@@ -389,13 +389,19 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
     ssl, ema_stats = aux.pop("ssl_state"), aux.pop("ema_stats")
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    ema = {node_key(i): nodes_lib.ema_update(
-        state.ema[node_key(i)], {"params": params[node_key(n[2])],
-                                 **new_model_state[node_key(n[2])]},
-        nodes_lib.ema_decay_at(n[3], state.step))  # Mean Teacher's warm-up
-           for i, n in enumerate(nodes) if n[0] == "ema"}
-    for k, stats in ema_stats.items():  # bn="own": weights averaged only
-      ema[k] = {"params": ema[k]["params"], **stats}
+    ema = {}
+    for i, n in enumerate(nodes):
+      if n[0] != "ema":
+        continue
+      k, src = node_key(i), node_key(n[2])
+      a = nodes_lib.ema_decay_at(n[3], state.step)  # Mean Teacher's warm-up
+      if k in ema_stats:  # bn="own": the weights averaged, its own statistics
+        ema[k] = {"params": nodes_lib.ema_update(state.ema[k]["params"],
+                                                 params[src], a),
+                  **ema_stats[k]}
+      else:
+        ema[k] = nodes_lib.ema_update(
+            state.ema[k], {"params": params[src], **new_model_state[src]}, a)
     ema.update({k: nodes_lib.ema_update(  # momentum encoders (000)
         state.ema[k], {"params": params[node_key(i)],
                        **new_model_state[node_key(i)]},
