@@ -413,15 +413,15 @@ SEARCH_JSON = "search.json"
 
 def _fingerprint(sc: SearchConfig) -> dict:
   """What must not change between a search and its resume (JSON-able)."""
+  # A field a stored fingerprint lacks counts as None (fingerprint.changed), so
+  # searches from before labels_per_class resume; pack_size defaults to 1, not
+  # None, so it is recorded only when set.
   settings = sc.settings._replace(cache_dir=None, gpu_memory_fraction=None)
-  settings = settings._asdict()
-  if settings["labels_per_class"] is None:  # searches written before ch.5
-    del settings["labels_per_class"]       # resume unchanged
   packed = {} if sc.pack_size == 1 else {"pack_size": sc.pack_size}
   return json.loads(json.dumps({
       "space": sc.space._asdict(), "protocol": sc.protocol,
       "num_trials": sc.num_trials, "epochs": sc.epochs, "seed": sc.seed,
-      "settings": settings, **packed}, default=list))
+      "settings": settings._asdict(), **packed}, default=list))
 
 
 def check_same_search(sc: SearchConfig) -> None:
