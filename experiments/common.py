@@ -37,3 +37,14 @@ def write_table(out_dir: str, rows: dict, header: tuple[str, str]) -> str:
   with open(os.path.join(out_dir, "table.md"), "w") as f:
     f.write(text)
   return text
+
+
+def check_command_line(argv, **required) -> None:
+  """absl ``main``'s checks: no positional arguments, and every ``required``
+  flag (name=value) set; raises ``app.UsageError`` naming the flag."""
+  from absl import app  # pylint: disable=import-outside-toplevel
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  for name, value in required.items():
+    if not value:
+      raise app.UsageError(f"--{name} is required")

@@ -35,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import common  # pylint: disable=wrong-import-position  (experiments/common.py)
 import ktg_jax as ktg  # pylint: disable=wrong-import-position
 from ktg_jax import data as data_lib  # pylint: disable=wrong-import-position
 from ktg_jax import seeds as seeds_lib  # pylint: disable=wrong-import-position
@@ -110,10 +111,7 @@ def run_row(name, config, data, temperature, seeds) -> dict:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  if not FLAGS.teachers:
-    raise app.UsageError("--teachers is required")
+  common.check_command_line(argv, teachers=FLAGS.teachers)
   unknown = sorted(set(FLAGS.rows) - set(ROWS))
   if unknown:
     raise app.UsageError(f"--rows={unknown} is invalid; allowed: {list(ROWS)}")

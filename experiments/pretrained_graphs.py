@@ -52,10 +52,7 @@ def conditions(sources: list[str]) -> dict[str, tuple]:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  if not FLAGS.output_dir:
-    raise app.UsageError("--output_dir is required")
+  common.check_command_line(argv, output_dir=FLAGS.output_dir)
   from ktg_jax import data, training  # pylint: disable=import-outside-toplevel
   try:
     space = spaces.get("tiny", target_model=FLAGS.model,

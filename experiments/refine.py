@@ -157,10 +157,7 @@ def _json(path, obj=None):
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  if not FLAGS.output_dir:
-    raise app.UsageError("--output_dir is required")
+  common.check_command_line(argv, output_dir=FLAGS.output_dir)
   out, start = FLAGS.output_dir, time.time()
   os.makedirs(out, exist_ok=True)
   import jax  # pylint: disable=import-outside-toplevel
