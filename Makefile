@@ -33,8 +33,12 @@ CPU_FAST := JAX_PLATFORMS=cpu XLA_FLAGS=--xla_cpu_use_xnnpack=true
 demo: setup data
 	$(CPU_FAST) $(PY) experiments/demo.py
 
+# As users run: all cores (each framework's default threads); jax_dp splits
+# the batch over one forced host device per core. Then 1 thread each.
 bench: setup
-	$(CPU_FAST) $(PY) benchmarks/step_speed.py --quick --threads 1
+	JAX_PLATFORMS=cpu $(PY) benchmarks/step_speed.py --quick \
+	  --frameworks jax,jax_dp,torch --devices $$(nproc)
+	JAX_PLATFORMS=cpu $(PY) benchmarks/step_speed.py --quick --threads 1
 
 clean:
 	rm -rf $(VENV) runs

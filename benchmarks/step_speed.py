@@ -55,6 +55,9 @@ def parse(argv=None):
   p.add_argument("--rss", action="store_true",
                  help="peak RSS per framework, each in a child process")
   p.add_argument("--xla_flags", default="", help="appended to XLA_FLAGS")
+  p.add_argument("--devices", type=int, default=0,
+                 help="CPU: force this many host devices (jax_dp splits the "
+                 "batch over them)")
   p.add_argument("--quick", action="store_true",
                  help="2 nodes of small models, 16x16 images, 2 rounds")
   p.add_argument("--out", default="", help="write the results as JSON")
@@ -68,6 +71,8 @@ def parse(argv=None):
 def set_threads(args):
   """Before jax is imported: XLA reads XLA_FLAGS once."""
   flags = os.environ.get("XLA_FLAGS", "") + " " + args.xla_flags
+  if args.devices:
+    flags += " --xla_force_host_platform_device_count=%d" % args.devices
   if args.threads:
     flags += (" --xla_cpu_multi_thread_eigen=%s intra_op_parallelism_threads=%d"
               % ("true" if args.threads > 1 else "false", args.threads))
@@ -95,7 +100,10 @@ def graph_runners(args, models, frameworks, x, y):
   tag = "+".join(models)
   runners, jax_state = [], None
   for fw in frameworks:
-    if fw.startswith("jax"):
+    if fw == "jax_dp":
+      runners.append(h.jax_dp_runner(f"{fw}:{tag}", spec, x, y,
+                                     num_classes=args.classes))
+    elif fw.startswith("jax"):
       r, _, jax_state = h.jax_runner(f"{fw}:{tag}", spec, x, y,
                                      num_classes=args.classes,
                                      donate=fw != "jax_nodonate",
@@ -225,6 +233,21 @@ def rss_children(args):
   return out
 
 
+def print_ratios(result) -> None:
+  """One line per graph: steps/s of each runner and its ratio to torch eager."""
+  env = result["env"]
+  print(f"# {env['date']}  {env['cpu']}, {env['cores']} cores, backend "
+        f"{env['jax_backend']}, torch threads {env['torch_threads']}, "
+        f"XLA_FLAGS='{env['xla_flags']}'")
+  for row in result["graphs"]:
+    rates = "  ".join(f"{name.split(':')[0]} {v['median']:.3f}" for name, v
+                      in row["steps_per_s"].items() if name.split(":")[1] ==
+                      "+".join(row["models"]))
+    ratios = "  ".join(f"{k.split()[1]} {v:.2f}" for k, v in row.items()
+                       if k.startswith("ratio"))
+    print(f"# {'+'.join(row['models'])}: steps/s {rates} | {ratios}")
+
+
 def main(argv=None):
   argv = sys.argv[1:] if argv is None else argv
   child = "--child_rss" in argv
@@ -247,6 +270,7 @@ def main(argv=None):
     result["population"] = run_population(args, x, y)
   if args.rss:
     result["peak_rss_mib"] = rss_children(args)
+  print_ratios(result)
   if args.out:
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:

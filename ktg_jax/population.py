@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import PartitionSpec as P
 
+from ktg_jax import memory
 from ktg_jax import sharding
 from ktg_jax.graph import GraphSpec
 from ktg_jax.step import compile as compile_graph
@@ -106,6 +107,9 @@ class Runner(NamedTuple):
   stacked: Callable
   from_stacked: Callable
   member: Callable
+  # warm(state, batch): compiles the step for this batch ahead of the first
+  # call, then frees the compiler's heap (ktg_jax/memory.py: lower peak RSS).
+  warm: Callable = lambda state, batch: None
 
 
 def _init_all(members_, compile_kw, jit: bool):
@@ -160,7 +164,9 @@ def _sequential(members_, compile_kw, mesh=None) -> Runner:
       evaluate=evaluate, stacked=lambda states: stack(states),
       from_stacked=lambda tree: tuple(unstack(tree, k)
                                       for k in range(len(members_))),
-      member=lambda states, k: states[k])
+      member=lambda states, k: states[k],
+      warm=lambda states, batch: memory.compile_ahead(
+          program.step, states[0], put_batch(unstack(batch, 0))))
 
 
 def _vmap(members_, compile_kw, mesh=None) -> Runner:
@@ -176,7 +182,9 @@ def _vmap(members_, compile_kw, mesh=None) -> Runner:
       step=lambda state, batch: vstep(state, put_batch(batch)),
       evaluate=lambda state, images: veval(state, put_images(images)),
       stacked=lambda state: state, from_stacked=lambda tree: tree,
-      member=unstack)
+      member=unstack,
+      warm=lambda state, batch: memory.compile_ahead(vstep, state,
+                                                     put_batch(batch)))
 
 
 RUNNERS = {"sequential": _sequential, "vmap": _vmap}

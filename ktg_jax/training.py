@@ -487,6 +487,8 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
         if config.verbose:
           print(f"resumed from epoch {start_epoch} in {workdir}", flush=True)
   logs = [_Logs(d if writer else None) for d in dirs]
+  if start_epoch < config.epochs:  # compile, then free the compiler's heap
+    runner.warm(state, feed.batch(start_epoch, 0))
   try:
     for epoch in range(start_epoch, config.epochs):
       state, loss, train_acc, sec, input_sec, extra = _run_epoch(
