@@ -21,8 +21,9 @@ The *compute* is split too when the program is compiled with ``node_mesh=``
 forward hands every group of learning nodes of one model to ``forwards``,
 which runs the group as ONE forward (``group_forward``): a ``shard_map``
 over the ``node`` axis in which each device applies the module to its local
-slice of the group's stacked variables — directly for one node, vmapped for
-several — on the whole batch, then ``all_gather``s the outputs, so every
+slice of the group's stacked variables — directly for one node; for several
+vmapped on accelerators, one after another on the CPU (``LOCAL_STRATEGY``) —
+on the whole batch, then ``all_gather``s the outputs, so every
 edge loss reads every node's outputs as on one device; sources stay under
 ``stop_gradient``; each node's BatchNorm statistics are its own (its
 device, the full batch); the backward is the ``shard_map``'s transpose (each
@@ -170,15 +171,33 @@ def group_mesh(mesh_, size: int):
               (sharding.NODE, COPY))
 
 
+def _loop(apply):
+  """Each node of the slice applied in turn, outputs stacked (the one-device
+  step's arithmetic; on XLA:CPU faster to compile and run than a vmap)."""
+  def run(variables):
+    outs = [apply(jax.tree.map(lambda a, j=j: a[j], variables))
+            for j in range(jax.tree.leaves(variables)[0].shape[0])]
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
+  return run
+
+
+# How a device runs the several nodes of its slice: "vmap" (one program; a
+# conv whose weights differ per node becomes a grouped conv, which XLA:CPU
+# compiles and runs slowly: population.py) or "loop"; chosen per backend.
+LOCAL = {"vmap": jax.vmap, "loop": _loop}
+LOCAL_STRATEGY = {"cpu": "loop", "gpu": "vmap", "tpu": "vmap"}
+
+
 def _apply_local(module, variables, x, mutable):
   """The module of every node of this device's slice (leading axis) on the
-  same images ``x``: applied directly for one node, vmapped for several
-  (XLA runs that as a grouped convolution)."""
+  same images ``x``: applied directly for one node, else by
+  ``LOCAL[LOCAL_STRATEGY[backend]]``."""
   apply = lambda v: module.apply(v, x, train=True, mutable=mutable)
   if jax.tree.leaves(variables)[0].shape[0] == 1:
     out, new = apply(jax.tree.map(lambda a: a[0], variables))
     return jax.tree.map(lambda a: a[None], (out, new))
-  return jax.vmap(apply)(variables)
+  local = LOCAL_STRATEGY.get(jax.default_backend(), "loop")
+  return LOCAL[local](apply)(variables)
 
 
 def group_forward(module, variables: list, x, mesh_):

@@ -1,9 +1,10 @@
 """The node-split step (``ktg.compile(..., node_mesh=)``, ktg_jax/node_axis.py)
 equals the one-device step to 1e-5: losses, params, optimizer state and
-BatchNorm statistics after 2 steps, on 2 and 4 forced host CPU devices, for a
-2-node and a 4-node DML graph of one model and a heterogeneous 3-node graph
-(2 small_cnn + 1 resnet8); and ``fit`` with ``config.node_parallel=True``
-equals ``fit`` without it.
+BatchNorm statistics after 2 steps, on forced host CPU devices: a 4-node DML
+graph of small_cnn on 2 devices (two nodes per device; the state split too)
+and a heterogeneous 3-node graph (2 small_cnn + 1 resnet8) on 4; and ``fit``
+of a 2-node DML graph with ``config.node_parallel=True`` (4 devices) equals
+``fit`` without it. (Compiles dominate: each case costs two.)
 
 One subprocess with 4 forced host devices (the device count is fixed when jax
 starts); the 2-device cases use a mesh of its first 2 devices.
@@ -17,6 +18,7 @@ import textwrap
 import pytest
 
 SCRIPT = textwrap.dedent("""
+    import sys, time
     import jax, numpy as np, optax
     import ktg_jax as ktg
     from ktg_jax import data, node_axis, sharding, training
@@ -28,6 +30,13 @@ SCRIPT = textwrap.dedent("""
                {"image": x[16:], "label": y[16:]}]
     mesh2 = sharding.mesh("node", devices=jax.devices()[:2])
     mesh4 = sharding.mesh("node")
+    T0 = [time.perf_counter(), time.process_time()]
+
+    def lap(what):  # progress on stderr: wall and CPU seconds per part
+      now = [time.perf_counter(), time.process_time()]
+      print(f"{what}: {now[0] - T0[0]:.1f}s wall, {now[1] - T0[1]:.1f}s cpu",
+            file=sys.stderr, flush=True)
+      T0[:] = now
     kw = dict(num_classes=10, total_steps=4,
               optimizer=optax.sgd(0.1, momentum=0.9))
 
@@ -70,33 +79,37 @@ SCRIPT = textwrap.dedent("""
     two = ktg.classic.dml(2, model="small_cnn")
     four = ktg.classic.dml(4, model="small_cnn")
     mixed = ktg.classic.dml(["small_cnn", "resnet8", "small_cnn"])
-    # 2 nodes on 2 devices, state split too: one node per device.
-    s, program = check(two, mesh2, plain_run(two), stacked=True)
-    # the step's program holds the shard_map and its all-gather
-    text = str(jax.make_jaxpr(program.step)(
-        node_axis.state_from_node_axis(s, node_axis.groups(two)), batches[0]))
-    assert "shard_map" in text and "all_gather" in text, text[:500]
+    # 4 nodes on 2 devices, two per device (applied one after the other on
+    # the CPU), the state split over them too.
+    s, program = check(four, mesh2, plain_run(four), stacked=True)
     leaf = jax.tree.leaves(s.params["group0"])[0]
     assert leaf.sharding.spec[0] == "node"
-    assert {sh.data.shape[0] for sh in leaf.addressable_shards} == {1}
-    # 4 nodes on 4 devices (one each) and on 2 (two each: vmapped).
-    ref = plain_run(four)
-    check(four, mesh4, ref)
-    check(four, mesh2, ref)
-    # heterogeneous: the small_cnn pair split 2 ways (copies on the other 2
-    # devices), resnet8 alone, unsplit.
+    assert {sh.data.shape[0] for sh in leaf.addressable_shards} == {2}
+    # the step's program holds the shard_map and its all-gather
+    text = str(jax.make_jaxpr(program.step)(
+        node_axis.state_from_node_axis(s, node_axis.groups(four)),
+        batches[0]))
+    assert "shard_map" in text and "all_gather" in text, text[:500]
+    lap("4 nodes, 2 devices, state split")
+    # heterogeneous on 4 devices: the small_cnn pair split 2 ways (copies on
+    # the other 2 devices), resnet8 alone, unsplit.
     assert node_axis.groups(mixed) == ((0, 2), (1,))
     assert node_axis.group_mesh(mesh4, 2).shape == {"node": 2,
                                                     "node_copy": 2}
     assert node_axis.group_mesh(mesh4, 1) is None
     check(mixed, mesh4, plain_run(mixed))
-    # fit: node_parallel=True equals the plain run (params, BN, history).
+    lap("2 small_cnn + resnet8, 4 devices")
+    # fit: node_parallel=True equals the plain run (params, BN, history); 2
+    # nodes on 4 devices, one per device of the first 2, copies on the rest.
     def fit(**kw):
       cfg = training.default_config()
       cfg.update(epochs=1, batch_size=32, eval_batch_size=100, augment=False,
                  verbose=False, lr_schedule="constant", **kw)
       return training.fit(two, digits, cfg)
-    a, b = fit(), fit(node_parallel=True)
+    a = fit()
+    lap("fit, one device")
+    b = fit(node_parallel=True)
+    lap("fit, node_parallel")
     leaf = jax.tree.leaves(b.state.params)[0]
     assert leaf.sharding.mesh.axis_names == ("node",)
     assert len(leaf.sharding.device_set) == 4
@@ -124,31 +137,25 @@ def test_node_split_step_equals_one_device():
   p = subprocess.run([sys.executable, "-c", SCRIPT], env=env,
                      capture_output=True, text=True, timeout=600,
                      stdin=subprocess.DEVNULL)
+  print(p.stderr[-3000:])  # the parts' times (pytest -s shows them)
   assert p.returncode == 0, p.stderr[-3000:]
   assert p.stdout.strip().endswith("OK"), p.stdout[-2000:]
 
 
 def test_node_mesh_refuses_bad_meshes_and_groups():
   import jax  # pylint: disable=import-outside-toplevel
-  import optax  # pylint: disable=import-outside-toplevel
-  import numpy as np  # pylint: disable=import-outside-toplevel
   import ktg_jax as ktg  # pylint: disable=import-outside-toplevel
-  from ktg_jax import gates, node_axis, sharding  # pylint: disable=import-outside-toplevel
-  from ktg_jax.graph import LABEL, Edge, GraphSpec  # pylint: disable=import-outside-toplevel
-  data_mesh = sharding.mesh("data", devices=jax.devices()[:1])
+  from ktg_jax import node_axis, sharding  # pylint: disable=import-outside-toplevel
+  one = jax.devices()[:1]
   with pytest.raises(ValueError, match="node_mesh axes.*allowed"):
-    node_axis.group_mesh(data_mesh, 2)
+    node_axis.group_mesh(sharding.mesh("data", devices=one), 2)
+  mesh = sharding.mesh("node", devices=one)
+  assert node_axis.group_mesh(mesh, 2) is None  # gcd 1: unsplit
+  nodes = ktg.classic.dml(2, model="small_cnn").structure()[0]
   # two small_cnn nodes that see different views: not one forward.
-  spec = GraphSpec(nodes=["small_cnn", "small_cnn"], edges={
-      (LABEL, 0): gates.Through(), (LABEL, 1): Edge(gates.Through(),
-                                                    target_view="other"),
-      (0, 1): Edge(gates.Through(), source_view="default",
-                   target_view="other")})
-  program = ktg.compile(spec, num_classes=10, total_steps=2,
-                        optimizer=optax.sgd(0.1), views={"other": None},
-                        node_mesh=sharding.mesh("node",
-                                                devices=jax.devices()[:1]))
-  state = program.init(jax.random.key(0), np.zeros((2, 8, 8, 1), "f4"))
+  chunks = ((("default", "l"),), (("other", "l"),))
   with pytest.raises(ValueError, match="different chunks.*allowed"):
-    program.step(state, {"image": np.zeros((4, 8, 8, 1), "f4"),
-                         "label": np.zeros((4,), "i4")})
+    node_axis.forwards(nodes, None, {}, {}, chunks, None, mesh)
+  ssl = tuple(("ssl",) + n[1:] for n in nodes)
+  with pytest.raises(ValueError, match=r"kinds \['ssl'\]; allowed"):
+    node_axis.forwards(ssl, None, {}, {}, chunks[:1] * 2, None, mesh)
