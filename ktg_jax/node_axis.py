@@ -49,6 +49,9 @@ Example:
   (['group0', 'group1'], [1.0, 3.0])
   >>> {k: float(v) for k, v in sorted(from_node_axis(t, groups(spec)).items())}
   {'node0': 1.0, 'node1': 2.0, 'node2': 3.0}
+  >>> from ktg_jax import sharding
+  >>> group_mesh(sharding.mesh("node", devices=jax.devices()[:1]), 2) is None
+  True
 """
 
 from __future__ import annotations
