@@ -2,9 +2,9 @@
 equals the one-device step to 1e-5: losses, params, optimizer state and
 BatchNorm statistics after 2 steps, on forced host CPU devices: a 4-node DML
 graph of small_cnn on 2 devices (two nodes per device; the state split too)
-and a heterogeneous 3-node graph (2 small_cnn + 1 resnet8) on 4; and ``fit``
-of a 2-node DML graph with ``config.node_parallel=True`` (4 devices) equals
-``fit`` without it. (Compiles dominate: each case costs two.)
+and a heterogeneous 3-node graph (2 small_cnn + 1 resnet8) on 2; and ``fit``
+of a 2-node DML graph with ``config.node_parallel=True`` on 4 devices (the
+pair split 2 ways, copies on the other 2) equals ``fit`` without it. (Compiles dominate: each case costs two.)
 
 One subprocess with 4 forced host devices (the device count is fixed when jax
 starts); the 2-device cases use a mesh of its first 2 devices.
@@ -91,14 +91,16 @@ SCRIPT = textwrap.dedent("""
         batches[0]))
     assert "shard_map" in text and "all_gather" in text, text[:500]
     lap("4 nodes, 2 devices, state split")
-    # heterogeneous on 4 devices: the small_cnn pair split 2 ways (copies on
-    # the other 2 devices), resnet8 alone, unsplit.
+    # heterogeneous: the small_cnn pair split over 2 devices, resnet8 alone,
+    # unsplit (on every device).
     assert node_axis.groups(mixed) == ((0, 2), (1,))
+    assert node_axis.group_mesh(mesh4, 1) is None
+    check(mixed, mesh2, plain_run(mixed))
+    lap("2 small_cnn + resnet8, 2 devices")
+    # on 4 devices a pair is split 2 ways, copies on the other 2 (the fit
+    # below runs that way)
     assert node_axis.group_mesh(mesh4, 2).shape == {"node": 2,
                                                     "node_copy": 2}
-    assert node_axis.group_mesh(mesh4, 1) is None
-    check(mixed, mesh4, plain_run(mixed))
-    lap("2 small_cnn + resnet8, 4 devices")
     # fit: node_parallel=True equals the plain run (params, BN, history); 2
     # nodes on 4 devices, one per device of the first 2, copies on the rest.
     def fit(**kw):
