@@ -31,22 +31,31 @@ def batch(batch_size, image_size, num_classes, seed=0):
 
 
 def jax_runner(name, spec, x, y, *, num_classes, donate=True, total_steps=10**6,
-               fast_conv=False):
+               fast_conv=False, node_split=False):
   """ktg_jax's compiled step; ``donate``: the state buffers are reused in place;
-  ``fast_conv``: trace with benchmarks/fast_conv.py's weight gradient."""
+  ``fast_conv``: trace with benchmarks/fast_conv.py's weight gradient;
+  ``node_split``: each group of nodes of one model runs one forward split over
+  all devices (``compile(node_mesh=)``, ktg_jax/node_axis.py), state and
+  batch replicated over them."""
   import contextlib
   import jax
   from benchmarks import fast_conv as fast_conv_lib
   import ktg_jax as ktg
   from ktg_jax import memory
+  from ktg_jax import sharding
+  mesh = sharding.mesh(sharding.NODE) if node_split else None
   program = ktg.compile(spec, num_classes=num_classes, total_steps=total_steps,
-                        optimizer=ktg.optim.sgd(0.1), jit=False)
+                        optimizer=ktg.optim.sgd(0.1), jit=False,
+                        node_mesh=mesh)
   step = jax.jit(program.step, donate_argnums=(0,) if donate else ())
   t0 = time.perf_counter()
   state = jax.jit(program.init)(jax.random.PRNGKey(0), x)
+  put = jax.device_put if mesh is None else (
+      lambda v: sharding.replicate(v, mesh))
+  state = put(state)
   jax.block_until_ready(state)
   init = time.perf_counter() - t0
-  batch_ = {"image": jax.device_put(x), "label": jax.device_put(y)}
+  batch_ = {"image": put(x), "label": put(y)}
   with fast_conv_lib.patched() if fast_conv else contextlib.nullcontext():
     memory.compile_ahead(step, state, batch_)  # as training.fit does
     state, _ = step(state, batch_)

@@ -12,6 +12,15 @@ and peak RSS of each framework in its own child process.
 Threads: ``--threads`` sets torch's intra-op threads and XLA's Eigen pool
 alike (XLA_FLAGS must be set before jax is imported, hence the early parse).
 
+Node split: framework ``jax_nodes`` runs the same DML graph with each group of
+nodes of one model as one forward split over all devices
+(``compile(node_mesh=)``, ktg_jax/node_axis.py); on a CPU ``--devices N``
+forces N host devices (an XLA flag, set before jax is imported, like
+``--threads``); ``jax`` then still runs on one of them.
+
+  python benchmarks/step_speed.py --frameworks jax,jax_nodes --devices 2 \
+      --nodes 2,4 --models resnet32,resnet32,resnet32,resnet32 --no_floor
+
   python benchmarks/step_speed.py --quick                 # a few minutes
   python benchmarks/step_speed.py --nodes 1,2,3,4 --steps 3 --rounds 5 \
       --out benchmarks/results/full.json
@@ -43,8 +52,8 @@ def parse(argv=None):
   p.add_argument("--threads", type=int, default=0,
                  help="intra-op threads of both frameworks (0: their default)")
   p.add_argument("--frameworks", default="jax,torch",
-                 help="of jax, jax_nodonate, jax_dw9, torch, torch_compile, "
-                 "torch_cl")
+                 help="of jax, jax_nodonate, jax_dw9, jax_dp, jax_nodes, torch, "
+                 "torch_compile, torch_cl")
   p.add_argument("--no_floor", action="store_true",
                  help="skip the single-node runs")
   p.add_argument("--population", type=int, default=0,
@@ -57,7 +66,7 @@ def parse(argv=None):
   p.add_argument("--xla_flags", default="", help="appended to XLA_FLAGS")
   p.add_argument("--devices", type=int, default=0,
                  help="CPU: force this many host devices (jax_dp splits the "
-                 "batch over them)")
+                 "batch over them, jax_nodes the nodes; 0: as jax finds)")
   p.add_argument("--quick", action="store_true",
                  help="2 nodes of small models, 16x16 images, 2 rounds")
   p.add_argument("--out", default="", help="write the results as JSON")
@@ -107,7 +116,8 @@ def graph_runners(args, models, frameworks, x, y):
       r, _, jax_state = h.jax_runner(f"{fw}:{tag}", spec, x, y,
                                      num_classes=args.classes,
                                      donate=fw != "jax_nodonate",
-                                     fast_conv=fw == "jax_dw9")
+                                     fast_conv=fw == "jax_dw9",
+                                     node_split=fw == "jax_nodes")
       runners.append(r)
   for fw in frameworks:
     if fw.startswith("torch"):

@@ -14,11 +14,9 @@ metrics with a leading member axis out). Two strategies, the same numbers:
 (benchmarks/RESULTS.md §3, experiments/seed_speed.py) one vmapped program was
 1.2-4x *slower* than K sequential steps — XLA:CPU runs convolutions whose
 weights differ per member as grouped convolutions, far less efficiently — so
-CPU runs sequentially. (Also measured on XLA:CPU: one vmapped program of K=2
-DML members on ONE device left separate runs by 1.6e-3 at step 3 on digits
-images — a jump, none on random images; the same program with its members
-or its batch split over 2 devices stayed within 1.2e-7 of separate runs.
-Cause not found.) On accelerators one wide program is expected to beat K
+CPU runs sequentially. (A vmapped K=2 DML population on ONE device was once
+measured 1.6e-3 from separate runs at step 3 on digits; re-run with
+benchmarks/vmap_drift.py it stays within 1.2e-7 — README "Scale out".) On accelerators one wide program is expected to beat K
 narrow ones; that is not measured here (no GPU/TPU was available).
 
 Checkpoints always hold the *stacked* layout, so a run may resume under the

@@ -17,10 +17,11 @@ runs over the devices of several hosts after ``jax.distributed.initialize``
 (see ``experiments/train.py --coordinator``): ``global_batch`` assembles the
 global batch from each process's local rows.
 
-* ``node`` (``ktg_jax.node_axis``, step level): a graph's learning nodes of
-  one architecture stacked on a leading node axis and split over devices;
-  nodes of different architectures form separate groups (one SPMD program
-  cannot stack different shapes).
+* ``node`` (``ktg_jax.node_axis``): a graph's learning nodes of one
+  architecture stacked on a leading node axis and split over devices; nodes
+  of different architectures form separate groups (one SPMD program cannot
+  stack different shapes). ``compile(node_mesh=)`` runs each group's forward
+  as one ``shard_map`` over the axis (``fit``: ``config.node_parallel``).
 """
 
 from __future__ import annotations

@@ -192,7 +192,8 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
             augment: Callable | None = None,
             views: Mapping[str, Callable] | None = None,
             loss_kinds=None, jit: bool = True,
-            donate: bool = False, aggregate: str | None = None) -> Program:
+            donate: bool = False, aggregate: str | None = None,
+            node_mesh=None) -> Program:
   """Builds the KTG program of ``spec``.
 
   Programs of specs with the same structure (``GraphSpec.structure()``) and the
@@ -221,6 +222,10 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
       (thesis §4.3.3, ``gradient_aggregation.pcgrad_grad``); metrics then
       hold ``conflicts[a, b]``, the edges a -> t and b -> t whose gradients
       had a negative inner product this step.
+    node_mesh: a 1-D ``node`` mesh (``sharding.mesh("node")``): each group
+      of learning nodes of one model runs ONE forward split over its devices
+      (``ktg_jax.node_axis.forwards``); the step's numbers are unchanged.
+      None: every node applied separately.
   """
   if aggregate not in gradient_aggregation.AGGREGATES:
     raise ValueError(f"aggregate={aggregate!r}; allowed: "
@@ -243,7 +248,8 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
   modules, step, evaluate = _step_functions(
       structure, num_classes, total_steps, optimizer,
       tuple(sorted((k, v) for k, v in view_fns.items() if k in named
-                   or k == DEFAULT_VIEW)), tuple(names), jit, donate, aggregate)
+                   or k == DEFAULT_VIEW)), tuple(names), jit, donate, aggregate,
+      node_mesh)
 
   def init(rng, images, edges: EdgeTable | None = None,
            checkpoint_variables: dict | None = None,
@@ -292,7 +298,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
 # fit (a new optimizer, so a new key) trial after trial.
 @functools.lru_cache(maxsize=8)
 def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
-                    loss_names, jit, donate, aggregate=None):
+                    loss_names, jit, donate, aggregate=None, node_mesh=None):
   """The structure-specialised step and evaluate (cached: one per structure)."""
   nodes, slots, _, reduction = structure
   modules = tuple(node_module(n, num_classes) for n in nodes)
@@ -308,6 +314,13 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
     """Per node, ``(view, part) -> outputs``; the learning nodes' new BN state."""
     outputs, new_model_state, momentum = [None] * len(nodes), {}, {}
     ema_stats = {}  # bn="own" EMA nodes: the statistics of their own forward
+    grouped = {}  # node_mesh: node -> (outputs, new BN state) of its group
+    if node_mesh is not None:
+      from ktg_jax import node_axis  # pylint: disable=import-outside-toplevel
+      grouped = node_axis.forwards(
+          nodes, modules, params, state.model_state, plan.chunks,
+          lambda i: jnp.concatenate([chunk_images[c] for c in plan.chunks[i]]),
+          node_mesh)
     for i, (kind, _, _, _, bn, members, _) in enumerate(nodes):
       k, chunks = node_key(i), plan.chunks[i]
       if kind == "ensemble":
@@ -324,6 +337,8 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
           out, stats = out
           if bn == "own":
             ema_stats[k] = jax.lax.stop_gradient(stats)
+      elif i in grouped:
+        out, new_model_state[k] = grouped[i]
       else:
         out, new_model_state[k] = module.apply(
             {"params": params[k], **state.model_state[k]}, x, train=True,

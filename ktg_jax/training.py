@@ -97,6 +97,9 @@ def default_config() -> ml_collections.ConfigDict:
       # Data parallel: every batch split over the devices of a "data" mesh
       # axis (of every process); None = yes when several processes joined.
       data_parallel=config_dict.placeholder(bool),
+      # Node parallel: each group of nodes of one model runs one forward
+      # split over this process's devices ("node" mesh, ktg_jax/node_axis.py).
+      node_parallel=False,
       # compile(): loss kinds the step can select (() = its default) and the
       # gradient aggregation (None = plain sum, "pcgrad": thesis §4.3.3).
       loss_kinds=(), aggregate=config_dict.placeholder(str),
@@ -269,11 +272,34 @@ def population_mesh(config, strategy: str, size: int):
   return sharding.mesh(sharding.POPULATION)
 
 
+def node_mesh(config, strategy: str, size: int):
+  """The ``node`` mesh over this process's devices when
+  ``config.node_parallel``, else None.
+
+  Raises:
+    ValueError: combined with data parallel, several processes, or a
+      vmapped population of 2+ members (not covered).
+  """
+  if not config.get("node_parallel"):
+    return None
+  if config.get("data_parallel") or jax.process_count() > 1:
+    raise ValueError("node_parallel=True with data_parallel / several "
+                     "processes; allowed: node_parallel on one process, "
+                     "data_parallel=False")
+  if strategy == "vmap" and size > 1:
+    raise ValueError("node_parallel=True with population_strategy='vmap'; "
+                     "allowed: 'sequential' (or one graph)")
+  return sharding.mesh(sharding.NODE, devices=jax.local_devices())
+
+
 def fit_mesh(config, strategy: str, size: int):
   """The mesh of a run, or None: ``population_mesh`` without
   ``data_parallel``; with it a ``data`` mesh over every device (of every
   process), or — a vmapped population with ``shard_population=True`` — a 2-D
   (population, data) mesh with gcd(K, devices) devices on ``population``."""
+  nodes = node_mesh(config, strategy, size)
+  if nodes is not None:  # the state and batches replicated over it
+    return nodes
   data = config.get("data_parallel")
   if data is None:
     data = jax.process_count() > 1
@@ -453,8 +479,10 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
   augment = augment_lib.for_dataset(data.name) if config.augment else None
   strategy = ("sequential" if single else config.get("population_strategy")
               or population.default_strategy())
+  mesh = fit_mesh(config, strategy, len(members_))
   runner = population.runner(
-      members_, strategy, mesh=fit_mesh(config, strategy, len(members_)),
+      members_, strategy, mesh=mesh,
+      node_mesh=mesh if config.get("node_parallel") else None,
       num_classes=data.num_classes, total_steps=config.epochs * steps_per_epoch,
       optimizer=optimizer, augment=augment, views=feed.views,
       loss_kinds=tuple(config.get("loss_kinds", ())) or None,
