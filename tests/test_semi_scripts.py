@@ -6,6 +6,7 @@ once per script) to keep CI cost down."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -38,9 +39,17 @@ def test_search_cli_then_semi_cli_trains_the_searched_graph(tmp_path):
          "JAX_COMPILATION_CACHE_DIR": str(search_dir / "jax_cache")}
   script = " && ".join(" ".join(f"'{a}'" for a in cmd) for cmd in (search,
                                                                    semi))
-  run = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True,
-                       text=True, timeout=600, env=env, check=False)
-  assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+  # Its own process group: a timeout ends the scripts and their Ray too.
+  proc = subprocess.Popen(["bash", "-c", script], cwd=ROOT, text=True,
+                          env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, start_new_session=True)
+  try:
+    stdout, stderr = proc.communicate(timeout=600)
+  except subprocess.TimeoutExpired:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    raise
+  assert proc.returncode == 0, stdout[-2000:] + stderr[-3000:]
 
   # The search: every trial recorded, on the validation split, with labels.
   stored = json.loads((search_dir / "search.json").read_text())
@@ -50,9 +59,12 @@ def test_search_cli_then_semi_cli_trains_the_searched_graph(tmp_path):
   events = [json.loads(l) for l in open(search_dir / "events.jsonl")]
   finished = [e for e in events if e["event"] in ("completed", "stopped")]
   assert len(finished) == TRIALS, events
-  assert f"[search] {TRIALS} trials" in run.stdout
+  assert f"[search] {TRIALS} trials" in stdout
   spec = GraphSpec.load(str(best))
   assert spec.node_kinds() == ("trainable", "ema")  # a node + its EMA
+  # the config's EMA settings reach the space (semi_fashion: decay 0.99, own BN)
+  assert stored["space"]["ema_bn"] == "own" == spec.nodes[1].bn
+  assert spec.nodes[1].decay == stored["space"]["ema_decay"] == 0.99
 
   # semi.py trained that graph (a population of one seed).
   records = [json.loads(l) for l in open(semi_dir / "results.jsonl")]
