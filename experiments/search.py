@@ -92,7 +92,8 @@ def _pretrained(pairs) -> dict:
 
 
 def build_semi_space() -> semi_spaces.SemiSpace:
-  """A ch.5 preset; the config's ema_decay (short runs need less than 0.999)."""
+  """A ch.5 preset; the config's ema_decay (short runs need less than 0.999)
+  and ema_bn (the EMA node's BatchNorm statistics)."""
   kw = {}
   if FLAGS.space == "ch5_fixmatch":
     kw = {"model": FLAGS.target_model} if FLAGS.target_model else {}
@@ -107,6 +108,8 @@ def build_semi_space() -> semi_spaces.SemiSpace:
   config = _CONFIG.value
   if config and config.get("ema_decay") is not None:
     space = space._replace(ema_decay=config.ema_decay)
+  if config and config.get("ema_bn") is not None:  # e.g. "own" (README)
+    space = space._replace(ema_bn=config.ema_bn)
   return semi_spaces.validate(space)
 
 

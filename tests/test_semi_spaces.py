@@ -55,6 +55,9 @@ def test_an_ema_edge_makes_its_end_node_an_ema_and_drops_its_inputs():
   assert spec.nodes[1].kind == "ema" and spec.nodes[1].of == 0
   assert spec.nodes[1].decay == ss.EMA_DECAY
   assert ss.to_spec(space._replace(ema_decay=0.9), point).nodes[1].decay == 0.9
+  assert spec.nodes[1].bn == "batch"  # ema_bn None: the Node default
+  own = ss.to_spec(space._replace(ema_bn="own"), point)
+  assert own.nodes[1].bn == "own" and own.edges == spec.edges
   assert set(spec.edges) == {("label", 0), (1, 0)}
   assert spec.edges[(1, 0)].source_view == "weak"
   assert spec.edges[(1, 0)].target_view == "strong"
@@ -110,7 +113,7 @@ def test_random_points_give_valid_graphs_or_infeasible_ones():
 @pytest.mark.parametrize("field,value,match", [
     ("gates", ("sine",), "gates"), ("losses", ("kl",), "losses"),
     ("score", "mean", "score"), ("num_nodes", 0, "num_nodes"),
-    ("ema_decay", 1.0, "ema_decay"),
+    ("ema_decay", 1.0, "ema_decay"), ("ema_bn", "averaged", "ema_bn"),
     ("fixed", {"gate_9_9": "through"}, "fixed")])
 def test_invalid_fields_are_named(field, value, match):
   with pytest.raises(SpaceError, match=match):

@@ -31,6 +31,7 @@ from typing import Any, Mapping, NamedTuple
 
 from ktg_jax import gates as gates_lib
 from ktg_jax import models as models_lib
+from ktg_jax import nodes as nodes_lib
 from ktg_jax.graph import LABEL, Edge, GraphSpec, Node
 from ktg_jax.search.spaces import (Choice, InfeasiblePoint, SpaceError,
                                    SpaceSize, edge_name)
@@ -64,6 +65,9 @@ class SemiSpace(NamedTuple):
   score: str = "target"
   description: str = ""
   ema_decay: float = EMA_DECAY  # short CPU runs need less than ch.5's 0.999
+  # The EMA node's BatchNorm statistics (ktg_jax.nodes.EMA_BN_MODES); None:
+  # the Node default, "batch" (searches stored before this field resume).
+  ema_bn: str | None = None
 
 
 def edges(num_nodes: int) -> list[tuple]:
@@ -113,6 +117,8 @@ def validate(space: SemiSpace) -> SemiSpace:
       raise _err(space, "losses", x, sorted(EDGE_LOSSES))
   if not 0.0 <= space.ema_decay < 1.0:
     raise _err(space, "ema_decay", space.ema_decay, "0 <= ema_decay < 1")
+  if space.ema_bn is not None and space.ema_bn not in nodes_lib.EMA_BN_MODES:
+    raise _err(space, "ema_bn", space.ema_bn, list(nodes_lib.EMA_BN_MODES))
   if space.score not in ("target", "best"):
     raise _err(space, "score", space.score, ["best", "target"])
   every = all_parameters(space)
@@ -176,8 +182,9 @@ def to_spec(space: SemiSpace, point: Mapping[str, Any]) -> GraphSpec:
       if ema[i] not in learns:
         raise InfeasiblePoint(f"space {space.name!r}: node {i} is an EMA of "
                               f"node {ema[i]}, which does not learn")
+      bn = {} if space.ema_bn is None else {"bn": space.ema_bn}
       nodes.append(Node(models[ema[i]], kind="ema", of=ema[i],
-                        decay=space.ema_decay))
+                        decay=space.ema_decay, **bn))
     elif i in learns:
       nodes.append(Node(model))
     elif model in space.pretrained_checkpoints:

@@ -248,7 +248,9 @@ class Progress(tune.Callback):
   so far; every event also appended to ``<output_dir>/events.jsonl``."""
 
   def __init__(self, output_dir: str, epochs: int, num_trials: int):
-    self._path = os.path.join(output_dir, EVENTS)
+    # Absolute: a restored Tuner unpickles this object, maybe in another
+    # working directory (a relative path pointed nowhere there).
+    self._path = os.path.join(os.path.abspath(output_dir), EVENTS)
     self._epochs, self._num_trials = epochs, num_trials
     self._last, self._status, self._best = {}, {}, None
 
