@@ -36,6 +36,19 @@ _SEEDS = flags.DEFINE_string("seeds", "0", "comma-separated seeds")
 _CONFIG = config_flags.DEFINE_config_file("config", None, "the run's config")
 
 
+def untrained_knn(data, model: str, seeds, *, split: str = "val",
+                  k: int = 20, temperature: float = 0.07) -> np.ndarray:
+  """Per seed, the KNN accuracy (0..1) of a freshly initialised
+  ``classic.ssl(model)`` node: bank ``data.train``, queries ``data.<split>``."""
+  query = getattr(data, split)
+  module = ktg.step.node_modules(ktg.classic.ssl(model), data.num_classes)[0]
+  return np.asarray([float(evaluation.knn_node_accuracy(
+      [module], [module.init(jax.random.key(seed), data.train.images[:2],
+                             train=False)],
+      data.train, query, data.num_classes, k=k, temperature=temperature)[0])
+                     for seed in seeds])
+
+
 def main(argv):
   del argv
   start = time.time()
@@ -44,17 +57,10 @@ def main(argv):
   data = data_lib.load(config.dataset, seed=0, val_fraction=(
       0.0 if _SPLIT.value == "test" else config.val_fraction),
                        data_dir=config.data_dir, limit=config.limit)
-  query = data.test if _SPLIT.value == "test" else data.val
-  spec = ktg.classic.ssl(model)
-  module = ktg.step.node_modules(spec, data.num_classes)[0]
-  accs = []
-  for seed in (int(s) for s in _SEEDS.value.split(",")):
-    variables = module.init(jax.random.key(seed), data.train.images[:2],
-                            train=False)
-    accs.append(float(evaluation.knn_node_accuracy(
-        [module], [variables], data.train, query, data.num_classes,
-        k=config.knn_k, temperature=config.knn_temperature)[0]))
-  accs = np.asarray(accs) * 100
+  query = getattr(data, _SPLIT.value)
+  accs = 100 * untrained_knn(
+      data, model, [int(s) for s in _SEEDS.value.split(",")],
+      split=_SPLIT.value, k=config.knn_k, temperature=config.knn_temperature)
   std = accs.std(ddof=1) if len(accs) > 1 else float("nan")
   print(f"untrained {model} ssl node, knn(k={config.knn_k}, "
         f"T={config.knn_temperature}) {_SPLIT.value} acc. (%) per seed "
