@@ -1,0 +1,51 @@
+"""experiments/ssl_untrained.py: the untrained reference row of 000 Table 2."""
+
+import importlib.util
+import os
+
+import jax
+import numpy as np
+
+import ktg_jax as ktg
+from ktg_jax import data as data_lib, evaluation
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _script():
+  spec = importlib.util.spec_from_file_location(
+      "ssl_untrained", os.path.join(ROOT, "experiments", "ssl_untrained.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def _np_knn(fb, yb, fq, c, k, t):
+  """Weighted cosine KNN (InstDisc / DINO rule), one query at a time."""
+  ub = fb / np.linalg.norm(fb, axis=1, keepdims=True)
+  pred = []
+  for q in fq:
+    sims = ub @ (q / np.linalg.norm(q))
+    votes = np.zeros(c)
+    for j in np.argsort(-sims)[:k]:
+      votes[yb[j]] += np.exp(sims[j] / t)
+    pred.append(votes.argmax())
+  return np.asarray(pred)
+
+
+def test_untrained_knn_matches_numpy_per_seed():
+  d = data_lib.load("digits", seed=0, val_fraction=0.25, limit=160)
+  got = _script().untrained_knn(d, "small_cnn", (0, 3), split="val", k=5,
+                                temperature=0.1)
+  module = ktg.step.node_modules(ktg.classic.ssl("small_cnn"), 10)[0]
+  want, banks = [], []
+  for seed in (0, 3):
+    v = module.init(jax.random.key(seed), d.train.images[:2], train=False)
+    fb = evaluation.features(module, v, d.train.images, 64)
+    banks.append(fb)
+    fq = evaluation.features(module, v, d.val.images, 64)
+    want.append(np.mean(_np_knn(fb, d.train.labels, fq, 10, 5, 0.1)
+                        == d.val.labels))
+  assert got.shape == (2,)
+  np.testing.assert_allclose(got, want, atol=1e-6)
+  assert not np.allclose(banks[0], banks[1])  # each seed is a new network
