@@ -7,7 +7,7 @@ The node (``classic.ssl(model)``'s backbone and heads) is initialised with
 each seed, as ``fit`` initialises a member, and scored like a trained one:
 weighted cosine KNN (``config.knn_k``, ``config.knn_temperature``) of its
 backbone ``features`` in inference mode, the training split as the bank and
-the val or test split as the queries (``evaluation.knn_node_accuracy``).
+the val or test split as the queries (``evaluation.untrained_knn``).
 ``--split=val`` holds out ``config.val_fraction`` of the training split, as
 ``--mode=search`` does; ``--split=test`` banks the whole training split, as
 ``--mode=final`` does. Prints per-seed accuracies, mean and sample std.
@@ -21,32 +21,17 @@ import time
 
 from absl import app
 from absl import flags
-import jax
 from ml_collections import config_flags
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import ktg_jax as ktg  # pylint: disable=wrong-import-position
 from ktg_jax import data as data_lib, evaluation  # pylint: disable=wrong-import-position
 
 _MODEL = flags.DEFINE_string("model", None, "backbone (default config.models)")
 _SPLIT = flags.DEFINE_enum("split", "val", ["val", "test"], "query split")
 _SEEDS = flags.DEFINE_string("seeds", "0", "comma-separated seeds")
 _CONFIG = config_flags.DEFINE_config_file("config", None, "the run's config")
-
-
-def untrained_knn(data, model: str, seeds, *, split: str = "val",
-                  k: int = 20, temperature: float = 0.07) -> np.ndarray:
-  """Per seed, the KNN accuracy (0..1) of a freshly initialised
-  ``classic.ssl(model)`` node: bank ``data.train``, queries ``data.<split>``."""
-  query = getattr(data, split)
-  module = ktg.step.node_modules(ktg.classic.ssl(model), data.num_classes)[0]
-  return np.asarray([float(evaluation.knn_node_accuracy(
-      [module], [module.init(jax.random.key(seed), data.train.images[:2],
-                             train=False)],
-      data.train, query, data.num_classes, k=k, temperature=temperature)[0])
-                     for seed in seeds])
 
 
 def main(argv):
@@ -58,7 +43,7 @@ def main(argv):
       0.0 if _SPLIT.value == "test" else config.val_fraction),
                        data_dir=config.data_dir, limit=config.limit)
   query = getattr(data, _SPLIT.value)
-  accs = 100 * untrained_knn(
+  accs = 100 * evaluation.untrained_knn(
       data, model, [int(s) for s in _SEEDS.value.split(",")],
       split=_SPLIT.value, k=config.knn_k, temperature=config.knn_temperature)
   std = accs.std(ddof=1) if len(accs) > 1 else float("nan")

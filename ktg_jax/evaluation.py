@@ -182,3 +182,19 @@ def knn_node_accuracy(modules, variables, bank, query, num_classes: int, *,
                               k=min(k, len(bank.labels)),
                               temperature=temperature)
   return out
+
+
+def untrained_knn(data, model: str, seeds, *, split: str = "val",
+                  k: int = 20, temperature: float = 0.07) -> np.ndarray:
+  """Per seed, the KNN accuracy (0..1) of a freshly initialised
+  ``classic.ssl(model)`` node (000 Table 2's reference row): bank
+  ``data.train``, queries ``data.<split>``, as ``fit`` scores a trained one
+  (``experiments/ssl_untrained.py``)."""
+  from ktg_jax import classic, step  # pylint: disable=import-outside-toplevel
+  query = getattr(data, split)
+  module = step.node_modules(classic.ssl(model), data.num_classes)[0]
+  return np.asarray([float(knn_node_accuracy(
+      [module], [module.init(jax.random.key(seed), data.train.images[:2],
+                             train=False)],
+      data.train, query, data.num_classes, k=k, temperature=temperature)[0])
+                     for seed in seeds])

@@ -1,23 +1,11 @@
-"""experiments/ssl_untrained.py: the untrained reference row of 000 Table 2."""
-
-import importlib.util
-import os
+"""evaluation.untrained_knn (experiments/ssl_untrained.py): the untrained
+reference row of 000 Table 2."""
 
 import jax
 import numpy as np
 
 import ktg_jax as ktg
 from ktg_jax import data as data_lib, evaluation
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _script():
-  spec = importlib.util.spec_from_file_location(
-      "ssl_untrained", os.path.join(ROOT, "experiments", "ssl_untrained.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 def _np_knn(fb, yb, fq, c, k, t):
@@ -35,7 +23,7 @@ def _np_knn(fb, yb, fq, c, k, t):
 
 def test_untrained_knn_matches_numpy_per_seed():
   d = data_lib.load("digits", seed=0, val_fraction=0.25, limit=160)
-  got = _script().untrained_knn(d, "small_cnn", (0, 3), split="val", k=5,
+  got = evaluation.untrained_knn(d, "small_cnn", (0, 3), split="val", k=5,
                                 temperature=0.1)
   module = ktg.step.node_modules(ktg.classic.ssl("small_cnn"), 10)[0]
   want, banks = [], []
