@@ -31,22 +31,28 @@ def batch(batch_size, image_size, num_classes, seed=0):
 
 
 def jax_runner(name, spec, x, y, *, num_classes, donate=True, total_steps=10**6,
-               fast_conv=False, node_split=False):
+               fast_conv=False, split=None):
   """ktg_jax's compiled step; ``donate``: the state buffers are reused in place;
   ``fast_conv``: trace with benchmarks/fast_conv.py's weight gradient;
-  ``node_split``: each group of nodes of one model runs one forward split over
-  all devices (``compile(node_mesh=)``, ktg_jax/node_axis.py), state and
-  batch replicated over them."""
+  ``split`` over all devices (state replicated): None (one device),
+  ``"nodes"``: each group of nodes of one model runs one forward split over
+  them (``compile(node_mesh=)``, ktg_jax/node_axis.py; batch replicated),
+  ``"data"``: the batch split over a ``data`` mesh, ``config.data_parallel``'s
+  layout (XLA's SPMD partitioner adds the all-reduces). On the CPU the devices
+  are forced host devices (``--devices``)."""
   import contextlib
   import jax
   from benchmarks import fast_conv as fast_conv_lib
   import ktg_jax as ktg
   from ktg_jax import memory
   from ktg_jax import sharding
-  mesh = sharding.mesh(sharding.NODE) if node_split else None
+  if split not in (None, "nodes", "data"):
+    raise ValueError(f"split={split!r}; allowed: None, 'nodes', 'data'")
+  mesh = None if split is None else sharding.mesh(
+      sharding.NODE if split == "nodes" else sharding.DATA)
   program = ktg.compile(spec, num_classes=num_classes, total_steps=total_steps,
                         optimizer=ktg.optim.sgd(0.1), jit=False,
-                        node_mesh=mesh)
+                        node_mesh=mesh if split == "nodes" else None)
   step = jax.jit(program.step, donate_argnums=(0,) if donate else ())
   t0 = time.perf_counter()
   state = jax.jit(program.init)(jax.random.PRNGKey(0), x)
@@ -55,7 +61,8 @@ def jax_runner(name, spec, x, y, *, num_classes, donate=True, total_steps=10**6,
   state = put(state)
   jax.block_until_ready(state)
   init = time.perf_counter() - t0
-  batch_ = {"image": put(x), "label": put(y)}
+  batch_ = (sharding.shard_batch({"image": x, "label": y}, mesh)
+            if split == "data" else {"image": put(x), "label": put(y)})
   with fast_conv_lib.patched() if fast_conv else contextlib.nullcontext():
     memory.compile_ahead(step, state, batch_)  # as training.fit does
     state, _ = step(state, batch_)
@@ -72,40 +79,6 @@ def jax_runner(name, spec, x, y, *, num_classes, donate=True, total_steps=10**6,
     box[0] = s
     return time.perf_counter() - t
   return Runner(name, setup, run, init), program, state
-
-
-def jax_dp_runner(name, spec, x, y, *, num_classes, total_steps=10**6):
-  """ktg_jax's step data-parallel over every device (``config.data_parallel``'s
-  layout: the batch split over a ``data`` mesh, the state replicated; XLA's
-  SPMD partitioner adds the all-reduces, so the step is the one-device step).
-  On the CPU the devices are forced host devices (``--devices``)."""
-  import jax
-  import ktg_jax as ktg
-  from ktg_jax import memory, sharding
-  program = ktg.compile(spec, num_classes=num_classes, total_steps=total_steps,
-                        optimizer=ktg.optim.sgd(0.1), jit=False)
-  mesh = sharding.mesh(sharding.DATA)
-  t0 = time.perf_counter()
-  state = sharding.replicate(jax.jit(program.init)(jax.random.PRNGKey(0), x),
-                             mesh)
-  jax.block_until_ready(state)
-  init = time.perf_counter() - t0
-  batch_ = sharding.shard_batch({"image": x, "label": y}, mesh)
-  step = jax.jit(program.step, donate_argnums=(0,))
-  memory.compile_ahead(step, state, batch_)
-  state, _ = step(state, batch_)
-  jax.block_until_ready(state)
-  setup = time.perf_counter() - t0 - init
-  box = [state]
-
-  def run(steps):
-    s, t = box[0], time.perf_counter()
-    for _ in range(steps):
-      s, metrics = step(s, batch_)
-    jax.block_until_ready((s, metrics))
-    box[0] = s
-    return time.perf_counter() - t
-  return Runner(name, setup, run, init)
 
 
 def torch_runner(name, spec, x, y, *, num_classes, jax_state=None,

@@ -220,10 +220,7 @@ def main(argv=None):
   for op, v in result["ops_ms"].items():
     v["ratio jax/torch time"] = v["jax"] / v["torch"]
   print(json.dumps(result, indent=1), flush=True)
-  if args.out:
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-      json.dump(result, f, indent=1)
+  step_speed.write_json(result, args.out)
 
 
 if __name__ == "__main__":

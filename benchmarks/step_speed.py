@@ -80,7 +80,7 @@ def parse(argv=None):
 def set_threads(args):
   """Before jax is imported: XLA reads XLA_FLAGS once."""
   flags = os.environ.get("XLA_FLAGS", "") + " " + args.xla_flags
-  if args.devices:
+  if getattr(args, "devices", 0):  # op_profile.py has no --devices
     flags += " --xla_force_host_platform_device_count=%d" % args.devices
   if args.threads:
     flags += (" --xla_cpu_multi_thread_eigen=%s intra_op_parallelism_threads=%d"
@@ -101,6 +101,10 @@ def environment():
           "torch_threads": torch.get_num_threads()}
 
 
+# Frameworks that split the step over all devices (harness.jax_runner's split).
+SPLITS = {"jax_dp": "data", "jax_nodes": "nodes"}
+
+
 def graph_runners(args, models, frameworks, x, y):
   """Runners of one graph (DML edges) in each framework, same weights."""
   from benchmarks import harness as h
@@ -109,15 +113,12 @@ def graph_runners(args, models, frameworks, x, y):
   tag = "+".join(models)
   runners, jax_state = [], None
   for fw in frameworks:
-    if fw == "jax_dp":
-      runners.append(h.jax_dp_runner(f"{fw}:{tag}", spec, x, y,
-                                     num_classes=args.classes))
-    elif fw.startswith("jax"):
+    if fw.startswith("jax"):
       r, _, jax_state = h.jax_runner(f"{fw}:{tag}", spec, x, y,
                                      num_classes=args.classes,
                                      donate=fw != "jax_nodonate",
                                      fast_conv=fw == "jax_dw9",
-                                     node_split=fw == "jax_nodes")
+                                     split=SPLITS.get(fw))
       runners.append(r)
   for fw in frameworks:
     if fw.startswith("torch"):
@@ -243,6 +244,14 @@ def rss_children(args):
   return out
 
 
+def write_json(result, path: str) -> None:
+  """Writes a benchmark's result dict to ``path`` (nothing when empty)."""
+  if path:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+      json.dump(result, f, indent=1)
+
+
 def print_ratios(result) -> None:
   """One line per graph: steps/s of each runner and its ratio to torch eager."""
   env = result["env"]
@@ -281,10 +290,7 @@ def main(argv=None):
   if args.rss:
     result["peak_rss_mib"] = rss_children(args)
   print_ratios(result)
-  if args.out:
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-      json.dump(result, f, indent=1)
+  write_json(result, args.out)
 
 
 if __name__ == "__main__":
