@@ -26,8 +26,8 @@ data:
 test: setup data
 	JAX_PLATFORMS=cpu $(PY) -m pytest -n 2 --dist loadfile
 
-# XNNPACK convolutions: x1.6 on this 2-core CPU (benchmarks/RESULTS.md section 2);
-# the tests keep XLA's defaults.
+# XNNPACK convolutions: x1.6 at 1 thread on this 2-core CPU (benchmarks/RESULTS.md
+# section 2); no gain at the default threads (section B). The tests keep XLA's defaults.
 CPU_FAST := JAX_PLATFORMS=cpu XLA_FLAGS=--xla_cpu_use_xnnpack=true
 
 demo: setup data
