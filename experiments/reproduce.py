@@ -119,6 +119,7 @@ def _random_search(config, space, protocol, out):
   data = data_lib.sealed(_data(config, config.val_fraction))
   cfg = _train_config(config)
   cfg.update(epochs=config.search.epochs, eval_split="val", seed=0,
+             eval_every_epochs=1,
              checkpoint_every=0, save_variables=False, pictures=False,
              verbose=False)
   rng = np.random.default_rng(0)

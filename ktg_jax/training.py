@@ -37,7 +37,6 @@ import time
 from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 from ml_collections import config_dict
 import numpy as np
@@ -47,11 +46,11 @@ from ktg_jax import checkpoint
 from ktg_jax import feeds
 from ktg_jax import optim
 from ktg_jax import population
+from ktg_jax import run_files
+from ktg_jax import scoring
 from ktg_jax import sharding
 from ktg_jax.data import augment as augment_lib
 from ktg_jax.graph import GraphSpec
-from ktg_jax.step import node_key
-from ktg_jax.step import node_variables
 
 Callback = Callable[[int, dict], "bool | None"]
 
@@ -87,6 +86,10 @@ def default_config() -> ml_collections.ConfigDict:
       learning_rate=0.1, lr_schedule="step", lr_boundaries=(0.3, 0.6, 0.9),
       lr_decay=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4,
       seed=0, eval_split="val", augment=True,
+      # Evaluate after every this-many epochs and always after the last;
+      # 0 = after the last only (final runs: the test split is read once,
+      # and 10,000 test images an epoch can cost more than the training).
+      eval_every_epochs=1,
       checkpoint_every=1, keep_checkpoints=2, resume=False,
       save_variables=True, pictures=True, verbose=True,
       # Populations: "sequential" | "vmap"; None = by backend (population.py).
@@ -120,14 +123,6 @@ def default_config() -> ml_collections.ConfigDict:
       views=dict(weak="weak", strong="strong", a="weak", b="weak")))
 
 
-# The score of a graph from its nodes' accuracies [N] (ch.5's FixMatch space:
-# the better of the two nodes).
-SCORES: dict[str, Callable[[Any, GraphSpec], float]] = {
-    "target": lambda acc, spec: float(acc[spec.target]),
-    "best": lambda acc, spec: float(np.max(acc)),
-}
-
-
 # --- learning-rate schedules (registry: name -> factory(config, spe, total)) --
 
 SCHEDULES: dict[str, Callable[..., optax.Schedule]] = {
@@ -136,58 +131,6 @@ SCHEDULES: dict[str, Callable[..., optax.Schedule]] = {
     "cosine": lambda c, spe, total: optim.cosine(c.learning_rate, total),
     "constant": lambda c, spe, total: optax.constant_schedule(c.learning_rate),
 }
-
-
-def score_fn(config) -> Callable[[Any, GraphSpec], float]:
-  """``SCORES[config.score]`` (default "target")."""
-  score = config.get("score", "target")
-  if score not in SCORES:
-    raise ValueError(f"score={score!r}; allowed: {sorted(SCORES)}")
-  return SCORES[score]
-
-
-def _top1(config, runner, members_, state, data, split) -> np.ndarray:
-  del members_, data
-  return accuracy(runner.evaluate, state, split, config.eval_batch_size)
-
-
-def _knn(config, runner, members_, state, data, split) -> np.ndarray:
-  """[K, N] KNN accuracies of every member's nodes (``evaluation``)."""
-  from ktg_jax import evaluation  # pylint: disable=import-outside-toplevel
-  from ktg_jax.step import node_modules  # pylint: disable=import-outside-toplevel
-  out = []
-  for k, member in enumerate(members_):
-    st = runner.member(state, k)
-    modules = node_modules(member.spec, data.num_classes)
-    variables = [None if m is None else node_variables(st, i)
-                 for i, m in enumerate(modules)]
-    out.append(evaluation.knn_node_accuracy(
-        modules, variables, data.train, split, data.num_classes,
-        k=config.knn_k, temperature=config.knn_temperature,
-        batch_size=config.eval_batch_size))
-  return np.stack(out)
-
-
-# name -> fn(config, runner, members, state, data, split) -> [K, N] scores.
-EVAL_METRICS: dict[str, Callable] = {"accuracy": _top1, "knn": _knn}
-
-
-def eval_metric(config, specs) -> str:
-  """``config.eval_metric``, or by the graphs: "knn" when a node is ssl."""
-  name = config.get("eval_metric") or (
-      "knn" if any(n.kind == "ssl" for s in specs for n in s.nodes)
-      else "accuracy")
-  if name not in EVAL_METRICS:
-    raise ValueError(f"eval_metric={name!r}; allowed: {sorted(EVAL_METRICS)}")
-  return name
-
-
-def describe_metric(config, name: str) -> str:
-  """The metric as every reported number states it."""
-  if name == "knn":
-    return (f"knn(k={config.knn_k}, T={config.knn_temperature}, weighted "
-            "cosine, train-split bank)")
-  return name
 
 
 def make_optimizer(config, steps_per_epoch: int) -> tuple:
@@ -200,62 +143,6 @@ def make_optimizer(config, steps_per_epoch: int) -> tuple:
   return optim.sgd(schedule, momentum=config.momentum,
                    nesterov=config.nesterov,
                    weight_decay=config.weight_decay), schedule
-
-
-def eval_split(data, name: str):
-  """The split to evaluate on; reads ``data.test`` only when asked to."""
-  splits = {"val": lambda: data.val, "test": lambda: data.test}
-  if name not in splits:
-    raise ValueError(f"eval_split={name!r}; allowed: {sorted(splits)}")
-  split = splits[name]()
-  if name == "val" and len(split.labels) == 0:
-    raise ValueError("eval_split='val' but the validation split is empty "
-                     "(val_fraction=0); use eval_split='test' for final runs")
-  return split
-
-
-def accuracy(evaluate, state, split, batch_size: int) -> np.ndarray:
-  """Top-1 accuracy on ``split`` of every node (``[N]``, or ``[K, N]`` for a
-  population's ``evaluate``); the last batch is padded, not recompiled."""
-  n = len(split.labels)
-  correct = 0
-  for start in range(0, n, batch_size):
-    images = split.images[start:start + batch_size]
-    labels = split.labels[start:start + batch_size]
-    pad = batch_size - len(labels)
-    if pad:
-      images = np.concatenate([images, np.zeros((pad,) + images.shape[1:],
-                                                images.dtype)])
-    logits = evaluate(state, images)[..., :len(labels), :]
-    correct = correct + np.sum(np.asarray(jnp.argmax(logits, -1)) == labels,
-                               axis=-1)
-  return correct / max(n, 1)
-
-
-def logits_of(evaluate, state, split, batch_size: int) -> np.ndarray:
-  """Every node's logits on ``split``, ``[..., N, n, C]`` (padded batches)."""
-  out = []
-  for start in range(0, len(split.labels), batch_size):
-    images = split.images[start:start + batch_size]
-    pad = batch_size - len(images)
-    if pad:
-      images = np.concatenate([images, np.zeros((pad,) + images.shape[1:],
-                                                images.dtype)])
-    out.append(np.asarray(evaluate(state, images))[..., :batch_size - pad, :])
-  return np.concatenate(out, axis=-2)
-
-
-def _ensemble_reports(members_, runner, state, split, batch_size) -> list:
-  """Per member: ``evaluation.ensemble_report`` of its ensemble node (ch.4
-  eqs 4.2, 4.4, 4.10) on ``split``, or None for a graph without one."""
-  from ktg_jax import evaluation  # pylint: disable=import-outside-toplevel
-  if not any(m.spec.nodes[m.spec.target].kind == "ensemble" for m in members_):
-    return [None] * len(members_)
-  logits = logits_of(runner.evaluate, state, split, batch_size)   # [K, N, n, C]
-  return [evaluation.ensemble_report(logits[k], split.labels,
-                                     m.spec.nodes[m.spec.target].members)
-          if m.spec.nodes[m.spec.target].kind == "ensemble" else None
-          for k, m in enumerate(members_)]
 
 
 def population_mesh(config, strategy: str, size: int):
@@ -346,78 +233,10 @@ def _check_finite(epoch: int, loss: np.ndarray, member: str = "") -> None:
                         "; lower learning_rate or check the graph's gates")
 
 
-class _Logs:
-  """JSONL + TensorBoard writers of a run (no-ops without a workdir)."""
-
-  def __init__(self, workdir: str | None):
-    self.jsonl = self.tb = None
-    if workdir:
-      from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
-      self.jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
-      self.tb = SummaryWriter(os.path.join(workdir, "tb"))
-
-  def write(self, m: dict) -> None:
-    if self.jsonl:
-      self.jsonl.write(json.dumps(m) + "\n")
-      self.jsonl.flush()
-    if self.tb:
-      e = m["epoch"]
-      for k in ("target_accuracy", "steps_per_sec", "lr", "input_fraction"):
-        self.tb.add_scalar(k, m[k], e)
-      for i, (acc, loss) in enumerate(zip(m["accuracy"], m["train_loss"])):
-        self.tb.add_scalar(f"node{i}/accuracy", acc, e)
-        self.tb.add_scalar(f"node{i}/train_loss", loss, e)
-      self.tb.flush()
-
-  def close(self) -> None:
-    if self.jsonl:
-      self.jsonl.close()
-    if self.tb:
-      self.tb.close()
-
-
-def _progress(m: dict, epochs: int) -> str:
-  fmt = lambda xs: "[" + " ".join(f"{x:.3f}" for x in xs) + "]"
-  return (f"epoch {m['epoch']:3d}/{epochs}  {m['steps_per_sec']:6.1f} steps/s  "
-          f"input {100 * m['input_fraction']:4.1f}%  lr {m['lr']:.4g}  "
-          f"loss {fmt(m['train_loss'])}  train_acc {fmt(m['train_accuracy'])}"
-          f"  {m['eval_split']}_acc {fmt(m['accuracy'])}  "
-          f"target {m['target_accuracy']:.4f}")
-
-
-def _prepare_workdir(workdir, member, feed, config) -> None:
-  os.makedirs(workdir, exist_ok=True)
-  member.spec.save(os.path.join(workdir, "graph.json"))
-  config = config.copy_and_resolve_references()
-  config.seed = member.seed
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json_best_effort(indent=2))
-  feed.save(workdir)
-
-
-def _finish(spec, state, history, workdir, config, writer=True) -> None:
-  """Final node variables (frozen teachers load them) and pictures."""
-  if config.get("save_variables", True):
-    for i in range(spec.num_nodes):
-      if spec.nodes[i].kind == "ensemble":  # no variables of its own
-        continue
-      path = checkpoint.save_variables(
-          os.path.join(workdir, "variables", node_key(i)),
-          node_variables(state, i))
-      if config.verbose:
-        print(f"node {i} ({spec.nodes[i].model}) variables: {path}",
-              flush=True)
-  if config.get("pictures", True) and history and writer:
-    from ktg_jax import viz  # pylint: disable=import-outside-toplevel
-    paths = viz.write_run_pictures(spec, history, workdir)
-    if config.verbose:
-      print("pictures: " + ", ".join(paths), flush=True)
-
-
 def _epoch_metrics(spec, config, epoch, acc, loss, train_acc, steps, sec,
                    input_sec, schedule) -> dict:
   return {"epoch": epoch, "eval_split": config.eval_split,
-          "target_accuracy": score_fn(config)(acc, spec),
+          "target_accuracy": scoring.score_fn(config)(acc, spec),
           "accuracy": acc.tolist(), "train_loss": loss.tolist(),
           "train_accuracy": train_acc.tolist(),
           "steps_per_sec": steps / sec, "input_fraction": input_sec / sec,
@@ -426,8 +245,9 @@ def _epoch_metrics(spec, config, epoch, acc, loss, train_acc, steps, sec,
 
 def _result(state, history, workdir) -> FitResult:
   accs = [m["target_accuracy"] for m in history]
+  seen = [a for a in accs if not np.isnan(a)]  # skipped evaluations are NaN
   return FitResult(state=state, history=history,
-                   best_target_accuracy=max(accs, default=float("nan")),
+                   best_target_accuracy=max(seen, default=float("nan")),
                    final_target_accuracy=accs[-1] if accs else float("nan"),
                    workdir=workdir)
 
@@ -469,9 +289,10 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
   single = isinstance(spec, GraphSpec) and seeds is None
   members_ = population.members(spec, (config.seed,) if seeds is None
                                 else seeds)
-  split = eval_split(data, config.eval_split)
-  score_fn(config)  # a bad score fails before training, not after an epoch
-  metric = eval_metric(config, [m.spec for m in members_])
+  split = scoring.eval_split(data, config.eval_split)
+  scoring.score_fn(config)  # a bad score fails before training, not later
+  scoring.evaluates(config, 1)  # and so does a bad eval_every_epochs
+  metric = scoring.eval_metric(config, [m.spec for m in members_])
   feed = feeds.make(data, config, [m.seed for m in members_],
                     [m.spec for m in members_])
   steps_per_epoch = feed.steps_per_epoch
@@ -502,7 +323,7 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
   if workdir:
     for member, d in zip(members_, dirs):
       if writer:
-        _prepare_workdir(d, member, feed, config)
+        run_files.prepare_workdir(d, member, feed, config)
     if config.checkpoint_every:
       mngr = checkpoint.run_manager(os.path.join(workdir, "checkpoints"),
                                     config.keep_checkpoints)
@@ -514,7 +335,7 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
         histories = meta.get("histories") or [meta["history"]]
         if config.verbose:
           print(f"resumed from epoch {start_epoch} in {workdir}", flush=True)
-  logs = [_Logs(d if writer else None) for d in dirs]
+  logs = [run_files.Logs(d if writer else None) for d in dirs]
   if start_epoch < config.epochs:  # compile, then free the compiler's heap
     runner.warm(state, feed.batch(start_epoch, 0))
   try:
@@ -523,13 +344,16 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
           runner, state, feed, epoch)
       for k in range(runner.size):
         _check_finite(epoch + 1, loss[k], "" if single else f"member {k}: ")
-      acc = EVAL_METRICS[metric](config, runner, members_, state, data, split)
+      acc = (scoring.EVAL_METRICS[metric](config, runner, members_, state,
+                                          data, split)
+             if scoring.evaluates(config, epoch + 1) else
+             [np.full(m.spec.num_nodes, np.nan) for m in members_])
       ms = [_epoch_metrics(m.spec, config, epoch + 1, acc[k], loss[k],
                            train_acc[k], steps_per_epoch, sec, input_sec,
                            schedule) for k, m in enumerate(members_)]
       for k, (history, m) in enumerate(zip(histories, ms)):
         m.update({name: np.asarray(v[k]).tolist() for name, v in extra.items()})
-        m["eval_metric"] = describe_metric(config, metric)
+        m["eval_metric"] = scoring.describe_metric(config, metric)
         history.append(m)
       if mngr and (epoch + 1) % config.checkpoint_every == 0:
         checkpoint.save_run(mngr, epoch + 1, to_saved(state),
@@ -538,7 +362,7 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
         log.write(m)
         if config.verbose:
           print(("" if single else f"[member {k}] ") +
-                _progress(m, config.epochs), flush=True)
+                run_files.progress(m, config.epochs), flush=True)
       if callback is not None and callback(epoch + 1, ms[0] if single else ms):
         break
   finally:
@@ -546,7 +370,7 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
       log.close()
     if mngr:
       mngr.close()
-  reports = _ensemble_reports(members_, runner, state, split,
+  reports = scoring.ensemble_reports(members_, runner, state, split,
                              config.eval_batch_size)
   for history, rep in zip(histories, reports):
     if rep is not None and history:
@@ -559,7 +383,7 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
              for k in range(runner.size)]
   if workdir:
     for m, r, rep in zip(members_, results, reports):
-      _finish(m.spec, r.state, r.history, r.workdir, config, writer)
+      run_files.finish(m.spec, r.state, r.history, r.workdir, config, writer)
       if rep is not None and writer:
         with open(os.path.join(r.workdir, "ensemble.json"), "w") as f:
           json.dump(rep, f, indent=1)

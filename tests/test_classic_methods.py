@@ -21,7 +21,7 @@ import pytest
 import ktg_jax as ktg
 from ktg_jax import classic
 from ktg_jax import data
-from ktg_jax import training
+from ktg_jax import scoring
 from ktg_jax.step import view_key
 
 C, HW, BL, BU = 5, 8, 8, 12
@@ -168,7 +168,7 @@ def test_independent_ensemble_equals_members_trained_alone():
   logits = program.evaluate(state, images)
   np.testing.assert_allclose(logits[2], (members[0] + members[1]) / 2,
                              atol=1e-5)
-  acc = training.accuracy(program.evaluate, state, data.Split(images, labels),
+  acc = scoring.accuracy(program.evaluate, state, data.Split(images, labels),
                           4)
   want = np.mean(np.argmax((members[0] + members[1]) / 2, -1) == labels)
   assert acc[2] == pytest.approx(want)

@@ -11,6 +11,7 @@ import pytest
 
 from ktg_jax import classic
 from ktg_jax import feeds
+from ktg_jax import scoring
 from ktg_jax import training
 from ktg_jax.data import augment as augment_lib
 from ktg_jax.data import semi as semi_lib
@@ -86,8 +87,8 @@ def test_a_resumed_semi_run_equals_an_uninterrupted_one(semi, tmp_path):
 def test_score_best_is_the_better_node_and_unknown_scores_are_named(semi):
   spec = classic.mean_teacher("small_cnn")
   acc = np.random.default_rng(0).uniform(size=2)
-  assert training.score_fn(_config(score="best"))(acc, spec) == acc.max()
-  assert training.score_fn(_config())(acc, spec) == acc[spec.target]
+  assert scoring.score_fn(_config(score="best"))(acc, spec) == acc.max()
+  assert scoring.score_fn(_config())(acc, spec) == acc[spec.target]
   with pytest.raises(ValueError, match="score='median'"):
     training.fit(spec, semi, _config(epochs=1, score="median"))
 

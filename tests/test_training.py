@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ktg_jax as ktg
-from ktg_jax import checkpoint, data, training, viz
+from ktg_jax import checkpoint, data, step, training, viz
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,24 @@ def test_fit_learns_digits_without_reading_test(digits, tmp_path):
   assert os.path.exists(tmp_path / data.SPLIT_FILE)
   assert ktg.GraphSpec.load(str(tmp_path / "graph.json")) == \
       ktg.classic.vanilla("small_cnn")
+
+
+def test_eval_every_epochs_skips_evaluations_not_training():
+  small = data.load("digits", limit=200)
+  spec = ktg.classic.vanilla("small_cnn")
+  every = training.fit(spec, small, _config(epochs=3, checkpoint_every=0))
+  last = training.fit(spec, small, _config(epochs=3, eval_every_epochs=0))
+  second = training.fit(spec, small, _config(epochs=3, eval_every_epochs=2))
+  nan = [np.isnan(m["target_accuracy"]) for m in last.history]
+  assert nan == [True, True, False]
+  assert [np.isnan(m["target_accuracy"]) for m in second.history] == [
+      True, False, False]
+  # Evaluating is read-only: the last epoch's score is the same either way.
+  assert last.final_target_accuracy == every.final_target_accuracy
+  assert second.best_target_accuracy == max(
+      every.history[1]["target_accuracy"], every.final_target_accuracy)
+  with pytest.raises(ValueError, match="eval_every_epochs=-1"):
+    training.fit(spec, small, _config(eval_every_epochs=-1))
 
 
 def test_eval_on_test_of_sealed_data_raises(digits):
@@ -99,7 +117,7 @@ def test_vanilla_variables_feed_a_kd_teacher(tmp_path):
   state = program.init(jax.random.key(1), small.train.images[:8])
   jax.tree_util.tree_map(np.testing.assert_array_equal,
                          state.frozen["node1"],
-                         training.node_variables(teacher.state, 0))
+                         step.node_variables(teacher.state, 0))
   student = training.fit(spec, small, _config(epochs=1))
   assert np.isfinite(student.final_target_accuracy)
 
