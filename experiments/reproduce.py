@@ -46,48 +46,12 @@ _WORKDIR = flags.DEFINE_string("workdir", "runs/reproduce",
 _ROWS = flags.DEFINE_list("rows", None, "override config.rows")
 
 
-def _data(config, val_fraction):
-  from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
-  return data_lib.load(config.dataset, seed=0, val_fraction=val_fraction,
-                       data_dir=config.get("data_dir"),
-                       limit=config.get("limit"))
-
-
-def _train_config(config):
-  """``config``'s fields that ``training.fit`` knows."""
-  from ktg_jax import training  # pylint: disable=import-outside-toplevel
-  cfg = training.default_config()
-  cfg.update({k: v for k, v in config.items() if k in cfg})
-  return cfg
-
-
-def teacher_runner(config, workdir):
-  """KD's teacher: the aux model alone on the whole training split (one
-  seed, ``config.teacher_seed``), trained once, its variables reused."""
-  def teacher() -> str:
-    from ktg_jax import classic, training  # pylint: disable=import-outside-toplevel
-    run = os.path.join(workdir, "teacher")
-    path = os.path.join(run, "variables", "node0")
-    if not os.path.exists(os.path.join(run, "done")):
-      cfg = _train_config(config)
-      cfg.update(seed=config.teacher_seed, eval_split="test", resume=True,
-                 save_variables=True)
-      r = training.fit(classic.vanilla(config.aux), _data(config, 0.0), cfg,
-                       run)
-      print(f"[reproduce] teacher {config.aux}: test accuracy "
-            f"{100 * r.final_target_accuracy:.2f} %", flush=True)
-      os.makedirs(run, exist_ok=True)
-      open(os.path.join(run, "done"), "w").close()
-    return os.path.abspath(path)
-  return teacher
-
-
 def _tune_search(config, space, protocol, out):
   """Ray Tune + Nevergrad (+ ASHA for "asha"), as experiments/search.py."""
   from ktg_jax.search import report  # pylint: disable=import-outside-toplevel
   from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
   s = config.search
-  train = {k: v for k, v in _train_config(config).items()
+  train = {k: v for k, v in rp.train_config(config).items()
            if k in ("batch_size", "learning_rate", "lr_schedule",
                     "lr_boundaries", "weight_decay", "momentum", "nesterov",
                     "augment", "epochs")}
@@ -116,8 +80,8 @@ def _random_search(config, space, protocol, out):
   from ktg_jax import training, viz  # pylint: disable=import-outside-toplevel
   from ktg_jax.search import spaces  # pylint: disable=import-outside-toplevel
   del protocol
-  data = data_lib.sealed(_data(config, config.val_fraction))
-  cfg = _train_config(config)
+  data = data_lib.sealed(rp.load_data(config, config.val_fraction))
+  cfg = rp.train_config(config)
   cfg.update(epochs=config.search.epochs, eval_split="val", seed=0,
              eval_every_epochs=1,
              checkpoint_every=0, save_variables=False, pictures=False,
@@ -169,7 +133,7 @@ def run_row(name, ctx, data, config, workdir) -> dict:
   from ktg_jax import seeds as seeds_lib  # pylint: disable=import-outside-toplevel
   start = time.time()
   spec = rp.ROWS[name].build(ctx)
-  cfg = _train_config(config)
+  cfg = rp.train_config(config)
   cfg.update(eval_split="test", resume=True)
   r = seeds_lib.fit_seeds(spec, data, cfg, tuple(config.seeds),
                           os.path.join(workdir, "runs", name))
@@ -182,7 +146,7 @@ def reproduce(config, workdir: str, rows=None) -> list[dict]:
   """Runs (or resumes) every row; returns ``reproduce.table`` rows."""
   rows = list(rows or config.rows)
   rp.check_rows(rows)
-  ctx = rp.Context(config, workdir, teacher_runner(config, workdir),
+  ctx = rp.Context(config, workdir, rp.teacher_runner(config, workdir),
                    search_runner(config, workdir))
   data, results = None, {}
   for name in rows:
@@ -190,7 +154,7 @@ def reproduce(config, workdir: str, rows=None) -> list[dict]:
     if done is None:
       print(f"[reproduce] row {name}: training {len(config.seeds)} seeds",
             flush=True)
-      data = data if data is not None else _data(config, 0.0)
+      data = data if data is not None else rp.load_data(config, 0.0)
       done = run_row(name, ctx, data, config, workdir)
       rp.save_row(workdir, name, done)
     results[name] = done

@@ -96,6 +96,45 @@ ROWS: dict[str, Row] = {
 BASELINES = ("vanilla", "dml")  # every row is tested against these
 
 
+def load_data(config, val_fraction: float):
+  """The protocol's data set (``config.dataset`` / ``limit`` / ``data_dir``)
+  with ``val_fraction`` of the training split held out (0 = final runs)."""
+  from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
+  return data_lib.load(config.dataset, seed=0, val_fraction=val_fraction,
+                       data_dir=config.get("data_dir"),
+                       limit=config.get("limit"))
+
+
+def train_config(config):
+  """``config``'s fields that ``training.fit`` knows, over its defaults."""
+  from ktg_jax import training  # pylint: disable=import-outside-toplevel
+  cfg = training.default_config()
+  cfg.update({k: v for k, v in config.items() if k in cfg})
+  return cfg
+
+
+def teacher_runner(config, workdir: str) -> Callable[[], str]:
+  """KD's teacher (``Context.teacher``): the aux model alone on the whole
+  training split (one seed, ``config.teacher_seed``), trained once into
+  ``workdir/teacher`` (resumable) and reused; returns its variables' path."""
+  def teacher() -> str:
+    from ktg_jax import training  # pylint: disable=import-outside-toplevel
+    run = os.path.join(workdir, "teacher")
+    path = os.path.join(run, "variables", "node0")
+    if not os.path.exists(os.path.join(run, "done")):
+      cfg = train_config(config)
+      cfg.update(seed=config.teacher_seed, eval_split="test", resume=True,
+                 save_variables=True)
+      r = training.fit(classic.vanilla(config.aux), load_data(config, 0.0),
+                       cfg, run)
+      print(f"[reproduce] teacher {config.aux}: test accuracy "
+            f"{100 * r.final_target_accuracy:.2f} %", flush=True)
+      os.makedirs(run, exist_ok=True)
+      open(os.path.join(run, "done"), "w").close()
+    return os.path.abspath(path)
+  return teacher
+
+
 def check_rows(rows: Sequence[str]) -> None:
   unknown = [r for r in rows if r not in ROWS]
   if unknown:
@@ -162,4 +201,26 @@ def markdown(rows: list[dict], published: dict | None = None) -> str:
         f"| {r['label']} | {r['graph_nodes']} | {r['mean']:.2f} ± "
         f"{_num(r['std'], '.2f')} (n={r['n']}) | {_num(r['p_vs_vanilla'], '.4f')}"
         f" | {_num(r['p_vs_dml'], '.4f')} | {pub} |")
+  return "\n".join(lines)
+
+
+def summary(path: str, names: Sequence[str]) -> str:
+  """A reproduction's numbers for rows ``names``, read from the table.json
+  it wrote; says so when there is none (the demo prints this beside its own
+  few-seed numbers)."""
+  if not os.path.isfile(path):
+    return f"(no reproduction table at {path})"
+  with open(path) as f:
+    rows = {r["name"]: r for r in json.load(f)}
+  n = max((r["n"] for r in rows.values()), default=0)
+  lines = [f"The reproduction ({n} seeds a row; benchmarks/FIDELITY.md) "
+           "measured in this regime:"]
+  for name in names:
+    if name not in rows:
+      lines.append(f"  {ROWS[name].label}: not run")
+      continue
+    r, p = rows[name], rows[name].get("p_vs_vanilla")
+    test = ("" if p is None or math.isnan(p)
+            else f" (Welch p vs Vanilla {p:.2g})")
+    lines.append(f"  {r['label']}: {r['mean']:.2f} ± {r['std']:.2f} %{test}")
   return "\n".join(lines)

@@ -99,6 +99,21 @@ def test_welch_p_degenerate_and_rows():
     rp.check_rows(["vanilla", "nope"])
 
 
+def test_summary_reads_the_table_a_run_wrote(tmp_path):
+  results = {"vanilla": {"per_seed": [0.57, 0.58, 0.575]},
+             "kd": {"per_seed": [0.62, 0.625, 0.61]}}
+  path = tmp_path / "table.json"
+  path.write_text(json.dumps(rp.table(results)))
+  text = rp.summary(str(path), ["vanilla", "kd", "dml"])
+  p = rp.welch_p(results["kd"]["per_seed"], results["vanilla"]["per_seed"])
+  assert "(3 seeds a row" in text
+  assert f"Vanilla: 57.50 ± 0.50 %\n" in text
+  assert f"KD (T = 2, frozen aux teacher): 61.83 ± 0.76 % (Welch p vs " \
+         f"Vanilla {p:.2g})" in text
+  assert "DML (target x 2): not run" in text
+  assert "no reproduction table" in rp.summary(str(tmp_path / "x"), ["kd"])
+
+
 # --- the script's plumbing --------------------------------------------------
 
 def _tiny(config):
