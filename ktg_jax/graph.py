@@ -39,109 +39,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import numbers
-from typing import Any, Mapping, NamedTuple, Union
+from typing import Mapping
 
 import numpy as np
 
 from ktg_jax import gates as gates_lib
+from ktg_jax import graph_rules as rules
 from ktg_jax import losses as losses_lib
-from ktg_jax import models as models_lib
 from ktg_jax import nodes as nodes_lib
+# The parts, re-exported: a graph is built from ``ktg_jax.graph``'s names.
+from ktg_jax.graph_parts import (DEFAULT_VIEW, LABEL, LABEL_LOSS,  # pylint: disable=unused-import
+                                 SAME_VIEW_SELF_LOOP_LOSSES, SAMPLES, Edge,
+                                 EdgeTable, GraphSpecError, Node, Slot, Source,
+                                 _err, _is_int)
 from ktg_jax.ssl import learner as ssl_learner
-from ktg_jax.ssl import objectives as ssl_objectives
-
-LABEL = "label"
-LABEL_LOSS = "ce"  # KL(onehot(y) || p_t) is the label cross-entropy (SPEC §2).
-DEFAULT_VIEW = "default"
-SAMPLES = ("all", "labeled", "unlabeled")
-# Losses that are not constant when a node is compared with itself on one view
-# (Pseudo-Label: CE to its own argmax).
-SAME_VIEW_SELF_LOOP_LOSSES = ("pseudo_label",)
-
-Source = Union[str, int]
-
-
-class GraphSpecError(ValueError):
-  """A graph spec field is invalid; the message names the field and value."""
-
-
-def _err(field: str, value, allowed) -> GraphSpecError:
-  return GraphSpecError(f"{field}={value!r} is invalid; allowed: {allowed}")
-
-
-def _is_int(x) -> bool:
-  return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
-
-
-def _is_real(x) -> bool:
-  return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
-
-
-@dataclasses.dataclass(frozen=True)
-class Node:
-  """A node. ``kind``: see ``ktg_jax/nodes.py``.
-
-  ``checkpoint``: variables to load (frozen and pre-trained nodes).
-  ``of``: the node an ``ema`` node averages; ``decay``: its ``a``; ``bn``: the
-  BatchNorm statistics its train-step forward uses and keeps ("batch",
-  "running" or "own": ``ktg_jax.nodes``).
-  ``members``: the nodes an ``ensemble`` node averages.
-  ``reinit``: top-level layers of a ``pretrained`` node that are initialised
-  afresh instead of loaded (the classifier head is re-initialised anyway when
-  its class count differs from the checkpoint's).
-  ``learner``: the self-supervised method of an ``ssl`` node (000; one of
-  ``ktg_jax.ssl.objectives.OBJECTIVES``): its heads, its own objective in the
-  label slot, its momentum encoder (``ktg_jax/ssl/learner.py``). Edges at an
-  ``ssl`` node default to view ``"a"``; its label edge must use view "a".
-  """
-  model: str | None = None
-  checkpoint: str | None = None
-  kind: str = "trainable"
-  of: int | None = None
-  decay: float = nodes_lib.DEFAULT_EMA_DECAY
-  bn: str = "batch"
-  members: tuple[int, ...] | None = None
-  reinit: tuple[str, ...] = ()
-  learner: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Edge:
-  """A gated loss from a source to a target node (SPEC §1, §2).
-
-  ``loss``: "ce" on label edges; a name of ``losses.BY_NAME`` on node edges
-  (default "kl"). ``loss_param``: the loss's parameter (KD temperature); None =
-  its default. Views and samples: see the module docstring.
-  """
-  gate: gates_lib.Gate
-  loss: str | None = None
-  loss_param: float | None = None
-  source_view: str | None = None
-  target_view: str | None = None
-  samples: str | None = None
-
-
-class EdgeTable(NamedTuple):
-  """The edges as arrays. Node edges are indexed ``[source, target]``; the
-  diagonal holds self-loops."""
-  label_kind: Any   # int32[N] gate id of label -> n
-  label_params: Any  # float32[N, 2]
-  kind: Any         # int32[N, N]
-  params: Any       # float32[N, N, 2]
-  loss_kind: Any    # int32[N, N]
-  loss_param: Any   # float32[N, N]
-
-
-class Slot(NamedTuple):
-  """One edge the compiled step computes: ``source`` is LABEL or a node."""
-  source: Source
-  target: int
-  source_view: str | None
-  target_view: str
-  samples: str
-
 
 _EDGE_KEYS = ("source", "target", "gate", "loss", "loss_param", "source_view",
               "target_view", "samples")
@@ -165,202 +76,20 @@ class GraphSpec:
     edges = {}
     for key, value in self.edges.items():
       edges[key] = value if isinstance(value, Edge) else Edge(value)
-    self._validate_nodes()
+    object.__setattr__(self, "nodes", rules.canonical_nodes(self))
     n = len(self.nodes)
     view = [ssl_learner.VIEW_A if node.kind == "ssl" else DEFAULT_VIEW
             for node in self.nodes]  # an end's default view
     canon = {}
     for key, edge in edges.items():
-      key = self._validate_key(key, n)
-      canon[key] = self._canonical_edge(
+      key = rules.canonical_key(key, n)
+      canon[key] = rules.canonical_edge(
           key, edge, (None if key[0] == LABEL else view[key[0]], view[key[1]]))
     order = lambda kv: (kv[0][0] != LABEL, str(kv[0][0]), kv[0][1])
     object.__setattr__(self, "edges", dict(sorted(canon.items(), key=order)))
     if _is_int(self.target) and not isinstance(self.target, int):
       object.__setattr__(self, "target", int(self.target))
-    self._validate_graph()
-
-  # --- validation ----------------------------------------------------------
-
-  def _validate_nodes(self):
-    if not isinstance(self.nodes, tuple) or not self.nodes:
-      raise _err("nodes", self.nodes, "a non-empty list of Node")
-    n = len(self.nodes)
-    canon = []
-    for i, node in enumerate(self.nodes):
-      f = f"nodes[{i}]"
-      if not isinstance(node, Node):
-        raise _err(f, node, "Node(model=...) or a model name")
-      node = dataclasses.replace(node)  # a copy: canonical fields set below
-      if not (isinstance(node.kind, str) and node.kind in nodes_lib.KINDS):
-        raise _err(f"{f}.kind", node.kind, list(nodes_lib.KINDS))
-      kind = nodes_lib.KINDS[node.kind]
-      if node.checkpoint is not None and not isinstance(node.checkpoint, str):
-        raise _err(f"{f}.checkpoint", node.checkpoint, "a path or None")
-      if kind.checkpoint == "required" and node.checkpoint is None:
-        raise _err(f"{f}.checkpoint", None, f"a path: a {node.kind} node is "
-                   "loaded from the checkpoint of a label-only run")
-      if node.kind == "ensemble":
-        if node.model is not None:
-          raise _err(f"{f}.model", node.model, "None: an ensemble node has no "
-                     "network of its own")
-        m = node.members
-        if (not isinstance(m, (tuple, list)) or len(m) < 2
-            or not all(_is_int(j) and 0 <= j < n and j != i for j in m)
-            or len(set(m)) != len(m)):
-          raise _err(f"{f}.members", m, f"two or more distinct node indices "
-                     f"in 0..{n - 1}, other than {i}")
-        for j in m:
-          k = self.nodes[j].kind if isinstance(self.nodes[j], Node) else None
-          if not (isinstance(k, str) and k in nodes_lib.KINDS
-                  and nodes_lib.KINDS[k].has_model):
-            raise _err(f"{f}.members", m, "nodes with a network (not an "
-                       "ensemble)")
-        object.__setattr__(node, "members", tuple(int(j) for j in m))
-      elif node.members is not None:
-        raise _err(f"{f}.members", node.members, "None (only ensemble nodes)")
-      if node.kind == "ema":
-        if not (_is_int(node.of) and 0 <= node.of < n and node.of != i):
-          raise _err(f"{f}.of", node.of, f"the index of another node in "
-                     f"0..{n - 1}")
-        src = self.nodes[node.of]
-        if not isinstance(src, Node) or src.kind not in ("trainable",
-                                                         "pretrained"):
-          raise _err(f"{f}.of", node.of, "a trainable or pretrained node")
-        if node.model is None:
-          object.__setattr__(node, "model", src.model)
-        if node.model != src.model:
-          raise _err(f"{f}.model", node.model, f"{src.model!r}: an EMA node "
-                     "has the model of the node it averages")
-        object.__setattr__(node, "of", int(node.of))
-        if not (_is_real(node.decay) and 0.0 <= node.decay < 1.0):
-          raise _err(f"{f}.decay", node.decay, "a number in [0, 1)")
-        if not (isinstance(node.bn, str) and node.bn in nodes_lib.EMA_BN_MODES):
-          raise _err(f"{f}.bn", node.bn, list(nodes_lib.EMA_BN_MODES))
-      elif node.of is not None:
-        raise _err(f"{f}.of", node.of, "None (only ema nodes)")
-      if kind.has_model and not models_lib.exists(node.model):
-        raise _err(f"{f}.model", node.model, models_lib.names())
-      if (not isinstance(node.reinit, (tuple, list))
-          or not all(isinstance(r, str) for r in node.reinit)
-          or (node.reinit and node.kind != "pretrained")):
-        raise _err(f"{f}.reinit", node.reinit, "a list of layer names, only "
-                   "on pretrained nodes")
-      object.__setattr__(node, "reinit", tuple(node.reinit))
-      if node.kind == "ssl":
-        if not (isinstance(node.learner, str)
-                and node.learner in ssl_objectives.BY_NAME):
-          raise _err(f"{f}.learner", node.learner,
-                     sorted(ssl_objectives.BY_NAME))
-      elif node.learner is not None:
-        raise _err(f"{f}.learner", node.learner, "None (only ssl nodes)")
-      canon.append(node)
-    object.__setattr__(self, "nodes", tuple(canon))
-
-  @staticmethod
-  def _validate_key(key, n):
-    if not (isinstance(key, tuple) and len(key) == 2):
-      raise _err("edges key", key, "(source, target) with source 'label' or "
-                 "a node index")
-    src, tgt = key
-    node_ids = f"node indices 0..{n - 1}"
-    if not (src == LABEL if isinstance(src, str)
-            else _is_int(src) and 0 <= src < n):
-      raise _err(f"edges[{key!r}] source", src, f"'label' or {node_ids}")
-    if not (_is_int(tgt) and 0 <= tgt < n):
-      raise _err(f"edges[{key!r}] target", tgt, node_ids)
-    return (src if src == LABEL else int(src), int(tgt))
-
-  @staticmethod
-  def _canonical_edge(key, edge, default_views=(DEFAULT_VIEW, DEFAULT_VIEW)
-                      ) -> Edge:
-    """Validates one edge; returns it with explicit loss, views and samples
-    (``default_views``: of its source and target when not named)."""
-    field = f"edges[{key!r}]"
-    try:
-      gates_lib.validate(edge.gate)
-    except gates_lib.GateError as e:
-      raise GraphSpecError(f"{field}.gate: {e}") from None
-    for name in ("source_view", "target_view"):
-      v = getattr(edge, name)
-      if v is not None and not (isinstance(v, str) and v):
-        raise _err(f"{field}.{name}", v, "a view name (a non-empty string)")
-    if key[0] == LABEL:
-      if not (edge.loss is None or edge.loss == LABEL_LOSS):
-        raise _err(f"{field}.loss", edge.loss, [LABEL_LOSS])
-      if edge.loss_param is not None:
-        raise _err(f"{field}.loss_param", edge.loss_param, "None: the label "
-                   "cross-entropy has no parameter")
-      if edge.source_view is not None:
-        raise _err(f"{field}.source_view", edge.source_view, "None: the label "
-                   "has no view")
-      if edge.samples not in (None, "labeled"):
-        raise _err(f"{field}.samples", edge.samples, ["labeled"])
-      view = edge.target_view or default_views[1]
-      if default_views[1] == ssl_learner.VIEW_A and view != ssl_learner.VIEW_A:
-        raise _err(f"{field}.target_view", view, f"{ssl_learner.VIEW_A!r}: "
-                   "an ssl node's own objective runs on views a and b")
-      return Edge(edge.gate, LABEL_LOSS, None, None, view, "labeled")
-    loss = "kl" if edge.loss is None else edge.loss
-    if not (isinstance(loss, str) and loss in losses_lib.BY_NAME):
-      raise _err(f"{field}.loss", edge.loss, sorted(losses_lib.BY_NAME))
-    kind = losses_lib.BY_NAME[loss]
-    p = edge.loss_param
-    if p is not None and not (kind.param_name and _is_real(p)
-                              and math.isfinite(p) and p > 0):
-      allowed = (f"None or a finite number > 0 ({kind.param_name})"
-                 if kind.param_name else f"None: {loss!r} has no parameter")
-      raise _err(f"{field}.loss_param", p, allowed)
-    param = (float(kind.default_param if p is None else p)
-             if kind.param_name else None)
-    samples = "all" if edge.samples is None else edge.samples
-    if not (isinstance(samples, str) and samples in SAMPLES):
-      raise _err(f"{field}.samples", edge.samples, list(SAMPLES))
-    return Edge(edge.gate, loss, param, edge.source_view or default_views[0],
-                edge.target_view or default_views[1], samples)
-
-  def _validate_graph(self):
-    n = len(self.nodes)
-    if not (_is_int(self.target) and 0 <= self.target < n):
-      raise _err("target", self.target, f"a node index in 0..{n - 1}")
-    if self.reduction not in losses_lib.REDUCTIONS:
-      raise _err("reduction", self.reduction, list(losses_lib.REDUCTIONS))
-    kinds = self.node_kinds()
-    for (src, tgt), e in self.edges.items():
-      if not nodes_lib.KINDS[self.nodes[tgt].kind].learns:
-        raise _err(f"edges[{(src, tgt)!r}] target", tgt, "a node that "
-                   f"learns: node {tgt} is {self.nodes[tgt].kind!r} and takes "
-                   "no gradient")
-      if (src == tgt and e.source_view == e.target_view
-          and e.loss not in SAME_VIEW_SELF_LOOP_LOSSES):
-        raise _err(f"edges[{(src, tgt)!r}].target_view", e.target_view,
-                   f"a view other than the source_view: a self-loop on one "
-                   f"view with loss {e.loss!r} compares p with itself (only "
-                   f"{list(SAME_VIEW_SELF_LOOP_LOSSES)} may)")
-    for i, node in enumerate(self.nodes):
-      if node.kind == "trainable" and kinds[i] == "frozen":
-        if node.checkpoint is None:
-          raise GraphSpecError(
-              f"nodes[{i}].checkpoint=None is invalid: every edge into node "
-              f"{i} is Cutoff, so it is a frozen pre-trained node and needs "
-              "the checkpoint of a label-only run (SPEC §1); allowed: a path")
-      elif node.kind == "trainable" and node.checkpoint is not None:
-        raise _err(f"nodes[{i}].checkpoint", node.checkpoint, "None: node "
-                   f"{i} learns (an incoming edge is not Cutoff), so a "
-                   "checkpoint would be ignored; use kind='pretrained' to "
-                   "start from it, or cut its edges to freeze it")
-      elif node.kind == "frozen" and any(
-          t == i and e.gate.name != "cutoff" for (_, t), e in self.edges.items()):
-        raise _err(f"nodes[{i}].kind", "frozen", "a kind that learns: node "
-                   f"{i} has an incoming edge that is not Cutoff")
-    for i, node in enumerate(self.nodes):
-      if node.kind == "ema" and kinds[node.of] == "frozen":
-        raise _err(f"nodes[{i}].of", node.of, "a node that learns: every "
-                   f"edge into node {node.of} is Cutoff")
-    if kinds[self.target] == "frozen":
-      raise GraphSpecError(f"target={self.target} is invalid: the target "
-                           "node has no incoming edge (all Cutoff); allowed: "
-                           "a node with at least one non-Cutoff incoming edge")
+    rules.check_graph(self)
 
   # --- structure ---------------------------------------------------------
 

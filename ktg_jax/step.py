@@ -31,12 +31,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ktg_jax import gates
 from ktg_jax import gradient_aggregation
 from ktg_jax import losses
 from ktg_jax import models as models_lib
 from ktg_jax import nodes as nodes_lib
-from ktg_jax.graph import DEFAULT_VIEW, LABEL, EdgeTable, GraphSpec, Slot
+from ktg_jax import table_checks
+from ktg_jax.graph import DEFAULT_VIEW, LABEL, EdgeTable, GraphSpec
+# The KTG objective, re-exported: ``step.graph_losses`` is public API.
+from ktg_jax.objective import graph_losses, slot_losses  # pylint: disable=unused-import
 from ktg_jax.plan import make_plan
 from ktg_jax.ssl import learner as ssl_learner
 from ktg_jax.ssl import model as ssl_model
@@ -89,102 +91,6 @@ def view_key(aug_rng, name: str):
   if name == DEFAULT_VIEW:
     return aug_rng
   return jax.random.fold_in(aug_rng, zlib.crc32(name.encode()) & 0x7FFFFFFF)
-
-
-def slot_losses(slots, edges: EdgeTable, outputs, labels, t, reduction,
-                parts, kinds, num_nodes, label_outputs=None, own_losses=None):
-  """Every node's loss from the slots' gated edge losses: the KTG objective.
-
-  ``L_t = G_{y,t}(CE(y, p_t)) + G_{t,t}(L_{t,t}) + sum_{s != t} G_{s,t}(L_{s,t})``
-  (SPEC §1, thesis eq 3.3, ch.5 eq 5.9): each edge's per-sample loss gated, then
-  reduced over the samples the edge acts on.
-
-  Args:
-    slots: the edges to compute (``GraphSpec.slots()``).
-    edges: the edge table (arrays).
-    outputs: per node, a dict ``(view, part) -> output dict``.
-    labels: int[B_l] labels of the labelled part.
-    t: training progress k / k_end in [0, 1].
-    reduction: "mean" or "sum" over the samples (SPEC §2).
-    parts: samples kind -> the parts ("l", "u") it covers.
-    kinds: the LossKinds the structure can select.
-    num_nodes: N.
-    label_outputs: per node, the outputs a label edge trains (their CEs are
-      summed, then gated: ABN's ``logits`` + ``attention_logits``); None =
-      ``("logits",)`` everywhere.
-    own_losses: node -> a batch-level loss that its label slot gates instead
-      of the CE (an ``ssl`` node's own objective, 000; times the batch size
-      under ``reduction="sum"``).
-
-  Returns:
-    (node_loss[N], aux) with label losses [N], edge losses [N_source,
-    N_target], mean gate weights of both.
-  """
-  zero = jnp.zeros((), jnp.float32)
-  node_loss = [zero] * num_nodes
-  label_loss, label_gate = [zero] * num_nodes, [zero] * num_nodes
-  edge_loss = [[zero] * num_nodes for _ in range(num_nodes)]
-  gate = [[zero] * num_nodes for _ in range(num_nodes)]
-  for s in slots:
-    use = parts[s.samples]
-    tgt = _concat([outputs[s.target][(s.target_view, p)] for p in use])
-    if s.source == LABEL:
-      w = gates.schedules(edges.label_kind[s.target],
-                          edges.label_params[s.target], t)
-      heads = label_outputs[s.target] if label_outputs else ("logits",)
-      if own_losses and s.target in own_losses:
-        own = own_losses[s.target]
-        loss = w * (own * labels.shape[0] if reduction == "sum" else own)
-      else:
-        loss = w * sum(losses.reduce_batch(
-            losses.cross_entropy(labels, tgt[h]), reduction) for h in heads)
-      label_loss[s.target], label_gate[s.target] = loss, w
-    else:
-      src = jax.lax.stop_gradient(  # edge direction: no gradient into s
-          _concat([outputs[s.source][(s.source_view, p)] for p in use]))
-      sample_labels = jnp.concatenate(
-          [labels if p == "l" else -jnp.ones(
-              outputs[s.source][(s.source_view, "u")]["logits"].shape[:1],
-              labels.dtype) for p in use])
-      kind, param = edges.loss_kind[s.source, s.target], edges.loss_param[
-          s.source, s.target]
-      # Only kinds both ends can feed (an ensemble node has logits only).
-      readable = [k for k in kinds if set(k.reads) <= set(src) & set(tgt)]
-      per_sample = losses.select(readable, kind, param, src, tgt)
-      # Correct needs a label: an unlabelled sample (label -1) never passes it.
-      w = gates.gate_weights(edges.kind[s.source, s.target],
-                             edges.params[s.source, s.target], t,
-                             jax.nn.softmax(src["logits"], -1), sample_labels)
-      loss = losses.reduce_batch(w * per_sample, reduction)
-      edge_loss[s.source][s.target] = loss
-      gate[s.source][s.target] = jnp.mean(w)
-    node_loss[s.target] = node_loss[s.target] + loss
-  aux = {"label_loss": jnp.stack(label_loss),
-         "edge_loss": jnp.stack([jnp.stack(r) for r in edge_loss]),
-         "gate": jnp.stack([jnp.stack(r) for r in gate]),
-         "label_gate": jnp.stack(label_gate)}
-  return jnp.stack(node_loss), aux
-
-
-def graph_losses(edges: EdgeTable, logits, labels, t, reduction: str):
-  """``slot_losses`` of every ordered pair and label edge on one view.
-
-  ``logits``: float[N, B, C] of every node on the same labelled batch.
-  """
-  n = logits.shape[0]
-  slots = [Slot(LABEL, i, None, DEFAULT_VIEW, "labeled") for i in range(n)]
-  slots += [Slot(s, i, DEFAULT_VIEW, DEFAULT_VIEW, "all") for i in range(n)
-            for s in range(n) if s != i]
-  outputs = [{(DEFAULT_VIEW, "l"): {"logits": logits[i]}} for i in range(n)]
-  kinds = [k for k in losses.KINDS if k.reads == ("logits",)]
-  return slot_losses(slots, edges, outputs, labels, t, reduction,
-                     {"all": ("l",), "labeled": ("l",)}, kinds, n)
-
-
-def _concat(dicts):
-  if len(dicts) == 1:
-    return dicts[0]
-  return {k: jnp.concatenate([d[k] for d in dicts]) for k in dicts[0]}
 
 
 def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
@@ -243,7 +149,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
   if unknown:
     raise ValueError(f"loss_kinds has {unknown}; allowed: "
                      f"{sorted(losses.BY_NAME)}")
-  _check_outputs(spec, names)
+  table_checks.check_outputs(spec, names)
   structure = spec.structure()
   modules, step, evaluate = _step_functions(
       structure, num_classes, total_steps, optimizer,
@@ -257,7 +163,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
     if edges is None:
       edges = spec.edge_table()
     else:
-      _check_edge_table(spec, edges, names)
+      table_checks.check_edge_table(spec, edges, names)
     edges = EdgeTable(*(jnp.asarray(x) for x in edges))
     given = {**(frozen_variables or {}), **(checkpoint_variables or {})}
     rng, *node_rngs = jax.random.split(rng, spec.num_nodes + 1)
@@ -461,61 +367,6 @@ def node_module(node, num_classes: int):
 def node_modules(spec: GraphSpec, num_classes: int) -> tuple:
   """Every node's flax module (None for an ensemble node)."""
   return tuple(node_module(n, num_classes) for n in spec.structure()[0])
-
-
-def _check_outputs(spec: GraphSpec, loss_names) -> None:
-  """Rejects an edge whose loss reads an output its source or target lacks."""
-  def outputs(i):
-    node = spec.nodes[i]
-    if node.kind == "ssl":
-      return ssl_model.outputs(node.learner)
-    return ("logits",) if node.kind == "ensemble" else models_lib.outputs(
-        node.model)
-  for (s, t), e in spec.edges.items():
-    if s == LABEL:
-      continue
-    for end in (s, t):
-      lacking = set(losses.BY_NAME[e.loss].reads) - set(outputs(end))
-      if lacking:
-        raise ValueError(f"edges[{(s, t)!r}].loss={e.loss!r} reads "
-                         f"{sorted(lacking)}, which node {end} lacks; allowed: "
-                         f"losses reading {list(outputs(end))}")
-
-
-def _check_edge_table(spec: GraphSpec, edges: EdgeTable, loss_names) -> None:
-  """An edge table from another graph must fit this one's structure: no live
-  edge into a node that never learns here (frozen, EMA, ensemble: it would be
-  silently ignored) and no live edge that is not a slot of the structure. A
-  node that learns may be all-Cutoff in the table: it then gets no loss (tests
-  use this to isolate one edge) and is not loaded from a checkpoint."""
-  try:
-    table = EdgeTable(*(np.asarray(x) for x in edges))
-  except (TypeError, jax.errors.TracerArrayConversionError):
-    return  # traced (inside vmap/jit): checked where it was built
-  label_live = table.label_kind != gates.CUTOFF
-  node_live = table.kind != gates.CUTOFF
-  slots = {(s.source, s.target) for s in spec.slots()}
-  learn = set(spec.learning_nodes())
-  for t in range(spec.num_nodes):
-    for s in [LABEL] + list(range(spec.num_nodes)):
-      live = label_live[..., t] if s == LABEL else node_live[..., s, t]
-      if not np.any(live):
-        continue
-      if t not in learn:
-        raise ValueError(
-            f"edges: ({s}, {t}) is not Cutoff in the given table, but node {t} "
-            f"never learns in the compiled structure (kinds "
-            f"{spec.node_kinds()}); allowed: a table with the same frozen "
-            f"nodes {spec.frozen_nodes()}")
-      if (s, t) not in slots:
-        raise ValueError(f"edges: ({s}, {t}) is not Cutoff in the given "
-                         "table but is no edge of the compiled structure; "
-                         "allowed: a table of a graph with the same structure")
-      ids = {losses.BY_NAME[k].id for k in loss_names}
-      if s != LABEL and not set(np.unique(table.loss_kind[..., s, t][live])) <= ids:
-        raise ValueError(f"edges: ({s}, {t}) has a loss the program cannot "
-                         f"select; allowed: {list(loss_names)} (pass "
-                         "loss_kinds= to compile)")
 
 
 def _loaded(spec: GraphSpec, i: int, like: dict, given: dict) -> dict:

@@ -1,0 +1,105 @@
+"""The parts of a graph spec (SPEC §1): ``Node``, ``Edge``, the edge table
+the step reads, the slots it computes, and the names of the label source,
+the default view and the sample sets. ``ktg_jax.graph`` assembles them into
+a ``GraphSpec`` (and re-exports them); ``ktg_jax.graph_rules`` checks them."""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from typing import Any, NamedTuple, Union
+
+import numpy as np
+
+from ktg_jax import gates as gates_lib
+from ktg_jax import nodes as nodes_lib
+
+LABEL = "label"
+LABEL_LOSS = "ce"  # KL(onehot(y) || p_t) is the label cross-entropy (SPEC §2).
+DEFAULT_VIEW = "default"
+SAMPLES = ("all", "labeled", "unlabeled")
+# Losses that are not constant when a node is compared with itself on one view
+# (Pseudo-Label: CE to its own argmax).
+SAME_VIEW_SELF_LOOP_LOSSES = ("pseudo_label",)
+
+Source = Union[str, int]
+
+
+class GraphSpecError(ValueError):
+  """A graph spec field is invalid; the message names the field and value."""
+
+
+def _err(field: str, value, allowed) -> GraphSpecError:
+  return GraphSpecError(f"{field}={value!r} is invalid; allowed: {allowed}")
+
+
+def _is_int(x) -> bool:
+  return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
+
+
+def _is_real(x) -> bool:
+  return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
+
+
+@dataclasses.dataclass(frozen=True)
+class Node:
+  """A node. ``kind``: see ``ktg_jax/nodes.py``.
+
+  ``checkpoint``: variables to load (frozen and pre-trained nodes).
+  ``of``: the node an ``ema`` node averages; ``decay``: its ``a``; ``bn``: the
+  BatchNorm statistics its train-step forward uses and keeps ("batch",
+  "running" or "own": ``ktg_jax.nodes``).
+  ``members``: the nodes an ``ensemble`` node averages.
+  ``reinit``: top-level layers of a ``pretrained`` node that are initialised
+  afresh instead of loaded (the classifier head is re-initialised anyway when
+  its class count differs from the checkpoint's).
+  ``learner``: the self-supervised method of an ``ssl`` node (000; one of
+  ``ktg_jax.ssl.objectives.OBJECTIVES``): its heads, its own objective in the
+  label slot, its momentum encoder (``ktg_jax/ssl/learner.py``). Edges at an
+  ``ssl`` node default to view ``"a"``; its label edge must use view "a".
+  """
+  model: str | None = None
+  checkpoint: str | None = None
+  kind: str = "trainable"
+  of: int | None = None
+  decay: float = nodes_lib.DEFAULT_EMA_DECAY
+  bn: str = "batch"
+  members: tuple[int, ...] | None = None
+  reinit: tuple[str, ...] = ()
+  learner: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Edge:
+  """A gated loss from a source to a target node (SPEC §1, §2).
+
+  ``loss``: "ce" on label edges; a name of ``losses.BY_NAME`` on node edges
+  (default "kl"). ``loss_param``: the loss's parameter (KD temperature); None =
+  its default. Views and samples: see the module docstring.
+  """
+  gate: gates_lib.Gate
+  loss: str | None = None
+  loss_param: float | None = None
+  source_view: str | None = None
+  target_view: str | None = None
+  samples: str | None = None
+
+
+class EdgeTable(NamedTuple):
+  """The edges as arrays. Node edges are indexed ``[source, target]``; the
+  diagonal holds self-loops."""
+  label_kind: Any   # int32[N] gate id of label -> n
+  label_params: Any  # float32[N, 2]
+  kind: Any         # int32[N, N]
+  params: Any       # float32[N, N, 2]
+  loss_kind: Any    # int32[N, N]
+  loss_param: Any   # float32[N, N]
+
+
+class Slot(NamedTuple):
+  """One edge the compiled step computes: ``source`` is LABEL or a node."""
+  source: Source
+  target: int
+  source_view: str | None
+  target_view: str
+  samples: str

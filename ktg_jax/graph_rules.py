@@ -1,0 +1,217 @@
+"""The rules a graph spec obeys (SPEC §1-§2), checked when it is built.
+
+Each broken rule raises ``GraphSpecError`` naming the field, the value and
+what is allowed: node kinds and their fields (``canonical_nodes``), edge
+keys (``canonical_key``), each edge's gate, loss, views and samples
+(``canonical_edge``, which also fills the defaults in), and the rules across
+nodes and edges (``check_graph``).
+
+Example:
+  >>> from ktg_jax import gates
+  >>> canonical_edge(("label", 0), Edge(gates.Through())).samples
+  'labeled'
+  >>> canonical_key(("label", 3), 2)
+  Traceback (most recent call last):
+  ...
+  ktg_jax.graph_parts.GraphSpecError: edges[('label', 3)] target=3 is invalid; allowed: node indices 0..1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from ktg_jax import gates as gates_lib
+from ktg_jax import losses as losses_lib
+from ktg_jax import models as models_lib
+from ktg_jax import nodes as nodes_lib
+from ktg_jax.graph_parts import (DEFAULT_VIEW, LABEL, LABEL_LOSS, SAMPLES,
+                                 SAME_VIEW_SELF_LOOP_LOSSES, Edge,
+                                 GraphSpecError, Node, _err, _is_int,
+                                 _is_real)
+from ktg_jax.ssl import learner as ssl_learner
+from ktg_jax.ssl import objectives as ssl_objectives
+
+
+def canonical_nodes(spec) -> tuple:
+  """``spec.nodes`` validated, with their implied fields set (an EMA node's
+  model, tuples for lists)."""
+  if not isinstance(spec.nodes, tuple) or not spec.nodes:
+    raise _err("nodes", spec.nodes, "a non-empty list of Node")
+  n = len(spec.nodes)
+  canon = []
+  for i, node in enumerate(spec.nodes):
+    f = f"nodes[{i}]"
+    if not isinstance(node, Node):
+      raise _err(f, node, "Node(model=...) or a model name")
+    node = dataclasses.replace(node)  # a copy: canonical fields set below
+    if not (isinstance(node.kind, str) and node.kind in nodes_lib.KINDS):
+      raise _err(f"{f}.kind", node.kind, list(nodes_lib.KINDS))
+    kind = nodes_lib.KINDS[node.kind]
+    if node.checkpoint is not None and not isinstance(node.checkpoint, str):
+      raise _err(f"{f}.checkpoint", node.checkpoint, "a path or None")
+    if kind.checkpoint == "required" and node.checkpoint is None:
+      raise _err(f"{f}.checkpoint", None, f"a path: a {node.kind} node is "
+                 "loaded from the checkpoint of a label-only run")
+    if node.kind == "ensemble":
+      if node.model is not None:
+        raise _err(f"{f}.model", node.model, "None: an ensemble node has no "
+                   "network of its own")
+      m = node.members
+      if (not isinstance(m, (tuple, list)) or len(m) < 2
+          or not all(_is_int(j) and 0 <= j < n and j != i for j in m)
+          or len(set(m)) != len(m)):
+        raise _err(f"{f}.members", m, f"two or more distinct node indices "
+                   f"in 0..{n - 1}, other than {i}")
+      for j in m:
+        k = spec.nodes[j].kind if isinstance(spec.nodes[j], Node) else None
+        if not (isinstance(k, str) and k in nodes_lib.KINDS
+                and nodes_lib.KINDS[k].has_model):
+          raise _err(f"{f}.members", m, "nodes with a network (not an "
+                     "ensemble)")
+      object.__setattr__(node, "members", tuple(int(j) for j in m))
+    elif node.members is not None:
+      raise _err(f"{f}.members", node.members, "None (only ensemble nodes)")
+    if node.kind == "ema":
+      if not (_is_int(node.of) and 0 <= node.of < n and node.of != i):
+        raise _err(f"{f}.of", node.of, f"the index of another node in "
+                   f"0..{n - 1}")
+      src = spec.nodes[node.of]
+      if not isinstance(src, Node) or src.kind not in ("trainable",
+                                                       "pretrained"):
+        raise _err(f"{f}.of", node.of, "a trainable or pretrained node")
+      if node.model is None:
+        object.__setattr__(node, "model", src.model)
+      if node.model != src.model:
+        raise _err(f"{f}.model", node.model, f"{src.model!r}: an EMA node "
+                   "has the model of the node it averages")
+      object.__setattr__(node, "of", int(node.of))
+      if not (_is_real(node.decay) and 0.0 <= node.decay < 1.0):
+        raise _err(f"{f}.decay", node.decay, "a number in [0, 1)")
+      if not (isinstance(node.bn, str) and node.bn in nodes_lib.EMA_BN_MODES):
+        raise _err(f"{f}.bn", node.bn, list(nodes_lib.EMA_BN_MODES))
+    elif node.of is not None:
+      raise _err(f"{f}.of", node.of, "None (only ema nodes)")
+    if kind.has_model and not models_lib.exists(node.model):
+      raise _err(f"{f}.model", node.model, models_lib.names())
+    if (not isinstance(node.reinit, (tuple, list))
+        or not all(isinstance(r, str) for r in node.reinit)
+        or (node.reinit and node.kind != "pretrained")):
+      raise _err(f"{f}.reinit", node.reinit, "a list of layer names, only "
+                 "on pretrained nodes")
+    object.__setattr__(node, "reinit", tuple(node.reinit))
+    if node.kind == "ssl":
+      if not (isinstance(node.learner, str)
+              and node.learner in ssl_objectives.BY_NAME):
+        raise _err(f"{f}.learner", node.learner,
+                   sorted(ssl_objectives.BY_NAME))
+    elif node.learner is not None:
+      raise _err(f"{f}.learner", node.learner, "None (only ssl nodes)")
+    canon.append(node)
+  return tuple(canon)
+
+def canonical_key(key, n: int) -> tuple:
+  """An edge key validated: (LABEL or a node index, a node index)."""
+  if not (isinstance(key, tuple) and len(key) == 2):
+    raise _err("edges key", key, "(source, target) with source 'label' or "
+               "a node index")
+  src, tgt = key
+  node_ids = f"node indices 0..{n - 1}"
+  if not (src == LABEL if isinstance(src, str)
+          else _is_int(src) and 0 <= src < n):
+    raise _err(f"edges[{key!r}] source", src, f"'label' or {node_ids}")
+  if not (_is_int(tgt) and 0 <= tgt < n):
+    raise _err(f"edges[{key!r}] target", tgt, node_ids)
+  return (src if src == LABEL else int(src), int(tgt))
+
+def canonical_edge(key, edge: Edge,
+                   default_views=(DEFAULT_VIEW, DEFAULT_VIEW)) -> Edge:
+  """Validates one edge; returns it with explicit loss, views and samples
+  (``default_views``: of its source and target when not named)."""
+  field = f"edges[{key!r}]"
+  try:
+    gates_lib.validate(edge.gate)
+  except gates_lib.GateError as e:
+    raise GraphSpecError(f"{field}.gate: {e}") from None
+  for name in ("source_view", "target_view"):
+    v = getattr(edge, name)
+    if v is not None and not (isinstance(v, str) and v):
+      raise _err(f"{field}.{name}", v, "a view name (a non-empty string)")
+  if key[0] == LABEL:
+    if not (edge.loss is None or edge.loss == LABEL_LOSS):
+      raise _err(f"{field}.loss", edge.loss, [LABEL_LOSS])
+    if edge.loss_param is not None:
+      raise _err(f"{field}.loss_param", edge.loss_param, "None: the label "
+                 "cross-entropy has no parameter")
+    if edge.source_view is not None:
+      raise _err(f"{field}.source_view", edge.source_view, "None: the label "
+                 "has no view")
+    if edge.samples not in (None, "labeled"):
+      raise _err(f"{field}.samples", edge.samples, ["labeled"])
+    view = edge.target_view or default_views[1]
+    if default_views[1] == ssl_learner.VIEW_A and view != ssl_learner.VIEW_A:
+      raise _err(f"{field}.target_view", view, f"{ssl_learner.VIEW_A!r}: "
+                 "an ssl node's own objective runs on views a and b")
+    return Edge(edge.gate, LABEL_LOSS, None, None, view, "labeled")
+  loss = "kl" if edge.loss is None else edge.loss
+  if not (isinstance(loss, str) and loss in losses_lib.BY_NAME):
+    raise _err(f"{field}.loss", edge.loss, sorted(losses_lib.BY_NAME))
+  kind = losses_lib.BY_NAME[loss]
+  p = edge.loss_param
+  if p is not None and not (kind.param_name and _is_real(p)
+                            and math.isfinite(p) and p > 0):
+    allowed = (f"None or a finite number > 0 ({kind.param_name})"
+               if kind.param_name else f"None: {loss!r} has no parameter")
+    raise _err(f"{field}.loss_param", p, allowed)
+  param = (float(kind.default_param if p is None else p)
+           if kind.param_name else None)
+  samples = "all" if edge.samples is None else edge.samples
+  if not (isinstance(samples, str) and samples in SAMPLES):
+    raise _err(f"{field}.samples", edge.samples, list(SAMPLES))
+  return Edge(edge.gate, loss, param, edge.source_view or default_views[0],
+              edge.target_view or default_views[1], samples)
+
+def check_graph(spec) -> None:
+  """The rules across nodes and edges (targets learn, self-loops compare two
+  views, frozen / trainable / checkpoint agree with the incoming gates)."""
+  n = len(spec.nodes)
+  if not (_is_int(spec.target) and 0 <= spec.target < n):
+    raise _err("target", spec.target, f"a node index in 0..{n - 1}")
+  if spec.reduction not in losses_lib.REDUCTIONS:
+    raise _err("reduction", spec.reduction, list(losses_lib.REDUCTIONS))
+  kinds = spec.node_kinds()
+  for (src, tgt), e in spec.edges.items():
+    if not nodes_lib.KINDS[spec.nodes[tgt].kind].learns:
+      raise _err(f"edges[{(src, tgt)!r}] target", tgt, "a node that "
+                 f"learns: node {tgt} is {spec.nodes[tgt].kind!r} and takes "
+                 "no gradient")
+    if (src == tgt and e.source_view == e.target_view
+        and e.loss not in SAME_VIEW_SELF_LOOP_LOSSES):
+      raise _err(f"edges[{(src, tgt)!r}].target_view", e.target_view,
+                 f"a view other than the source_view: a self-loop on one "
+                 f"view with loss {e.loss!r} compares p with itself (only "
+                 f"{list(SAME_VIEW_SELF_LOOP_LOSSES)} may)")
+  for i, node in enumerate(spec.nodes):
+    if node.kind == "trainable" and kinds[i] == "frozen":
+      if node.checkpoint is None:
+        raise GraphSpecError(
+            f"nodes[{i}].checkpoint=None is invalid: every edge into node "
+            f"{i} is Cutoff, so it is a frozen pre-trained node and needs "
+            "the checkpoint of a label-only run (SPEC §1); allowed: a path")
+    elif node.kind == "trainable" and node.checkpoint is not None:
+      raise _err(f"nodes[{i}].checkpoint", node.checkpoint, "None: node "
+                 f"{i} learns (an incoming edge is not Cutoff), so a "
+                 "checkpoint would be ignored; use kind='pretrained' to "
+                 "start from it, or cut its edges to freeze it")
+    elif node.kind == "frozen" and any(
+        t == i and e.gate.name != "cutoff" for (_, t), e in spec.edges.items()):
+      raise _err(f"nodes[{i}].kind", "frozen", "a kind that learns: node "
+                 f"{i} has an incoming edge that is not Cutoff")
+  for i, node in enumerate(spec.nodes):
+    if node.kind == "ema" and kinds[node.of] == "frozen":
+      raise _err(f"nodes[{i}].of", node.of, "a node that learns: every "
+                 f"edge into node {node.of} is Cutoff")
+  if kinds[spec.target] == "frozen":
+    raise GraphSpecError(f"target={spec.target} is invalid: the target "
+                         "node has no incoming edge (all Cutoff); allowed: "
+                         "a node with at least one non-Cutoff incoming edge")
