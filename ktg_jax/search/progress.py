@@ -1,0 +1,78 @@
+"""A search's progress, in the Ray Tune driver: one line per trial event
+(done / stopped early / errored / running, best so far), and every event
+appended to ``<output_dir>/events.jsonl`` (``report`` reads it: which trials
+ASHA stopped, at which epoch)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ray import tune
+
+METRIC = "target_accuracy"  # validation accuracy of the target node
+TIME_ATTR = "epoch"
+EVENTS = "events.jsonl"
+
+
+class Progress(tune.Callback):
+  """One line per trial event: done / stopped early / errored / running, best
+  so far; every event also appended to ``<output_dir>/events.jsonl``."""
+
+  def __init__(self, output_dir: str, epochs: int, num_trials: int):
+    # Absolute: a restored Tuner unpickles this object, maybe in another
+    # working directory (a relative path pointed nowhere there).
+    self._path = os.path.join(os.path.abspath(output_dir), EVENTS)
+    self._epochs, self._num_trials = epochs, num_trials
+    self._last, self._status, self._best = {}, {}, None
+
+  def setup(self, **info):
+    """Called by Tune at every (re)start: finished trials of earlier runs
+    still count (a restored Tuner unpickles this object, not ``__init__``)."""
+    self._last, self._status, self._best = {}, {}, None
+    if not os.path.exists(self._path):
+      return
+    with open(self._path) as f:
+      for line in f:
+        e = json.loads(line)
+        if e["event"] != "start":
+          self._status[e["trial_id"]] = e["event"]
+
+  def _log(self, trial, event: str, **extra):
+    with open(self._path, "a") as f:
+      f.write(json.dumps({"time": time.time(), "trial_id": trial.trial_id,
+                          "event": event, **extra}) + "\n")
+
+  def _print(self):
+    done = [t for t, s in self._status.items() if s != "running"]
+    count = lambda s: sum(v == s for v in self._status.values())
+    best = ("-" if self._best is None else
+            f"{self._best[0]:.4f} ({self._best[1]}, epoch {self._best[2]})")
+    print(f"[search] trials {len(done)}/{self._num_trials} done "
+          f"(completed {count('completed')}, stopped early {count('stopped')}"
+          f", errored {count('error')}), running {count('running')}; "
+          f"best so far {best}", flush=True)
+
+  def on_trial_start(self, iteration, trials, trial, **info):
+    self._status[trial.trial_id] = "running"
+    self._log(trial, "start")
+    self._print()
+
+  def on_trial_result(self, iteration, trials, trial, result, **info):
+    score, epoch = result.get(METRIC), result.get(TIME_ATTR)
+    self._last[trial.trial_id] = epoch
+    if score is not None and (self._best is None or score > self._best[0]):
+      self._best = (score, trial.trial_id, epoch)
+
+  def on_trial_complete(self, iteration, trials, trial, **info):
+    epoch = self._last.get(trial.trial_id) or 0
+    status = "completed" if epoch >= self._epochs else "stopped"
+    self._status[trial.trial_id] = status
+    self._log(trial, status, epochs=epoch)
+    self._print()
+
+  def on_trial_error(self, iteration, trials, trial, **info):
+    self._status[trial.trial_id] = "error"
+    self._log(trial, "error", epochs=self._last.get(trial.trial_id) or 0)
+    self._print()
