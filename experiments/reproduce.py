@@ -64,7 +64,7 @@ def _tune_search(config, space, protocol, out):
       space=space, output_dir=out, protocol=protocol,
       num_trials=s.num_trials, workers=s.workers, epochs=s.epochs,
       settings=settings, cpus_per_trial=s.cpus_per_trial,
-      gpus_per_trial=s.gpus_per_trial))
+      gpus_per_trial=s.gpus_per_trial, grace_period=s.get("grace_period", 1)))
   grid = st.run(sc)
   trials = report.records(grid, space, sc.epochs,
                           os.path.join(out, st.EVENTS))

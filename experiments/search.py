@@ -51,6 +51,9 @@ flags.DEFINE_enum("protocol", "asha", ["asha", "bo", "random"], "asha: "
 flags.DEFINE_integer("pack_size", 1, "graphs per Ray trial, trained as one "
                      "population (protocols bo/random only; "
                      "ktg_jax/search/packs.py)")
+flags.DEFINE_integer("grace_period", 1, "epochs before ASHA's first rung "
+                     "(rungs at g, 2g, 4g, ...); raise it when one epoch is "
+                     "too short for any graph to leave chance")
 flags.DEFINE_integer("num_trials", 16, "graphs to train")
 flags.DEFINE_integer("workers", 2, "trials at once (max_concurrent_trials)")
 flags.DEFINE_float("cpus_per_trial", 1.0, "CPUs reserved per trial")
@@ -173,7 +176,7 @@ def build_config(space):
       cpus_per_trial=FLAGS.cpus_per_trial, gpus_per_trial=FLAGS.gpus_per_trial,
       epochs=train["epochs"], settings=settings,
       max_failures=FLAGS.max_failures, seed=FLAGS.seed,
-      pack_size=FLAGS.pack_size))
+      pack_size=FLAGS.pack_size, grace_period=FLAGS.grace_period))
 
 
 def main(argv):

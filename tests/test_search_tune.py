@@ -137,12 +137,19 @@ def test_the_test_split_is_sealed_during_search():
 @pytest.mark.parametrize("field,value", [
     ("protocol", "grid"), ("num_trials", 0), ("workers", 0),
     ("cpus_per_trial", 0), ("gpus_per_trial", -1), ("epochs", 0),
-    ("output_dir", ""),
+    ("output_dir", ""), ("grace_period", 0), ("grace_period", 99),
 ])
 def test_bad_settings_fail_fast(tmp_path, field, value):
   sc = tiny_config(tmp_path)._replace(**{field: value})
   with pytest.raises(st.SearchError, match=field):
     st.validate(sc)
+
+
+def test_grace_period_moves_asha_rungs():
+  asha = st.PROTOCOLS["asha"]
+  rungs = lambda s: sorted(m for m, _ in s._brackets[0]._rungs)  # Ray's own
+  assert rungs(st.scheduler(asha, 15)) == [1, 2, 4, 8]
+  assert rungs(st.scheduler(asha, 15, grace_period=3)) == [3, 6, 12]
 
 
 def test_unknown_training_override_fails_fast(tmp_path):

@@ -15,8 +15,8 @@ handling, the trial database and resuming; this module only wires it to KTG:
   (``PROTOCOLS``).
 
 ASHA here vs. the thesis (ch.3 §3.2.5). Same rungs (epochs 1, 2, 4, ...: Ray's
-``ASHAScheduler(time_attr="epoch", grace_period=1, reduction_factor=2)``) and
-the same score (the target accuracy at the last epoch a trial ran). Ray's rule
+``ASHAScheduler(time_attr="epoch", grace_period=1, reduction_factor=2)``;
+``SearchConfig.grace_period`` moves the first rung later) and the same score (the target accuracy at the last epoch a trial ran). Ray's rule
 at a rung: the trial stops if its accuracy is below the 50th percentile
 (``np.nanpercentile``, linear interpolation) of the accuracies *recorded at
 that rung by earlier trials* — the first trial at a rung always goes on, ties
@@ -232,12 +232,16 @@ def searcher(space, protocol: Protocol, num_trials: int, workers: int,
                          mode="max")
 
 
-def scheduler(protocol: Protocol, epochs: int):
+def scheduler(protocol: Protocol, epochs: int, grace_period: int = 1):
   if not protocol.early_stopping:
     return FIFOScheduler()
-  # Rungs at epochs 1, 2, 4, ... < epochs (ch.3 §3.2.5); max_t ends a trial.
+  # Rungs at epochs g, 2g, 4g, ... < epochs (ch.3 §3.2.5: g = 1); max_t ends a
+  # trial. On small data one epoch is a few dozen steps and every graph is
+  # still at chance at rung 1 (measured: benchmarks/FIDELITY.md), so ASHA
+  # would stop graphs at random: a larger g puts the first rung later.
   return ASHAScheduler(time_attr=TIME_ATTR, metric=METRIC, mode="max",
-                       max_t=epochs, grace_period=1, reduction_factor=2)
+                       max_t=epochs, grace_period=grace_period,
+                       reduction_factor=2)
 
 
 # --- the search ----------------------------------------------------------------
@@ -255,6 +259,7 @@ class SearchConfig(NamedTuple):
   max_failures: int = 0  # retries per trial; divergence is deterministic
   seed: int = 0
   pack_size: int = 1  # graphs per trial (one population), ``packs``
+  grace_period: int = 1  # epochs before ASHA's first rung (``scheduler``)
 
 
 def num_samples(sc: SearchConfig) -> int:
@@ -274,6 +279,9 @@ def validate(sc: SearchConfig) -> SearchConfig:
       ("gpus_per_trial", sc.gpus_per_trial >= 0, "a number >= 0"),
       ("epochs", isinstance(sc.epochs, int) and sc.epochs >= 1, "an int >= 1"),
       ("max_failures", sc.max_failures >= 0, "an int >= 0"),
+      ("grace_period", isinstance(sc.grace_period, int)
+       and 1 <= sc.grace_period <= sc.epochs,
+       f"an int in [1, epochs={sc.epochs}]"),
       ("output_dir", bool(sc.output_dir), "a folder path"),
       ("pack_size", isinstance(sc.pack_size, int) and sc.pack_size >= 1 and
        (sc.pack_size == 1 or not PROTOCOLS.get(
@@ -331,7 +339,7 @@ def make_tuner(sc: SearchConfig, fit_fn: Callable | None = None
       train_fn,
       tune_config=tune.TuneConfig(
           search_alg=search_alg,
-          scheduler=scheduler(protocol, sc.epochs),
+          scheduler=scheduler(protocol, sc.epochs, sc.grace_period),
           num_samples=num_samples(sc), max_concurrent_trials=sc.workers,
           # One worker process runs trial after trial: no new process, JAX
           # import or data load per graph (trial state is all inside fit).
@@ -355,6 +363,8 @@ def _fingerprint(sc: SearchConfig) -> dict:
   # None, so it is recorded only when set.
   settings = sc.settings._replace(cache_dir=None, gpu_memory_fraction=None)
   packed = {} if sc.pack_size == 1 else {"pack_size": sc.pack_size}
+  if sc.grace_period != 1:  # likewise: recorded only when set
+    packed["grace_period"] = sc.grace_period
   return json.loads(json.dumps({
       "space": sc.space._asdict(), "protocol": sc.protocol,
       "num_trials": sc.num_trials, "epochs": sc.epochs, "seed": sc.seed,
