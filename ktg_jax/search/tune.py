@@ -17,13 +17,14 @@ handling, the trial database and resuming; this module only wires it to KTG:
 ASHA here vs. the thesis (ch.3 §3.2.5). Same rungs (epochs 1, 2, 4, ...: Ray's
 ``ASHAScheduler(time_attr="epoch", grace_period=1, reduction_factor=2)``;
 ``SearchConfig.grace_period`` moves the first rung later) and the same score
-(the target accuracy at the last epoch a trial ran). Ray's rule at a rung: the trial stops if its accuracy is below the 50th percentile
-(``np.nanpercentile``, linear interpolation) of the accuracies *recorded at
-that rung by earlier trials* — the first trial at a rung always goes on, ties
-at the median go on, and a trial's own value is not part of the quantile.
-Optuna's SuccessiveHalvingPruner (the original code) instead keeps a trial if
-it ranks in the top 1/2 of the rung *including itself*. Either way ASHA is
-asynchronous: early trials are judged against few peers.
+(the target accuracy at the last epoch a trial ran). Ray's rule at a rung: the
+trial stops if its accuracy is below the 50th percentile (``np.nanpercentile``,
+linear interpolation) of the accuracies *recorded at that rung by earlier
+trials* — the first trial at a rung always goes on, ties at the median go on,
+and a trial's own value is not part of the quantile. Optuna's
+SuccessiveHalvingPruner (the original code) instead keeps a trial if it ranks
+in the top 1/2 of the rung *including itself*. Either way ASHA is asynchronous:
+early trials are judged against few peers.
 
 Packs (``pack_size`` > 1, protocols without early stopping only): a trial
 trains K points as one population and each goes back to the searcher as its
