@@ -111,7 +111,7 @@ def _report(results, seconds):
     p = rp.welch_p(accs, results["vanilla"]) if name != "vanilla" else None
     print(f"| {rp.ROWS[name].label} | {acc.mean():.2f}{spread} | "
           f"{'—' if name == 'vanilla' else f'{gain:+.2f}'} | "
-          f"{'—' if p is None or np.isnan(p) else f'{p:.3f}'} |")
+          f"{rp.format_p(p)} |")
   print("\n" + rp.summary(REPRODUCTION, ROWS), flush=True)
 
 

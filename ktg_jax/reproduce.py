@@ -188,6 +188,11 @@ def _num(x, fmt):
       else format(x, fmt)
 
 
+def format_p(x):
+  """A p-value: 4 decimals, or 2 significant digits below 0.001."""
+  return _num(x, ".2g" if x is not None and 0 <= x < 1e-3 else ".4f")
+
+
 def markdown(rows: list[dict], published: dict | None = None) -> str:
   """The table as Markdown; ``published``: {(method, nodes): (mean, std)}."""
   head = ["row", "nodes (ours)", "test acc. % (5 seeds)", "p vs Vanilla",
@@ -199,8 +204,8 @@ def markdown(rows: list[dict], published: dict | None = None) -> str:
         f" ± {pub[1]:.2f}" if pub[1] is not None else ""))
     lines.append(
         f"| {r['label']} | {r['graph_nodes']} | {r['mean']:.2f} ± "
-        f"{_num(r['std'], '.2f')} (n={r['n']}) | {_num(r['p_vs_vanilla'], '.4f')}"
-        f" | {_num(r['p_vs_dml'], '.4f')} | {pub} |")
+        f"{_num(r['std'], '.2f')} (n={r['n']}) | {format_p(r['p_vs_vanilla'])}"
+        f" | {format_p(r['p_vs_dml'])} | {pub} |")
   return "\n".join(lines)
 
 
