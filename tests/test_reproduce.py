@@ -114,6 +114,23 @@ def test_summary_reads_the_table_a_run_wrote(tmp_path):
   assert "no reproduction table" in rp.summary(str(tmp_path / "x"), ["kd"])
 
 
+def test_committed_fidelity_table_is_consistent_with_its_seeds():
+  """benchmarks/results/fidelity_table.json (FIDELITY.md, the demo) is what
+  ``reproduce.table`` makes of its own per-seed numbers."""
+  rows = json.loads(open(os.path.join(ROOT, "benchmarks", "results",
+                                      "fidelity_table.json")).read())
+  assert [r["name"] for r in rows][:2] == ["vanilla", "dml"]
+  again = rp.table({r["name"]: {"per_seed": [x / 100 for x in r["per_seed"]]}
+                    for r in rows})
+  for got, want in zip(again, rows):
+    assert want["n"] == 5
+    for key in ("mean", "std", "p_vs_vanilla", "p_vs_dml"):
+      if math.isnan(want[key]):
+        assert math.isnan(got[key])
+      else:
+        assert got[key] == pytest.approx(want[key], rel=1e-6)
+
+
 # --- the script's plumbing --------------------------------------------------
 
 def _tiny(config):
