@@ -56,6 +56,7 @@ def get_config():
   # A trial trains as long as a final run (the thesis's trials run all 200
   # epochs): at 8 epochs the Sine graphs scored 6-15 % on validation, a
   # measure of how fast a graph starts, not of where it ends.
-  c.search = dict(searcher="tune", num_trials=16, epochs=15, workers=1,
-                  cpus_per_trial=2.0, gpus_per_trial=0.0)
+  # grace_period: epochs before ASHA's first rung (1 = the thesis's rungs).
+  c.search = dict(searcher="tune", num_trials=16, epochs=15, grace_period=1,
+                  workers=1, cpus_per_trial=2.0, gpus_per_trial=0.0)
   return c
