@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ktg_jax import data as data_lib
 from ktg_jax import knn
 
 
@@ -144,14 +145,9 @@ def _features_fn(module):
 def features(module, variables, images, batch_size: int) -> np.ndarray:
   """``features`` output of ``module`` in inference mode (running BatchNorm
   statistics), [n, D]; the last batch is padded, not recompiled."""
-  fn, out = _features_fn(module), []
-  for start in range(0, len(images), batch_size):
-    x = images[start:start + batch_size]
-    pad = batch_size - len(x)
-    if pad:
-      x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)])
-    out.append(np.asarray(fn(variables, x))[:batch_size - pad])
-  return np.concatenate(out)
+  fn = _features_fn(module)
+  return np.concatenate([np.asarray(fn(variables, x))[:n] for x, n
+                         in data_lib.padded_batches(images, batch_size)])
 
 
 def knn_node_accuracy(modules, variables, bank, query, num_classes: int, *,

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import jax.numpy as jnp
 import numpy as np
 
+from ktg_jax import data as data_lib
 from ktg_jax.graph import GraphSpec
 from ktg_jax.step import node_variables
 
@@ -101,32 +102,21 @@ def eval_split(data, name: str):
 def accuracy(evaluate, state, split, batch_size: int) -> np.ndarray:
   """Top-1 accuracy on ``split`` of every node (``[N]``, or ``[K, N]`` for a
   population's ``evaluate``); the last batch is padded, not recompiled."""
-  n = len(split.labels)
-  correct = 0
-  for start in range(0, n, batch_size):
-    images = split.images[start:start + batch_size]
-    labels = split.labels[start:start + batch_size]
-    pad = batch_size - len(labels)
-    if pad:
-      images = np.concatenate([images, np.zeros((pad,) + images.shape[1:],
-                                                images.dtype)])
-    logits = evaluate(state, images)[..., :len(labels), :]
-    correct = correct + np.sum(np.asarray(jnp.argmax(logits, -1)) == labels,
-                               axis=-1)
-  return correct / max(n, 1)
+  correct, start = 0, 0
+  for images, n in data_lib.padded_batches(split.images, batch_size):
+    logits = evaluate(state, images)[..., :n, :]
+    correct = correct + np.sum(np.asarray(jnp.argmax(logits, -1))
+                               == split.labels[start:start + n], axis=-1)
+    start += n
+  return correct / max(len(split.labels), 1)
 
 
 def logits_of(evaluate, state, split, batch_size: int) -> np.ndarray:
   """Every node's logits on ``split``, ``[..., N, n, C]`` (padded batches)."""
-  out = []
-  for start in range(0, len(split.labels), batch_size):
-    images = split.images[start:start + batch_size]
-    pad = batch_size - len(images)
-    if pad:
-      images = np.concatenate([images, np.zeros((pad,) + images.shape[1:],
-                                                images.dtype)])
-    out.append(np.asarray(evaluate(state, images))[..., :batch_size - pad, :])
-  return np.concatenate(out, axis=-2)
+  return np.concatenate(
+      [np.asarray(evaluate(state, images))[..., :n, :]
+       for images, n in data_lib.padded_batches(split.images, batch_size)],
+      axis=-2)
 
 
 def ensemble_reports(members_, runner, state, split, batch_size) -> list:

@@ -371,7 +371,7 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
     if mngr:
       mngr.close()
   reports = scoring.ensemble_reports(members_, runner, state, split,
-                             config.eval_batch_size)
+                                     config.eval_batch_size)
   for history, rep in zip(histories, reports):
     if rep is not None and history:
       history[-1]["ensemble"] = rep

@@ -80,6 +80,23 @@ def sealed(data: Dataset) -> Dataset:
   return data._replace(test=SealedSplit(data.name))
 
 
+def padded_batches(images, batch_size: int):
+  """Yields ``(batch, n)``: consecutive batches of ``images``, the last one
+  zero-padded to ``batch_size`` (one shape, so a jitted function is not
+  recompiled for it), and ``n`` its number of real images.
+
+  >>> [(b.shape[0], n) for b, n in padded_batches(np.zeros((5, 2)), 2)]
+  [(2, 2), (2, 2), (2, 1)]
+  """
+  for start in range(0, len(images), batch_size):
+    batch = images[start:start + batch_size]
+    n = len(batch)
+    if n < batch_size:
+      batch = np.concatenate([batch, np.zeros((batch_size - n,)
+                                              + batch.shape[1:], batch.dtype)])
+    yield batch, n
+
+
 def split_indices(n: int, val_fraction: float, seed: int) -> dict:
   """A seeded permutation of ``range(n)`` cut into train / val index sets."""
   if not 0.0 <= val_fraction < 1.0:
