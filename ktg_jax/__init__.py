@@ -3,8 +3,13 @@
 from ktg_jax import classic
 from ktg_jax import gates
 from ktg_jax import losses
-from ktg_jax import losses_attention
-from ktg_jax import losses_ssl
+# The families register their node kinds and loss kinds with the core (the
+# order of loss registration fixes the loss ids: ch.4's, then 000's).
+from ktg_jax import ema_nodes  # ch.5: the ema node kind
+from ktg_jax import ensemble_nodes  # ch.4: the ensemble node kind
+from ktg_jax import losses_attention  # ch.4: attention-transfer losses
+from ktg_jax import losses_ssl  # 000: DoGo / DisCo edges
+from ktg_jax.ssl import learner as _ssl_learner  # 000: the ssl node kind
 from ktg_jax import models
 from ktg_jax import nodes
 from ktg_jax import optim

@@ -162,7 +162,7 @@ def with_ema_target(spec: GraphSpec, decay: float = 0.999,
     'ema'
   """
   for i, n in enumerate(spec.nodes):
-    if n.kind == "ema" and n.of == spec.target:
+    if n.of == spec.target:  # an EMA node of the target
       return dataclasses.replace(spec, target=i)
   ema = Node(spec.nodes[spec.target].model, kind="ema", of=spec.target,
              decay=decay, bn=bn)

@@ -277,9 +277,9 @@ def masks(kind, params, source_probs, labels):
   """
   correct = jnp.argmax(source_probs, axis=-1) == labels
   confident = jnp.max(source_probs, axis=-1) > params[..., 0:1]
-  kind = kind[..., None]
-  mask = jnp.where(kind == CORRECT, correct,
-                   jnp.where(kind == THRESHOLD, confident, True))
+  gate_id = kind[..., None]
+  mask = jnp.where(gate_id == CORRECT, correct,
+                   jnp.where(gate_id == THRESHOLD, confident, True))
   return mask.astype(jnp.float32)
 
 

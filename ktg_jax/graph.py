@@ -52,7 +52,6 @@ from ktg_jax.graph_parts import (DEFAULT_VIEW, LABEL, LABEL_LOSS,  # pylint: dis
                                  SAME_VIEW_SELF_LOOP_LOSSES, SAMPLES, Edge,
                                  EdgeTable, GraphSpecError, Node, Slot, Source,
                                  _err, _is_int)
-from ktg_jax.ssl import learner as ssl_learner
 
 _EDGE_KEYS = ("source", "target", "gate", "loss", "loss_param", "source_view",
               "target_view", "samples")
@@ -78,13 +77,14 @@ class GraphSpec:
       edges[key] = value if isinstance(value, Edge) else Edge(value)
     object.__setattr__(self, "nodes", rules.canonical_nodes(self))
     n = len(self.nodes)
-    view = [ssl_learner.VIEW_A if node.kind == "ssl" else DEFAULT_VIEW
-            for node in self.nodes]  # an end's default view
+    own = [nodes_lib.KINDS[node.kind].views for node in self.nodes]
+    view = [v[0] if v else DEFAULT_VIEW for v in own]  # an end's default view
     canon = {}
     for key, edge in edges.items():
       key = rules.canonical_key(key, n)
       canon[key] = rules.canonical_edge(
-          key, edge, (None if key[0] == LABEL else view[key[0]], view[key[1]]))
+          key, edge, (None if key[0] == LABEL else view[key[0]], view[key[1]]),
+          own[key[1]])
     order = lambda kv: (kv[0][0] != LABEL, str(kv[0][0]), kv[0][1])
     object.__setattr__(self, "edges", dict(sorted(canon.items(), key=order)))
     if _is_int(self.target) and not isinstance(self.target, int):
@@ -102,15 +102,17 @@ class GraphSpec:
     return edge.gate if edge is not None else gates_lib.Cutoff()
 
   def node_kinds(self) -> tuple[str, ...]:
-    """Each node's effective kind: a trainable node whose incoming edges are
-    all Cutoff is frozen (SPEC §1)."""
+    """Each node's effective kind: a node whose incoming edges are all Cutoff
+    becomes its kind's ``when_cut`` (a trainable node is frozen, SPEC §1)."""
     live = {t for (_, t), e in self.edges.items() if e.gate.name != "cutoff"}
-    return tuple("frozen" if n.kind == "trainable" and i not in live
-                 else n.kind for i, n in enumerate(self.nodes))
+    cut = lambda n: nodes_lib.KINDS[n.kind].when_cut
+    return tuple(cut(n) if cut(n) and i not in live else n.kind
+                 for i, n in enumerate(self.nodes))
 
   def frozen_nodes(self) -> tuple[int, ...]:
     """Nodes that never learn and are loaded from a checkpoint (SPEC §1)."""
-    return tuple(i for i, k in enumerate(self.node_kinds()) if k == "frozen")
+    return tuple(i for i, k in enumerate(self.node_kinds())
+                 if nodes_lib.KINDS[k].loaded_frozen)
 
   def learning_nodes(self) -> tuple[int, ...]:
     return tuple(i for i, k in enumerate(self.node_kinds())
@@ -144,20 +146,20 @@ class GraphSpec:
         viewed.add(t)
     out = set()
     for i, node in enumerate(self.nodes):
-      if i in viewed or node.kind == "ssl":  # ssl nodes run views a, b
+      if i in viewed or nodes_lib.KINDS[node.kind].views:  # views of its own
         continue
-      if node.kind == "ensemble" and viewed & set(node.members):
+      if node.members and viewed & set(node.members):
         continue
       out.add(i)
     return out
 
   def views(self) -> set:
-    """The view names the step computes: its slots' views, and view b of
-    every ssl node (its own objective pairs view a with b)."""
+    """The view names the step computes: its slots' views, and the own
+    views of every node's kind (an ssl node's objective pairs view a with b)."""
     named = {v for s in self.slots() for v in (s.source_view, s.target_view)
              if v is not None}
-    if any(n.kind == "ssl" for n in self.nodes):
-      named.add(ssl_learner.VIEW_B)
+    for n in self.nodes:
+      named.update(nodes_lib.KINDS[n.kind].views[1:])
     return named
 
   def loss_kinds(self) -> tuple[str, ...]:
@@ -168,7 +170,8 @@ class GraphSpec:
   def structure(self) -> tuple:
     """What a compiled step is specialised on."""
     kinds = self.node_kinds()
-    nodes = tuple((k, n.model, n.of, n.decay, n.bn, n.members, n.learner)
+    nodes = tuple(nodes_lib.NodeRecord(k, n.model, n.of, n.decay, n.bn,
+                                       n.members, n.learner)
                   for k, n in zip(kinds, self.nodes))
     return (nodes, self.slots(), self.loss_kinds(), self.reduction)
 

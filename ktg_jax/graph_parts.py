@@ -12,12 +12,12 @@ from typing import Any, NamedTuple, Union
 import numpy as np
 
 from ktg_jax import gates as gates_lib
-from ktg_jax import nodes as nodes_lib
 
 LABEL = "label"
 LABEL_LOSS = "ce"  # KL(onehot(y) || p_t) is the label cross-entropy (SPEC §2).
 DEFAULT_VIEW = "default"
 SAMPLES = ("all", "labeled", "unlabeled")
+DEFAULT_EMA_DECAY = 0.999  # ch.5 / Mean Teacher (Node.decay of an ema node)
 # Losses that are not constant when a node is compared with itself on one view
 # (Pseudo-Label: CE to its own argmax).
 SAME_VIEW_SELF_LOOP_LOSSES = ("pseudo_label",)
@@ -43,7 +43,7 @@ def _is_real(x) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class Node:
-  """A node. ``kind``: see ``ktg_jax/nodes.py``.
+  """A node. ``kind``: a registered node kind (``ktg_jax.nodes.KINDS``).
 
   ``checkpoint``: variables to load (frozen and pre-trained nodes).
   ``of``: the node an ``ema`` node averages; ``decay``: its ``a``; ``bn``: the
@@ -53,16 +53,17 @@ class Node:
   ``reinit``: top-level layers of a ``pretrained`` node that are initialised
   afresh instead of loaded (the classifier head is re-initialised anyway when
   its class count differs from the checkpoint's).
-  ``learner``: the self-supervised method of an ``ssl`` node (000; one of
-  ``ktg_jax.ssl.objectives.OBJECTIVES``): its heads, its own objective in the
-  label slot, its momentum encoder (``ktg_jax/ssl/learner.py``). Edges at an
-  ``ssl`` node default to view ``"a"``; its label edge must use view "a".
+  ``learner``: the method of a node kind that takes one (the ``ssl`` kind of
+  ``ktg_jax/ssl/learner.py``, 000: its heads, its own objective in the label
+  slot, its momentum encoder). Edges at a node whose kind has views of its
+  own default to its first view; its label edge must use that view.
+  A kind takes only the optional fields it declares (``NodeKind.fields``).
   """
   model: str | None = None
   checkpoint: str | None = None
   kind: str = "trainable"
   of: int | None = None
-  decay: float = nodes_lib.DEFAULT_EMA_DECAY
+  decay: float = DEFAULT_EMA_DECAY
   bn: str = "batch"
   members: tuple[int, ...] | None = None
   reinit: tuple[str, ...] = ()

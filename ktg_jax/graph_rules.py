@@ -29,16 +29,14 @@ from ktg_jax.graph_parts import (DEFAULT_VIEW, LABEL, LABEL_LOSS, SAMPLES,
                                  SAME_VIEW_SELF_LOOP_LOSSES, Edge,
                                  GraphSpecError, Node, _err, _is_int,
                                  _is_real)
-from ktg_jax.ssl import learner as ssl_learner
-from ktg_jax.ssl import objectives as ssl_objectives
 
 
 def canonical_nodes(spec) -> tuple:
   """``spec.nodes`` validated, with their implied fields set (an EMA node's
-  model, tuples for lists)."""
+  model, tuples for lists). What a kind checks of its own fields is its
+  ``NodeKind.canonical``; a field it does not take must stay unset."""
   if not isinstance(spec.nodes, tuple) or not spec.nodes:
     raise _err("nodes", spec.nodes, "a non-empty list of Node")
-  n = len(spec.nodes)
   canon = []
   for i, node in enumerate(spec.nodes):
     f = f"nodes[{i}]"
@@ -53,60 +51,23 @@ def canonical_nodes(spec) -> tuple:
     if kind.checkpoint == "required" and node.checkpoint is None:
       raise _err(f"{f}.checkpoint", None, f"a path: a {node.kind} node is "
                  "loaded from the checkpoint of a label-only run")
-    if node.kind == "ensemble":
-      if node.model is not None:
-        raise _err(f"{f}.model", node.model, "None: an ensemble node has no "
-                   "network of its own")
-      m = node.members
-      if (not isinstance(m, (tuple, list)) or len(m) < 2
-          or not all(_is_int(j) and 0 <= j < n and j != i for j in m)
-          or len(set(m)) != len(m)):
-        raise _err(f"{f}.members", m, f"two or more distinct node indices "
-                   f"in 0..{n - 1}, other than {i}")
-      for j in m:
-        k = spec.nodes[j].kind if isinstance(spec.nodes[j], Node) else None
-        if not (isinstance(k, str) and k in nodes_lib.KINDS
-                and nodes_lib.KINDS[k].has_model):
-          raise _err(f"{f}.members", m, "nodes with a network (not an "
-                     "ensemble)")
-      object.__setattr__(node, "members", tuple(int(j) for j in m))
-    elif node.members is not None:
-      raise _err(f"{f}.members", node.members, "None (only ensemble nodes)")
-    if node.kind == "ema":
-      if not (_is_int(node.of) and 0 <= node.of < n and node.of != i):
-        raise _err(f"{f}.of", node.of, f"the index of another node in "
-                   f"0..{n - 1}")
-      src = spec.nodes[node.of]
-      if not isinstance(src, Node) or src.kind not in ("trainable",
-                                                       "pretrained"):
-        raise _err(f"{f}.of", node.of, "a trainable or pretrained node")
-      if node.model is None:
-        object.__setattr__(node, "model", src.model)
-      if node.model != src.model:
-        raise _err(f"{f}.model", node.model, f"{src.model!r}: an EMA node "
-                   "has the model of the node it averages")
-      object.__setattr__(node, "of", int(node.of))
-      if not (_is_real(node.decay) and 0.0 <= node.decay < 1.0):
-        raise _err(f"{f}.decay", node.decay, "a number in [0, 1)")
-      if not (isinstance(node.bn, str) and node.bn in nodes_lib.EMA_BN_MODES):
-        raise _err(f"{f}.bn", node.bn, list(nodes_lib.EMA_BN_MODES))
-    elif node.of is not None:
-      raise _err(f"{f}.of", node.of, "None (only ema nodes)")
+    node = kind.canonical(spec.nodes, i, node)
+    for name in nodes_lib.OPTIONAL_FIELDS:
+      value = getattr(node, name)
+      if name not in kind.fields and value is not None and not (
+          isinstance(value, (tuple, list)) and not value):
+        allowed = ("a list of layer names, only on "
+                   f"{'/'.join(nodes_lib.taking(name))} nodes"
+                   if name == "reinit" else
+                   f"None (only {'/'.join(nodes_lib.taking(name))} nodes)")
+        raise _err(f"{f}.{name}", value, allowed)
     if kind.has_model and not models_lib.exists(node.model):
       raise _err(f"{f}.model", node.model, models_lib.names())
     if (not isinstance(node.reinit, (tuple, list))
-        or not all(isinstance(r, str) for r in node.reinit)
-        or (node.reinit and node.kind != "pretrained")):
+        or not all(isinstance(r, str) for r in node.reinit)):
       raise _err(f"{f}.reinit", node.reinit, "a list of layer names, only "
-                 "on pretrained nodes")
+                 f"on {'/'.join(nodes_lib.taking('reinit'))} nodes")
     object.__setattr__(node, "reinit", tuple(node.reinit))
-    if node.kind == "ssl":
-      if not (isinstance(node.learner, str)
-              and node.learner in ssl_objectives.BY_NAME):
-        raise _err(f"{f}.learner", node.learner,
-                   sorted(ssl_objectives.BY_NAME))
-    elif node.learner is not None:
-      raise _err(f"{f}.learner", node.learner, "None (only ssl nodes)")
     canon.append(node)
   return tuple(canon)
 
@@ -125,9 +86,12 @@ def canonical_key(key, n: int) -> tuple:
   return (src if src == LABEL else int(src), int(tgt))
 
 def canonical_edge(key, edge: Edge,
-                   default_views=(DEFAULT_VIEW, DEFAULT_VIEW)) -> Edge:
+                   default_views=(DEFAULT_VIEW, DEFAULT_VIEW),
+                   own_views=()) -> Edge:
   """Validates one edge; returns it with explicit loss, views and samples
-  (``default_views``: of its source and target when not named)."""
+  (``default_views``: of its source and target when not named;
+  ``own_views``: the target kind's own views, where its label edge must use
+  the first)."""
   field = f"edges[{key!r}]"
   try:
     gates_lib.validate(edge.gate)
@@ -149,9 +113,9 @@ def canonical_edge(key, edge: Edge,
     if edge.samples not in (None, "labeled"):
       raise _err(f"{field}.samples", edge.samples, ["labeled"])
     view = edge.target_view or default_views[1]
-    if default_views[1] == ssl_learner.VIEW_A and view != ssl_learner.VIEW_A:
-      raise _err(f"{field}.target_view", view, f"{ssl_learner.VIEW_A!r}: "
-                 "an ssl node's own objective runs on views a and b")
+    if own_views and view != own_views[0]:
+      raise _err(f"{field}.target_view", view, f"{own_views[0]!r}: the "
+                 f"node's own objective runs on its views {list(own_views)}")
     return Edge(edge.gate, LABEL_LOSS, None, None, view, "labeled")
   loss = "kl" if edge.loss is None else edge.loss
   if not (isinstance(loss, str) and loss in losses_lib.BY_NAME):
@@ -192,26 +156,22 @@ def check_graph(spec) -> None:
                  f"view with loss {e.loss!r} compares p with itself (only "
                  f"{list(SAME_VIEW_SELF_LOOP_LOSSES)} may)")
   for i, node in enumerate(spec.nodes):
-    if node.kind == "trainable" and kinds[i] == "frozen":
+    kind = nodes_lib.KINDS[node.kind]
+    if kinds[i] != node.kind:  # cut: every incoming edge is Cutoff
       if node.checkpoint is None:
         raise GraphSpecError(
             f"nodes[{i}].checkpoint=None is invalid: every edge into node "
             f"{i} is Cutoff, so it is a frozen pre-trained node and needs "
-            "the checkpoint of a label-only run (SPEC §1); allowed: a path")
-    elif node.kind == "trainable" and node.checkpoint is not None:
+            "the checkpoint of a label-only run (docs/papers.md §1); "
+            "allowed: a path")
+    elif kind.when_cut is not None and node.checkpoint is not None:
       raise _err(f"nodes[{i}].checkpoint", node.checkpoint, "None: node "
                  f"{i} learns (an incoming edge is not Cutoff), so a "
                  "checkpoint would be ignored; use kind='pretrained' to "
                  "start from it, or cut its edges to freeze it")
-    elif node.kind == "frozen" and any(
-        t == i and e.gate.name != "cutoff" for (_, t), e in spec.edges.items()):
-      raise _err(f"nodes[{i}].kind", "frozen", "a kind that learns: node "
-                 f"{i} has an incoming edge that is not Cutoff")
   for i, node in enumerate(spec.nodes):
-    if node.kind == "ema" and kinds[node.of] == "frozen":
-      raise _err(f"nodes[{i}].of", node.of, "a node that learns: every "
-                 f"edge into node {node.of} is Cutoff")
-  if kinds[spec.target] == "frozen":
+    nodes_lib.KINDS[node.kind].check(spec, i, kinds)
+  if nodes_lib.KINDS[kinds[spec.target]].loaded_frozen:
     raise GraphSpecError(f"target={spec.target} is invalid: the target "
                          "node has no incoming edge (all Cutoff); allowed: "
                          "a node with at least one non-Cutoff incoming edge")

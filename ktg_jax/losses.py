@@ -144,12 +144,12 @@ def register(name: str, fn: Callable, *, reads=("logits",),
   return kind
 
 
-def select(kinds, kind, param, source, target):
+def select(kinds, loss_id, param, source, target):
   """Per-sample loss of one encoded edge, evaluating only ``kinds``.
 
   Args:
     kinds: the LossKinds a structure can select (static).
-    kind: int[] the edge's loss id; param: float[] its parameter.
+    loss_id: int[] the edge's loss id; param: float[] its parameter.
     source, target: output dicts of the two nodes.
 
   Returns:
@@ -159,10 +159,11 @@ def select(kinds, kind, param, source, target):
   """
   if len(kinds) == 1:
     return kinds[0].fn(source, target, param)
-  outs = [k.fn(source, target, jnp.where(kind == k.id, param, k.default_param))
+  outs = [k.fn(source, target,
+               jnp.where(loss_id == k.id, param, k.default_param))
           for k in kinds]
   ids = jnp.asarray([k.id for k in kinds])
-  return jnp.stack(outs)[jnp.argmax(ids == kind)]
+  return jnp.stack(outs)[jnp.argmax(ids == loss_id)]
 
 
 REDUCTIONS = ("mean", "sum")

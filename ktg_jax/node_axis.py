@@ -68,7 +68,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from ktg_jax import nodes as nodes_lib
 from ktg_jax import sharding
 from ktg_jax.graph import GraphSpec
-from ktg_jax.step import node_key
+from ktg_jax.nodes import node_key
 
 STACKED = ("params", "model_state", "opt_state")  # KTGState fields stacked
 
@@ -84,11 +84,12 @@ def groups(spec: GraphSpec) -> tuple[tuple[int, ...], ...]:
 
 
 def structure_groups(nodes) -> tuple[tuple[int, ...], ...]:
-  """``groups`` of a structure's node tuples ``(kind, model, ...)``."""
+  """``groups`` of a structure's ``NodeRecord``s."""
   by_model: dict = {}
-  for i, (kind, model, *_) in enumerate(nodes):
-    if nodes_lib.KINDS[kind].has_model and nodes_lib.KINDS[kind].learns:
-      by_model.setdefault(model, []).append(i)
+  for i, node in enumerate(nodes):
+    kind = nodes_lib.KINDS[node.kind]
+    if kind.has_model and kind.learns:
+      by_model.setdefault(node.model, []).append(i)
   return tuple(tuple(v) for v in by_model.values())
 
 
@@ -232,11 +233,6 @@ def group_forward(module, variables: list, x, mesh_):
           for j in range(len(variables))]
 
 
-# Node kinds whose forward a group may run as one: plain learners. An ssl
-# node's forward (momentum encoder, paired views) is not grouped.
-GROUPED_KINDS = ("trainable", "pretrained")
-
-
 def forwards(nodes, modules, params, model_state, chunks, x_of, mesh_):
   """The ``forward`` hook of ``ktg_jax.step``: every split group's nodes'
   ``(outputs, new_model_state)`` by node index, from one ``group_forward``.
@@ -255,17 +251,19 @@ def forwards(nodes, modules, params, model_state, chunks, x_of, mesh_):
   for members in structure_groups(nodes):
     if len(members) == 1:
       continue
-    kinds = {nodes[i][0] for i in members}
-    if not kinds <= set(GROUPED_KINDS):
+    # Only plain learners (NodeKind.groupable) run as one forward: an ssl
+    # node's (momentum encoder, paired views) is not grouped.
+    kinds = {nodes[i].kind for i in members}
+    if not all(nodes_lib.KINDS[k].groupable for k in kinds):
+      grouped = [k for k, v in nodes_lib.KINDS.items() if v.groupable]
       raise ValueError(
-          f"node_mesh: nodes {list(members)} (model {nodes[members[0]][1]!r}) "
-          f"have kinds {sorted(kinds)}; allowed in a split group: "
-          f"{list(GROUPED_KINDS)} (ssl nodes are not split; use node_mesh="
-          "None)")
+          f"node_mesh: nodes {list(members)} (model {nodes[members[0]].model!r})"
+          f" have kinds {sorted(kinds)}; allowed in a split group: "
+          f"{grouped} (other kinds are not split; use node_mesh=None)")
     seen = {chunks[i] for i in members}
     if len(seen) > 1:
       raise ValueError(
-          f"node_mesh: nodes {list(members)} (model {nodes[members[0]][1]!r})"
+          f"node_mesh: nodes {list(members)} (model {nodes[members[0]].model!r})"
           f" see different chunks {sorted(seen)}; allowed: a group whose "
           "nodes see the same views and parts (use node_mesh=None)")
     got = group_forward(

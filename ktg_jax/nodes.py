@@ -1,6 +1,9 @@
-"""Node kinds: what updates a node, and what it needs (SPEC §1, ch.4, ch.5, 002).
+"""Node kinds: registered objects that carry what a kind of node *does*.
 
-A node of a graph is one of these kinds (``Node(kind=...)``):
+A node of a graph has a kind (``Node(kind=...)``). The compiled step, the plan
+and the spec's rules never test a kind's name: they ask the kind's object,
+found in the registry ``KINDS``, through the attributes and hooks of
+``NodeKind``. The core registers the kinds of ch.3 and 002 here:
 
 =============  ========  =========  ===============  =============================
 kind           network   learns     checkpoint       what updates it
@@ -9,71 +12,219 @@ kind           network   learns     checkpoint       what updates it
                                                      edges (ch.3)
 ``frozen``     yes       no         required         nothing: a label-trained
                                                      teacher in inference mode
-                                                     (SPEC §1, the KD teacher)
+                                                     (docs/papers.md §1, KD)
 ``pretrained`` yes       yes        required         initialised from the
                                                      checkpoint, then SGD (002)
-``ema``        yes       no         forbidden        after every update k,
-                                                     ``a_k * ema + (1 - a_k) * theta_i``
-                                                     of node ``of`` (ch.5),
-                                                     ``a_k = min(1 - 1/(k+1), a)``
-``ensemble``   no        no         forbidden        nothing: logits = mean of the
-                                                     members' logits (eq 4.10)
-``ssl``        yes       yes        forbidden        SGD on its gated own SSL
-                                                     objective (views a, b; in
-                                                     the label slot) and edges
-                                                     (000, ``ktg_jax/ssl``)
 =============  ========  =========  ===============  =============================
 
-The ch.3 rule stays: a ``trainable`` node whose incoming edges are all Cutoff
-never learns, so it *is* a frozen node (and needs a checkpoint).
+Families register more (``ema``: ``ktg_jax.ema_nodes``, ch.5; ``ensemble``:
+``ktg_jax.ensemble_nodes``, ch.4; ``ssl``: ``ktg_jax.ssl.learner``, 000) with
+``register(kind)``; ``import ktg_jax`` imports them all. Adding a kind is one
+subclass of ``NodeKind`` and one ``register`` call (docs/node_kinds.md).
 
-Nodes that do not learn take no incoming edges. An ``ema`` node's parameters
-are the average. Its BatchNorm running statistics are either the average too
-(``bn="batch"``: the train-step forward normalises with the batch's
-statistics, as Mean Teacher's code runs its teacher in train mode;
-``bn="running"``: it normalises with the averaged running statistics), or its
-own (``bn="own"``: the batch's statistics in the forward, and the running
-statistics that forward accumulates under the averaged weights — Mean
-Teacher's code averages ``parameters()`` only). ``evaluate`` always uses the
-running statistics. Averaged statistics do not match averaged weights early in
-a from-scratch run (a FixMatch EMA scored 15 % with them, 58 % with batch
-statistics, after 200 iterations: README, ch.5), so ``"own"`` is the choice
-for short runs.
+The ch.3 rule stays: a ``trainable`` node whose incoming edges are all Cutoff
+never learns, so it *is* a frozen node (``NodeKind.when_cut``) and needs a
+checkpoint.
+
+A compiled structure holds each node as a ``NodeRecord`` (typed, hashable:
+what the program is specialised on). The *one* averaging rule
+(``ema_update``) serves every averaged copy of a node: EMA nodes (ch.5) and
+momentum encoders (000). A kind asks for one through ``averages``.
 
 Example:
-  >>> KINDS["ema"].learns, KINDS["pretrained"].checkpoint
-  (False, 'required')
+  >>> KINDS["pretrained"].learns, KINDS["frozen"].checkpoint
+  (True, 'required')
+  >>> KINDS["trainable"].when_cut
+  'frozen'
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from ktg_jax import models as models_lib
 
-class NodeKind(NamedTuple):
-  name: str
-  has_model: bool   # runs a network of its own
-  learns: bool      # takes gradients: edges may end in it
-  checkpoint: str   # "required", "forbidden"
+# Node fields a kind may take beyond model and checkpoint (``NodeKind.fields``)
+OPTIONAL_FIELDS = ("of", "members", "learner", "reinit")
 
 
-KINDS: dict[str, NodeKind] = {k.name: k for k in (
-    NodeKind("trainable", True, True, "forbidden"),
-    NodeKind("frozen", True, False, "required"),
-    NodeKind("pretrained", True, True, "required"),
-    NodeKind("ema", True, False, "forbidden"),
-    NodeKind("ensemble", False, False, "forbidden"),
-    NodeKind("ssl", True, True, "forbidden"),
-)}
-EMA_BN_MODES = ("batch", "running", "own")
-DEFAULT_EMA_DECAY = 0.999  # ch.5 / Mean Teacher
+class NodeRecord(NamedTuple):
+  """One node of a compiled structure (``GraphSpec.structure()``)."""
+  kind: str                      # the effective kind (a cut trainable: frozen)
+  model: str | None
+  of: int | None                 # the node it averages (ema)
+  decay: float
+  bn: str
+  members: tuple | None          # the nodes it combines (ensemble)
+  learner: str | None            # its self-supervised method (ssl)
+
+
+class Averaging(NamedTuple):
+  """One averaged copy ``state.ema[key]`` that moves towards node ``source``
+  after every update with coefficient ``decay``; ``own_stats``: it keeps the
+  BatchNorm statistics of its own forward instead of averaging them."""
+  key: str
+  source: int
+  decay: Any
+  own_stats: bool = False
+
+
+class Forward(NamedTuple):
+  """What a node's forward gives the step: its outputs, its new BatchNorm
+  state (learning nodes; else None), BatchNorm statistics an averaged copy
+  keeps (else None)."""
+  outputs: dict
+  model_state: dict | None = None
+  own_stats: dict | None = None
+
+
+def node_key(i: int) -> str:
+  """Where node i's entries sit in the state's dicts."""
+  return f"node{i}"
+
+
+class NodeKind:
+  """The behaviour of one kind of node. Subclasses override what differs.
+
+  Attributes:
+    name: the ``Node.kind`` string.
+    has_model: runs a network of its own.
+    learns: takes gradients (edges may end in it); its params are
+      ``state.params[node_key(i)]``.
+    checkpoint: "required" or "forbidden".
+    fields: the optional ``Node`` fields (``OPTIONAL_FIELDS``) it takes.
+    when_cut: the kind it becomes when every incoming edge is Cutoff (None:
+      it stays itself).
+    loaded_frozen: its variables are loaded from the checkpoint and never
+      updated (``state.frozen``).
+    merge_checkpoint: initialised from the checkpoint, layers of another shape
+      re-initialised (002), then trained.
+    averageable: an EMA node may average it.
+    groupable: a plain learner that a node-parallel group may run as one.
+    views: its own views (the first is its edges' default view; the others
+      come with it on every part), () = the shared view.
+    metric: how its representation is scored: "accuracy" or "knn".
+    initialises: its variables come from its module's init (not a copy).
+    own_objective: its label slot gates ``own_loss`` instead of the CE.
+  """
+  name: str = ""
+  has_model = True
+  learns = True
+  checkpoint = "forbidden"
+  fields: tuple = ()
+  when_cut: str | None = None
+  loaded_frozen = False
+  merge_checkpoint = False
+  averageable = False
+  groupable = False
+  views: tuple = ()
+  metric = "accuracy"
+  initialises = True
+  own_objective = False
+
+  # --- the spec ------------------------------------------------------------
+
+  def canonical(self, nodes: tuple, i: int, node):
+    """``nodes[i]`` (a copy) with this kind's fields checked and implied ones
+    set; raises ``GraphSpecError`` naming the field."""
+    return node
+
+  def check(self, spec, i: int, kinds: tuple) -> None:
+    """Rules across the graph (``kinds``: every node's effective kind)."""
+
+  def outputs(self, node) -> tuple:
+    """The output names a node of this kind offers to edge losses."""
+    return models_lib.outputs(node.model)
+
+  # --- the program ---------------------------------------------------------
+
+  def module(self, record: NodeRecord, num_classes: int):
+    """Its flax module (None: no network)."""
+    if not self.has_model:
+      return None
+    return models_lib.create(record.model, num_classes)
+
+  def init_state(self, i: int, record: NodeRecord, module, rng,
+                 copy_of) -> tuple[dict, Any]:
+    """After every learning node has variables: ``(state.ema entries,
+    kind state or None)``; ``copy_of(j)`` copies node j's variables."""
+    return {}, None
+
+  def forward(self, i: int, record: NodeRecord, module, variables: dict,
+              state, x) -> Forward:
+    """The train-step forward. ``variables``: for a learning node its
+    ``{"params", **model_state}`` (differentiated), else None."""
+    if self.loaded_frozen:  # a teacher in inference mode, BN stats untouched
+      out = module.apply(state.frozen[node_key(i)], x, train=False)
+      return Forward(jax.lax.stop_gradient(out))
+    out, new_model_state = module.apply(
+        variables, x, train=True,
+        mutable=[k for k in variables if k != "params"])
+    return Forward(out, new_model_state)
+
+  def extra_outputs(self, i: int, record: NodeRecord, module, state, x, split):
+    """Outputs beside the forward (a momentum encoder's), or None."""
+    return None
+
+  def paired(self, outputs: dict) -> dict:
+    """Its ``(view, part) -> outputs`` after the forward (pairs views)."""
+    return outputs
+
+  def combine(self, record: NodeRecord, member_logits: list):
+    """The logits of a node without a network, from its members'."""
+    raise NotImplementedError(f"node kind {self.name!r} has a network")
+
+  def own_loss(self, record: NodeRecord, outputs, extra, kind_state, parts):
+    """A batch-level loss that its label slot gates instead of the CE:
+    ``(loss, new kind state, {metric: scalar})``, or None."""
+    return None
+
+  def averages(self, i: int, record: NodeRecord, step, total_steps: int,
+               state) -> tuple[Averaging, ...]:
+    """The averaged copies that follow the update of step ``step``."""
+    return ()
+
+
+KINDS: dict[str, NodeKind] = {}
+
+
+def register(kind: NodeKind) -> NodeKind:
+  """Adds a kind to ``KINDS`` (a name is registered once)."""
+  if not kind.name or kind.name in KINDS:
+    raise ValueError(f"node kind name={kind.name!r} is invalid; allowed: a "
+                     f"new non-empty name (registered: {sorted(KINDS)})")
+  KINDS[kind.name] = kind
+  return kind
+
+
+def taking(field: str) -> list[str]:
+  """The registered kinds that take ``field``."""
+  return [k for k, v in KINDS.items() if field in v.fields]
+
+
+class Trainable(NodeKind):
+  name, when_cut, averageable, groupable = "trainable", "frozen", True, True
+
+
+class Frozen(NodeKind):
+  name, learns, checkpoint, loaded_frozen = "frozen", False, "required", True
+
+
+class Pretrained(NodeKind):
+  name, checkpoint, fields = "pretrained", "required", ("reinit",)
+  merge_checkpoint, averageable, groupable = True, True, True
+
+
+for _kind in (Trainable(), Frozen(), Pretrained()):
+  register(_kind)
 
 
 def ema_update(ema, new, decay):
-  """``ema <- decay * ema + (1 - decay) * new`` leaf by leaf (ch.5; Mean Teacher).
+  """``ema <- decay * ema + (1 - decay) * new`` leaf by leaf (ch.5; Mean
+  Teacher; 000's momentum encoders).
 
   Example:
     >>> float(ema_update(jnp.array(1.0), jnp.array(0.0), 0.75))
@@ -83,34 +234,12 @@ def ema_update(ema, new, decay):
       lambda e, n: decay * e + (1.0 - decay) * n.astype(e.dtype), ema, new)
 
 
-def ema_decay_at(decay, step):
-  """The EMA decay of update ``step``: ``min(1 - 1 / (step + 1), decay)``.
-
-  Mean Teacher's warm-up (Tarvainen & Valpola 2017, ``update_ema_variables``
-  in their published code: "use the true average until the exponential
-  average is more correct"). ``step`` counts the updates done *before* this
-  one (``KTGState.step``), so the first update copies the student
-  (decay 0), the k-th (0-based) leaves ``ema`` the plain mean of the student's
-  iterates 1..k+1, and from ``k >= 1 / (1 - decay) - 1`` on the decay is
-  ``decay``. (Their code counts the update just done, which keeps the random
-  init in the mean with weight ``1 / (k + 2)``; ours drops it.) Without it an
-  EMA at decay 0.999 is still ``0.999**150 ~ 86%`` its init after 150 updates.
-
-  Example:
-    >>> [round(float(ema_decay_at(0.9, k)), 3) for k in (0, 1, 3, 50)]
-    [0.0, 0.5, 0.75, 0.9]
-  """
-  step = jnp.asarray(step, jnp.float32)
-  return jnp.minimum(1.0 - 1.0 / (step + 1.0), decay)
-
-
-def ensemble_logits(member_logits):
-  """Ensemble node output, thesis eq 4.10: the mean of the members' logits.
-
-  ``member_logits``: float[M, ..., C] -> float[..., C].
-
-  Example:
-    >>> ensemble_logits(jnp.array([[1.0, 3.0], [3.0, 1.0]])).tolist()
-    [2.0, 2.0]
-  """
-  return jnp.mean(member_logits, axis=0)
+def apply_averaging(avg: Averaging, ema: dict, params: dict,
+                    model_state: dict, own_stats: dict):
+  """The one averaging rule applied to copy ``avg.key`` after an update."""
+  src = node_key(avg.source)
+  if avg.own_stats:  # the weights averaged, its own forward's statistics
+    return {"params": ema_update(ema[avg.key]["params"], params[src],
+                                 avg.decay), **own_stats[avg.key]}
+  return ema_update(ema[avg.key], {"params": params[src],
+                                   **model_state[src]}, avg.decay)

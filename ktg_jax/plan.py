@@ -7,7 +7,8 @@ order is fixed), so BatchNorm normalises labelled and unlabelled images, and
 every view of them, together — as FixMatch-style implementations concatenate
 them in one forward — and a trainable node's BatchNorm statistics get one
 update per step. Views no edge needs are never computed; an ``ssl`` node
-that runs view ``a`` on some part also runs view ``b`` on it (000).
+that runs view ``a`` on some part also runs view ``b`` on it (000): a
+kind's first own view brings its others (``NodeKind.views``).
 
 Every node also gets one labelled chunk to report its accuracy on (its label
 edge's view, else the first view it runs): a node that only sees unlabelled
@@ -31,7 +32,6 @@ from typing import NamedTuple
 
 from ktg_jax import nodes as nodes_lib
 from ktg_jax.graph import DEFAULT_VIEW, LABEL
-from ktg_jax.ssl.learner import VIEW_A, VIEW_B
 
 
 class Plan(NamedTuple):
@@ -57,9 +57,10 @@ def make_plan(structure, has_unlabeled: bool) -> Plan:
       if s.source != LABEL:
         need[s.source].add((s.source_view, p))
       need[s.target].add((s.target_view, p))
-  for i, n in enumerate(nodes):  # an ssl node's view a comes with its view b
-    if n[0] == "ssl":
-      need[i] |= {(VIEW_B, p) for v, p in need[i] if v == VIEW_A}
+  for i, n in enumerate(nodes):  # a kind's first own view brings the others
+    own = nodes_lib.KINDS[n.kind].views
+    need[i] |= {(w, p) for v, p in need[i] if own and v == own[0]
+                for w in own[1:]}
   label_view = {s.target: s.target_view for s in slots if s.source == LABEL}
 
   def add_metric_chunk(i):
@@ -68,13 +69,14 @@ def make_plan(structure, has_unlabeled: bool) -> Plan:
       need[i].add((label_view.get(i, views[0] if views else DEFAULT_VIEW),
                    "l"))
 
-  ensembles = [i for i, n in enumerate(nodes) if n[0] == "ensemble"]
-  for i in ensembles:
+  combined = [i for i, n in enumerate(nodes)  # ensembles: their members run
+              if not nodes_lib.KINDS[n.kind].has_model]
+  for i in combined:
     add_metric_chunk(i)
-    for m in nodes[i][5]:
+    for m in nodes[i].members:
       need[m] |= need[i]
   for i, n in enumerate(nodes):
-    if nodes_lib.KINDS[n[0]].has_model:
+    if nodes_lib.KINDS[n.kind].has_model:
       add_metric_chunk(i)
   chunks = tuple(tuple(sorted(c)) for c in need)
   metric = []

@@ -10,7 +10,8 @@ import os
 import numpy as np
 
 from ktg_jax import checkpoint
-from ktg_jax.step import node_key
+from ktg_jax import nodes as nodes_lib
+from ktg_jax.nodes import node_key
 from ktg_jax.step import node_variables
 
 
@@ -71,7 +72,7 @@ def finish(spec, state, history, workdir, config, writer=True) -> None:
   """Final node variables (frozen teachers load them) and pictures."""
   if config.get("save_variables", True):
     for i in range(spec.num_nodes):
-      if spec.nodes[i].kind == "ensemble":  # no variables of its own
+      if not nodes_lib.KINDS[spec.nodes[i].kind].has_model:  # no variables
         continue
       path = checkpoint.save_variables(
           os.path.join(workdir, "variables", node_key(i)),

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ktg_jax import data as data_lib
+from ktg_jax import nodes as nodes_lib
 from ktg_jax.graph import GraphSpec
 from ktg_jax.step import node_variables
 
@@ -70,10 +71,11 @@ EVAL_METRICS: dict[str, Callable] = {"accuracy": top1, "knn": knn}
 
 
 def eval_metric(config, specs) -> str:
-  """``config.eval_metric``, or by the graphs: "knn" when a node is ssl."""
+  """``config.eval_metric``, or by the graphs: "knn" when a node's kind is
+  scored by KNN (``NodeKind.metric``: ssl nodes, 000)."""
   name = config.get("eval_metric") or (
-      "knn" if any(n.kind == "ssl" for s in specs for n in s.nodes)
-      else "accuracy")
+      "knn" if any(nodes_lib.KINDS[n.kind].metric == "knn"
+                   for s in specs for n in s.nodes) else "accuracy")
   if name not in EVAL_METRICS:
     raise ValueError(f"eval_metric={name!r}; allowed: {sorted(EVAL_METRICS)}")
   return name
@@ -123,12 +125,13 @@ def ensemble_reports(members_, runner, state, split, batch_size) -> list:
   """Per member: ``evaluation.ensemble_report`` of its ensemble node (ch.4
   eqs 4.2, 4.4, 4.10) on ``split``, or None for a graph without one."""
   from ktg_jax import evaluation  # pylint: disable=import-outside-toplevel
-  if not any(m.spec.nodes[m.spec.target].kind == "ensemble" for m in members_):
+  target = lambda m: m.spec.nodes[m.spec.target]
+  if not any(target(m).members for m in members_):
     return [None] * len(members_)
   logits = logits_of(runner.evaluate, state, split, batch_size)   # [K, N, n, C]
   return [evaluation.ensemble_report(logits[k], split.labels,
                                      m.spec.nodes[m.spec.target].members)
-          if m.spec.nodes[m.spec.target].kind == "ensemble" else None
+          if target(m).members else None
           for k, m in enumerate(members_)]
 
 

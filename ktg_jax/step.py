@@ -12,8 +12,12 @@
   direction); each node's loss is the sum of its gated incoming edge losses
   (ch.5 eq 5.9 with self-loops); one simultaneous update of all learning
   nodes; then every EMA node moves towards its node.
-* ``evaluate(state, images) -> logits[N, B, C]`` in inference mode (ensemble
-  nodes: the mean of their members' logits, eq 4.10).
+* ``evaluate(state, images) -> logits[N, B, C]`` in inference mode (a node
+  without a network: its kind's combination of its members' logits, eq 4.10).
+
+What a node does — its module, forward, state, own objective, averaged
+copies — is its kind's (``ktg_jax.nodes.NodeKind``, a registry): the step
+asks the kind and never tests its name.
 
 The edge table lives *in the state*, as arrays: graphs of one structure share
 the compiled program, and ``jax.vmap(program.step)`` over stacked states trains
@@ -39,9 +43,8 @@ from ktg_jax import table_checks
 from ktg_jax.graph import DEFAULT_VIEW, LABEL, EdgeTable, GraphSpec
 # The KTG objective, re-exported: ``step.graph_losses`` is public API.
 from ktg_jax.objective import graph_losses, slot_losses  # pylint: disable=unused-import
+from ktg_jax.nodes import node_key
 from ktg_jax.plan import make_plan
-from ktg_jax.ssl import learner as ssl_learner
-from ktg_jax.ssl import model as ssl_model
 
 
 # What a step can select unless told otherwise: the probability losses of SPEC
@@ -58,8 +61,8 @@ class KTGState(NamedTuple):
   ema: dict          # "node{i}" -> full variables of EMA nodes (no gradient)
   edges: EdgeTable   # the graph as data
   rng: Any
-  ssl: dict = {}     # "node{i}" -> an ssl node's learner state (MoCo queue,
-                     # DINO centre); its momentum encoder is in ema (000)
+  kind_state: dict = {}  # "node{i}" -> what its kind keeps besides variables
+                         # (NodeKind.init_state; e.g. a MoCo queue, 000)
 
 
 class Program(NamedTuple):
@@ -67,11 +70,7 @@ class Program(NamedTuple):
   step: Callable
   evaluate: Callable
   spec: GraphSpec
-  modules: tuple  # per node: its flax module, None for an ensemble node
-
-
-def node_key(i: int) -> str:
-  return f"node{i}"
+  modules: tuple  # per node: its flax module, None without a network
 
 
 def node_variables(state: KTGState, i: int) -> dict:
@@ -82,7 +81,7 @@ def node_variables(state: KTGState, i: int) -> dict:
     if k in held:
       return held[k]
   if k not in state.params:
-    raise ValueError(f"node {i} has no variables (an ensemble node)")
+    raise ValueError(f"node {i} has no variables (it has no network)")
   return {"params": state.params[k], **state.model_state[k]}
 
 
@@ -167,34 +166,33 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
     edges = EdgeTable(*(jnp.asarray(x) for x in edges))
     given = {**(frozen_variables or {}), **(checkpoint_variables or {})}
     rng, *node_rngs = jax.random.split(rng, spec.num_nodes + 1)
-    params, model_state, frozen, ema = {}, {}, {}, {}
-    kinds = spec.node_kinds()
+    params, model_state, frozen, ema, kind_state = {}, {}, {}, {}, {}
+    records = spec.structure()[0]
     for i, module in enumerate(modules):
-      if module is None or kinds[i] == "ema":
+      kind = nodes_lib.KINDS[records[i].kind]
+      if module is None or not kind.initialises:
         continue
       variables = module.init(node_rngs[i], images, train=False)
-      if kinds[i] == "frozen":
-        frozen[node_key(i)] = _loaded(spec, i, variables, given)
+      if kind.loaded_frozen:
+        frozen[node_key(i)] = _loaded(spec, i, variables, given, merge=False)
         continue
-      if kinds[i] == "pretrained":
-        variables = _loaded(spec, i, variables, given)
+      if kind.merge_checkpoint:
+        variables = _loaded(spec, i, variables, given, merge=True)
       params[node_key(i)] = variables["params"]
       model_state[node_key(i)] = {k: v for k, v in variables.items()
                                   if k != "params"}
     copy = lambda j: jax.tree_util.tree_map(jnp.copy, {
         "params": params[node_key(j)], **model_state[node_key(j)]})
-    ssl = {}
-    for i, node in enumerate(spec.nodes):
-      if kinds[i] == "ema":  # starts as a copy of the node it averages
-        ema[node_key(i)] = copy(node.of)
-      if kinds[i] == "ssl":  # momentum encoder = a copy; learner state
-        if ssl_learner.has_momentum(node.learner):
-          ema[ssl_learner.momentum_key(i)] = copy(i)
-        ssl[node_key(i)] = ssl_learner.init_state(
-            node.learner, jax.random.fold_in(node_rngs[i], 1), modules[i])
+    for i, record in enumerate(records):  # averaged copies, kinds' state
+      entries, held = nodes_lib.KINDS[record.kind].init_state(
+          i, record, modules[i], node_rngs[i], copy)
+      ema.update(entries)
+      if held is not None:
+        kind_state[node_key(i)] = held
     return KTGState(step=jnp.zeros((), jnp.int32), params=params,
                     model_state=model_state, opt_state=optimizer.init(params),
-                    frozen=frozen, ema=ema, edges=edges, rng=rng, ssl=ssl)
+                    frozen=frozen, ema=ema, edges=edges, rng=rng,
+                    kind_state=kind_state)
 
   return Program(init=init, step=step, evaluate=evaluate, spec=spec,
                  modules=modules)
@@ -207,19 +205,21 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
                     loss_names, jit, donate, aggregate=None, node_mesh=None):
   """The structure-specialised step and evaluate (cached: one per structure)."""
   nodes, slots, _, reduction = structure
-  modules = tuple(node_module(n, num_classes) for n in nodes)
-  learners = {i: n[6] for i, n in enumerate(nodes) if n[0] == "ssl"
-              and any(s.source == LABEL and s.target == i for s in slots)}
+  kinds_of = [nodes_lib.KINDS[n.kind] for n in nodes]
+  modules = tuple(k.module(n, num_classes) for k, n in zip(kinds_of, nodes))
+  own_nodes = [i for i, k in enumerate(kinds_of) if k.own_objective
+               and any(s.source == LABEL and s.target == i for s in slots)]
   view_fns = dict(view_fns)
   kinds = [losses.BY_NAME[k] for k in loss_names]
-  label_outputs = tuple(models_lib.label_outputs(n[1]) if m is not None
+  label_outputs = tuple(models_lib.label_outputs(n.model) if m is not None
                         else ("logits",) for n, m in zip(nodes, modules))
   node_edges = [(s.source, s.target) for s in slots if s.source != LABEL]
 
   def forward(params, state, chunk_images, plan):
-    """Per node, ``(view, part) -> outputs``; the learning nodes' new BN state."""
-    outputs, new_model_state, momentum = [None] * len(nodes), {}, {}
-    ema_stats = {}  # bn="own" EMA nodes: the statistics of their own forward
+    """Per node, ``(view, part) -> outputs``; the learning nodes' new BN
+    state; per node its kind's extra outputs (a momentum encoder's); the
+    BatchNorm statistics that averaged copies keep of their own forward."""
+    outputs, new_model_state, extra, own_stats = [None] * len(nodes), {}, {}, {}
     grouped = {}  # node_mesh: node -> (outputs, new BN state) of its group
     if node_mesh is not None:
       from ktg_jax import node_axis  # pylint: disable=import-outside-toplevel
@@ -227,47 +227,37 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
           nodes, modules, params, state.model_state, plan.chunks,
           lambda i: jnp.concatenate([chunk_images[c] for c in plan.chunks[i]]),
           node_mesh)
-    for i, (kind, _, _, _, bn, members, _) in enumerate(nodes):
-      k, chunks = node_key(i), plan.chunks[i]
-      if kind == "ensemble":
+    for i, (record, kind) in enumerate(zip(nodes, kinds_of)):
+      k, chunks, module = node_key(i), plan.chunks[i], modules[i]
+      if module is None:
         continue
       x = jnp.concatenate([chunk_images[c] for c in chunks])
-      module = modules[i]
-      if kind == "frozen":  # a teacher in inference mode, BN stats untouched
-        out = module.apply(state.frozen[k], x, train=False)
-      elif kind == "ema":  # batch statistics, as Mean Teacher's teacher
-        train = bn != "running"
-        out = module.apply(state.ema[k], x, train=train,
-                           mutable=["batch_stats"] if train else False)
-        if train:
-          out, stats = out
-          if bn == "own":
-            ema_stats[k] = jax.lax.stop_gradient(stats)
-      elif i in grouped:
+      if i in grouped:
         out, new_model_state[k] = grouped[i]
       else:
-        out, new_model_state[k] = module.apply(
-            {"params": params[k], **state.model_state[k]}, x, train=True,
-            mutable=list(state.model_state[k]))
-      if kind in ("frozen", "ema"):
-        out = jax.lax.stop_gradient(out)
+        variables = ({"params": params[k], **state.model_state[k]}
+                     if k in params else None)
+        fwd = kind.forward(i, record, module, variables, state, x)
+        out = fwd.outputs
+        if fwd.model_state is not None:
+          new_model_state[k] = fwd.model_state
+        if fwd.own_stats is not None:
+          own_stats[k] = fwd.own_stats
       sizes = np.cumsum([chunk_images[c].shape[0] for c in chunks])[:-1]
       split = lambda out: {c: {name: v[j] for name, v in {
           name: jnp.split(v, sizes) for name, v in out.items()}.items()}
                            for j, c in enumerate(chunks)}
       outputs[i] = split(out)
-      if ssl_learner.momentum_key(i) in state.ema:  # MoCo / BYOL / DINO
-        momentum[i] = split(jax.lax.stop_gradient(module.apply(
-            state.ema[ssl_learner.momentum_key(i)], x, train=True,
-            mutable=["batch_stats"])[0]))
-      if kind == "ssl":
-        outputs[i] = ssl_learner.pair_views(outputs[i])
-    for i, (kind, *_, members, _) in enumerate(nodes):
-      if kind == "ensemble":  # thesis eq 4.10
-        outputs[i] = {c: {"logits": nodes_lib.ensemble_logits(jnp.stack(
-            [outputs[m][c]["logits"] for m in members]))}
+      more = kind.extra_outputs(i, record, module, state, x, split)
+      if more is not None:
+        extra[i] = more
+      outputs[i] = kind.paired(outputs[i])
+    for i, (record, kind) in enumerate(zip(nodes, kinds_of)):
+      if modules[i] is None:  # no network: combines its members (eq 4.10)
+        outputs[i] = {c: {"logits": kind.combine(
+            record, [outputs[m][c]["logits"] for m in record.members])}
                       for c in plan.chunks[i]}
-    return outputs, new_model_state, momentum, ema_stats
+    return outputs, new_model_state, extra, own_stats
 
   def step(state: KTGState, batch) -> tuple[KTGState, dict]:
     labels = batch["label"]
@@ -285,18 +275,22 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
     t = state.step.astype(jnp.float32) / total_steps
 
     def total_loss(params):
-      outputs, new_model_state, momentum, ema_stats = forward(
+      outputs, new_model_state, extra, own_stats = forward(
           params, state, chunk_images, plan)
-      own, new_ssl, stds = ssl_learner.own_terms(
-          learners, outputs, momentum, state.ssl, plan.parts["labeled"])
+      own, held, monitors = {}, dict(state.kind_state), {}
+      for i in own_nodes:  # own objectives in their label slots (000)
+        own[i], held[node_key(i)], monitor = kinds_of[i].own_loss(
+            nodes[i], outputs[i], extra.get(i), state.kind_state[node_key(i)],
+            plan.parts["labeled"])
+        for name, v in monitor.items():
+          monitors.setdefault(name, {})[i] = v
       node_loss, aux = slot_losses(slots, state.edges, outputs, labels, t,
                                    reduction, plan.parts, kinds, len(nodes),
                                    label_outputs, own)
-      aux = {**aux, "ssl_state": {**state.ssl, **new_ssl},
-             "ema_stats": ema_stats}
-      if stds:  # ssl nodes' collapse monitor (0 elsewhere)
-        aux["embedding_std"] = jnp.stack([stds.get(i, jnp.zeros(()))
-                                          for i in range(len(nodes))])
+      aux = {**aux, "kind_state": held, "own_stats": own_stats}
+      for name, by_node in monitors.items():  # e.g. a collapse monitor
+        aux[name] = jnp.stack([by_node.get(i, jnp.zeros(()))
+                               for i in range(len(nodes))])
       # Sources are stop_gradient-ed, so d(sum_t L_t)/d(theta_t) = dL_t/dtheta_t.
       return jnp.sum(node_loss), (node_loss, outputs, new_model_state, aux)
 
@@ -307,28 +301,13 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
       grads, (node_loss, outputs, new_model_state, aux) = (
           gradient_aggregation.AGGREGATES[aggregate](
               total_loss, state.params, node_edges, len(nodes)))
-    ssl, ema_stats = aux.pop("ssl_state"), aux.pop("ema_stats")
+    kind_state, own_stats = aux.pop("kind_state"), aux.pop("own_stats")
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    ema = {}
-    for i, n in enumerate(nodes):
-      if n[0] != "ema":
-        continue
-      k, src = node_key(i), node_key(n[2])
-      a = nodes_lib.ema_decay_at(n[3], state.step)  # Mean Teacher's warm-up
-      if k in ema_stats:  # bn="own": the weights averaged, its own statistics
-        ema[k] = {"params": nodes_lib.ema_update(state.ema[k]["params"],
-                                                 params[src], a),
-                  **ema_stats[k]}
-      else:
-        ema[k] = nodes_lib.ema_update(
-            state.ema[k], {"params": params[src], **new_model_state[src]}, a)
-    ema.update({k: nodes_lib.ema_update(  # momentum encoders (000)
-        state.ema[k], {"params": params[node_key(i)],
-                       **new_model_state[node_key(i)]},
-        ssl_learner.momentum(nodes[i][6], state.step, total_steps))
-                for i, n in enumerate(nodes) if n[0] == "ssl"
-                and (k := ssl_learner.momentum_key(i)) in state.ema})
+    ema = {avg.key: nodes_lib.apply_averaging(  # EMA nodes, momentum encoders
+        avg, state.ema, params, new_model_state, own_stats)
+           for i, (record, kind) in enumerate(zip(nodes, kinds_of))
+           for avg in kind.averages(i, record, state.step, total_steps, state)}
     accuracy = jnp.stack([jnp.mean(jnp.argmax(
         outputs[i][plan.metric_chunk[i]]["logits"], -1) == labels)
                           for i in range(len(nodes))])
@@ -336,16 +315,15 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
                **aux}
     return state._replace(step=state.step + 1, params=params,
                           model_state=new_model_state, opt_state=opt_state,
-                          ema=ema, rng=rng, ssl=ssl), metrics
+                          ema=ema, rng=rng, kind_state=kind_state), metrics
 
   def evaluate(state: KTGState, images):
     logits = [None if m is None else m.apply(
         node_variables(state, i), images, train=False)["logits"]
               for i, m in enumerate(modules)]
-    for i, (kind, *_, members, _) in enumerate(nodes):
-      if kind == "ensemble":
-        logits[i] = nodes_lib.ensemble_logits(
-            jnp.stack([logits[m] for m in members]))
+    for i, (record, kind) in enumerate(zip(nodes, kinds_of)):
+      if modules[i] is None:  # combines its members' logits (eq 4.10)
+        logits[i] = kind.combine(record, [logits[m] for m in record.members])
     return jnp.stack(logits)
 
   if jit:
@@ -354,28 +332,20 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
   return modules, step, evaluate
 
 
-def node_module(node, num_classes: int):
-  """The flax module of a structure's node tuple (None: no network)."""
-  kind, model, *_, learner = node
-  if not nodes_lib.KINDS[kind].has_model:
-    return None
-  if kind == "ssl":
-    return ssl_model.ssl_model(model, learner, num_classes)
-  return models_lib.create(model, num_classes)
-
-
 def node_modules(spec: GraphSpec, num_classes: int) -> tuple:
-  """Every node's flax module (None for an ensemble node)."""
-  return tuple(node_module(n, num_classes) for n in spec.structure()[0])
+  """Every node's flax module (None for a node without a network)."""
+  return tuple(nodes_lib.KINDS[n.kind].module(n, num_classes)
+               for n in spec.structure()[0])
 
 
-def _loaded(spec: GraphSpec, i: int, like: dict, given: dict) -> dict:
+def _loaded(spec: GraphSpec, i: int, like: dict, given: dict,
+            merge: bool) -> dict:
   """Variables of a frozen or pre-trained node: given in memory, else read
-  from its checkpoint; a pre-trained node re-initialises its ``reinit`` layers
-  and a classifier head whose class count differs (002)."""
+  from its checkpoint; ``merge`` (a pre-trained node) re-initialises its
+  ``reinit`` layers and a classifier head whose class count differs (002)."""
   node = spec.nodes[i]
   from ktg_jax import checkpoint  # I/O only when a node needs it
-  if spec.node_kinds()[i] == "pretrained":
+  if merge:
     source = given.get(i) or checkpoint.load_raw(node.checkpoint)
     return checkpoint.merge_pretrained(source, like, node.reinit,
                                        models_lib.HEAD, field=f"nodes[{i}]")

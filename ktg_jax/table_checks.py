@@ -10,19 +10,15 @@ import numpy as np
 
 from ktg_jax import gates
 from ktg_jax import losses
-from ktg_jax import models as models_lib
+from ktg_jax import nodes as nodes_lib
 from ktg_jax.graph import LABEL, EdgeTable, GraphSpec
-from ktg_jax.ssl import model as ssl_model
 
 
 def check_outputs(spec: GraphSpec, loss_names) -> None:
   """Rejects an edge whose loss reads an output its source or target lacks."""
   def outputs(i):
     node = spec.nodes[i]
-    if node.kind == "ssl":
-      return ssl_model.outputs(node.learner)
-    return ("logits",) if node.kind == "ensemble" else models_lib.outputs(
-        node.model)
+    return nodes_lib.KINDS[node.kind].outputs(node)
   for (s, t), e in spec.edges.items():
     if s == LABEL:
       continue

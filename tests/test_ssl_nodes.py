@@ -75,11 +75,11 @@ def test_learner_node_trains_without_collapse(seven, i):
 def test_learner_state_and_momentum_encoders(seven):
   prog, state0, _, state, _, _ = seven
   moco, dino = LEARNERS.index("moco"), LEARNERS.index("dino")
-  chex.assert_shape(state.ssl[f"node{moco}"].keys,
+  chex.assert_shape(state.kind_state[f"node{moco}"].keys,
                     (ssl_learner.NODE_DEFAULTS["moco"]["queue_size"], 128))
-  assert int(state.ssl[f"node{moco}"].ptr) == (STEPS * B) % 4096
-  chex.assert_shape(state.ssl[f"node{dino}"], (100,))
-  assert np.any(np.asarray(state.ssl[f"node{dino}"]) != 0)  # centre moved
+  assert int(state.kind_state[f"node{moco}"].ptr) == (STEPS * B) % 4096
+  chex.assert_shape(state.kind_state[f"node{dino}"], (100,))
+  assert np.any(np.asarray(state.kind_state[f"node{dino}"]) != 0)  # centre moved
   with_momentum = {ssl_learner.momentum_key(i) for i, n in enumerate(LEARNERS)
                    if n in ("moco", "byol", "dino")}
   assert set(state.ema) == with_momentum

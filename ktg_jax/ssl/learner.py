@@ -1,4 +1,4 @@
-"""The ``ssl`` node kind's moving parts (paper 000), called by the one step.
+"""The ``ssl`` node kind (paper 000), registered with the core's node kinds.
 
 An ``ssl`` node (``Node(model, kind="ssl", learner=name)``, ``name`` one of
 ``objectives.OBJECTIVES``) is a backbone with its learner's heads
@@ -17,7 +17,7 @@ update ``theta_m <- m_k theta_m + (1 - m_k) theta`` (the EMA node's rule,
 (``objectives.Objective.momentum``: MoCo constant 0.999; BYOL and DINO
 cosine 0.996 -> 1 over the run, k = update count). It runs on the same views
 in train mode (batch statistics) under ``stop_gradient``. Extra state (MoCo's
-key queue, DINO's centre) lives in ``KTGState.ssl[node_key(i)]`` and is
+key queue, DINO's centre) lives in ``KTGState.kind_state[node_key(i)]`` and is
 returned updated by the objective each step.
 
 Node-level defaults that differ from ``objectives``: MoCo's queue is 4,096
@@ -33,6 +33,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ktg_jax import nodes
+from ktg_jax.graph_parts import _err
+from ktg_jax.ssl import model as ssl_model
 from ktg_jax.ssl import objectives
 
 VIEW_A, VIEW_B = "a", "b"
@@ -82,40 +85,67 @@ def _views(node_outputs: dict, parts) -> tuple:
   return tuple(cat(v) for v in VIEWS)
 
 
-def own_terms(learners: dict, outputs, momentum_outputs: dict, states: dict,
-              parts) -> tuple[dict, dict, dict]:
-  """Every SSL node's own objective on views a, b of the samples ``parts``.
-
-  Args:
-    learners: node index -> learner name (the SSL nodes with a label slot).
-    outputs: per node, ``(view, part) -> output dict`` (online network).
-    momentum_outputs: node index -> the same for its momentum encoder.
-    states: ``"node{i}"`` -> the learner's extra state.
-    parts: the batch parts the label slot covers (``("l",)``).
-
-  Returns:
-    (node index -> scalar loss, ``"node{i}"`` -> new state, node index ->
-    ``embedding_std`` of its view-a projection: the collapse monitor).
-  """
-  losses, new_states, stds = {}, {}, {}
-  for i, name in learners.items():
-    online = _views(outputs[i], parts)
-    target = (_views(momentum_outputs[i], parts) if i in momentum_outputs
-              else online)
-    key = f"node{i}"
-    losses[i], new_states[key] = objectives.loss_and_state(
-        name, online, target, states[key], **NODE_DEFAULTS.get(name, {}))
-    stds[i] = embedding_std(jax.lax.stop_gradient(
-        online[0][objectives.PROJECTION]))
-  return losses, new_states, stds
-
-
 def embedding_std(z) -> jax.Array:
   """Collapse monitor (SimSiam §4.1): the mean over dimensions of the std over
   the batch of ``z / ||z||``; ~``1/sqrt(D)`` when spread, 0 when collapsed."""
   return jnp.mean(jnp.std(objectives.l2_normalize(z), axis=0))
 
 
-__all__ = ["NODE_DEFAULTS", "PAIRED", "VIEWS", "VIEW_A", "VIEW_B",
+class SSLNode(nodes.NodeKind):
+  """A self-supervised learner as a node kind (module docstring)."""
+  name, fields, views, metric = "ssl", ("learner",), VIEWS, "knn"
+  own_objective = True
+
+  def canonical(self, spec_nodes, i, node):
+    if not (isinstance(node.learner, str)
+            and node.learner in objectives.BY_NAME):
+      raise _err(f"nodes[{i}].learner", node.learner,
+                 sorted(objectives.BY_NAME))
+    return node
+
+  def outputs(self, node):
+    return ssl_model.outputs(node.learner)
+
+  def module(self, record, num_classes):
+    return ssl_model.ssl_model(record.model, record.learner, num_classes)
+
+  def init_state(self, i, record, module, rng, copy_of):
+    ema = {momentum_key(i): copy_of(i)} if has_momentum(record.learner) else {}
+    return ema, init_state(record.learner, jax.random.fold_in(rng, 1), module)
+
+  def extra_outputs(self, i, record, module, state, x, split):
+    key = momentum_key(i)  # MoCo / BYOL / DINO: the momentum encoder
+    if key not in state.ema:
+      return None
+    return split(jax.lax.stop_gradient(module.apply(
+        state.ema[key], x, train=True, mutable=["batch_stats"])[0]))
+
+  def paired(self, outputs):
+    return pair_views(outputs)
+
+  def own_loss(self, record, outputs, extra, kind_state, parts):
+    """Its method's objective on views a, b of the samples ``parts``, the new
+    learner state, and ``embedding_std`` of its view-a projection (the
+    collapse monitor)."""
+    online = _views(outputs, parts)
+    target = _views(extra, parts) if extra is not None else online
+    loss, new_state = objectives.loss_and_state(
+        record.learner, online, target, kind_state,
+        **NODE_DEFAULTS.get(record.learner, {}))
+    std = embedding_std(jax.lax.stop_gradient(
+        online[0][objectives.PROJECTION]))
+    return loss, new_state, {"embedding_std": std}
+
+  def averages(self, i, record, step, total_steps, state):
+    key = momentum_key(i)
+    if key not in state.ema:
+      return ()
+    return (nodes.Averaging(key, i, momentum(record.learner, step,
+                                             total_steps)),)
+
+
+nodes.register(SSLNode())
+
+__all__ = ["NODE_DEFAULTS", "PAIRED", "SSLNode", "VIEWS", "VIEW_A", "VIEW_B",
            "embedding_std", "has_momentum", "init_state", "momentum",
-           "momentum_key", "own_terms", "pair_views"]
+           "momentum_key", "pair_views"]
