@@ -22,7 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ktg_jax import classic
 from ktg_jax import data as data_lib
+from ktg_jax import step
 from ktg_jax import knn
 
 
@@ -186,7 +188,6 @@ def untrained_knn(data, model: str, seeds, *, split: str = "val",
   ``classic.ssl(model)`` node (000 Table 2's reference row): bank
   ``data.train``, queries ``data.<split>``, as ``fit`` scores a trained one
   (``experiments/ssl_untrained.py``)."""
-  from ktg_jax import classic, step  # pylint: disable=import-outside-toplevel
   query = getattr(data, split)
   module = step.node_modules(classic.ssl(model), data.num_classes)[0]
   return np.asarray([float(knn_node_accuracy(

@@ -141,6 +141,17 @@ class NodeKind:
 
   # --- the program ---------------------------------------------------------
 
+  def initial_variables(self, variables: dict, load) -> tuple[str, dict]:
+    """Where its module-initialised ``variables`` go, and what they are:
+    ``("params", v)`` (it learns: params + BatchNorm state) or
+    ``("frozen", v)`` (a fixed network). ``load(merge)`` reads its
+    checkpoint (``merge``: layers of another shape keep ``variables``')."""
+    if self.loaded_frozen:
+      return "frozen", load(False)
+    if self.merge_checkpoint:
+      return "params", load(True)
+    return "params", variables
+
   def module(self, record: NodeRecord, num_classes: int):
     """Its flax module (None: no network)."""
     if not self.has_model:
@@ -157,7 +168,7 @@ class NodeKind:
               state, x) -> Forward:
     """The train-step forward. ``variables``: for a learning node its
     ``{"params", **model_state}`` (differentiated), else None."""
-    if self.loaded_frozen:  # a teacher in inference mode, BN stats untouched
+    if variables is None:  # a fixed network in inference mode, BN untouched
       out = module.apply(state.frozen[node_key(i)], x, train=False)
       return Forward(jax.lax.stop_gradient(out))
     out, new_model_state = module.apply(

@@ -23,9 +23,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ktg_jax import data as data_lib
+from ktg_jax import evaluation
 from ktg_jax import nodes as nodes_lib
 from ktg_jax.graph import GraphSpec
-from ktg_jax.step import node_variables
+from ktg_jax.step import node_modules, node_variables
 
 
 # The score of a graph from its nodes' accuracies [N] (ch.5's FixMatch space:
@@ -51,8 +52,6 @@ def top1(config, runner, members_, state, data, split) -> np.ndarray:
 
 def knn(config, runner, members_, state, data, split) -> np.ndarray:
   """[K, N] KNN accuracies of every member's nodes (``evaluation``)."""
-  from ktg_jax import evaluation  # pylint: disable=import-outside-toplevel
-  from ktg_jax.step import node_modules  # pylint: disable=import-outside-toplevel
   out = []
   for k, member in enumerate(members_):
     st = runner.member(state, k)
@@ -124,7 +123,6 @@ def logits_of(evaluate, state, split, batch_size: int) -> np.ndarray:
 def ensemble_reports(members_, runner, state, split, batch_size) -> list:
   """Per member: ``evaluation.ensemble_report`` of its ensemble node (ch.4
   eqs 4.2, 4.4, 4.10) on ``split``, or None for a graph without one."""
-  from ktg_jax import evaluation  # pylint: disable=import-outside-toplevel
   target = lambda m: m.spec.nodes[m.spec.target]
   if not any(target(m).members for m in members_):
     return [None] * len(members_)

@@ -38,6 +38,7 @@ import optax
 from ktg_jax import gradient_aggregation
 from ktg_jax import losses
 from ktg_jax import models as models_lib
+from ktg_jax import node_axis
 from ktg_jax import nodes as nodes_lib
 from ktg_jax import table_checks
 from ktg_jax.graph import DEFAULT_VIEW, LABEL, EdgeTable, GraphSpec
@@ -173,11 +174,11 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
       if module is None or not kind.initialises:
         continue
       variables = module.init(node_rngs[i], images, train=False)
-      if kind.loaded_frozen:
-        frozen[node_key(i)] = _loaded(spec, i, variables, given, merge=False)
+      holder, variables = kind.initial_variables(
+          variables, functools.partial(_loaded, spec, i, variables, given))
+      if holder == "frozen":
+        frozen[node_key(i)] = variables
         continue
-      if kind.merge_checkpoint:
-        variables = _loaded(spec, i, variables, given, merge=True)
       params[node_key(i)] = variables["params"]
       model_state[node_key(i)] = {k: v for k, v in variables.items()
                                   if k != "params"}
@@ -222,7 +223,6 @@ def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
     outputs, new_model_state, extra, own_stats = [None] * len(nodes), {}, {}, {}
     grouped = {}  # node_mesh: node -> (outputs, new BN state) of its group
     if node_mesh is not None:
-      from ktg_jax import node_axis  # pylint: disable=import-outside-toplevel
       grouped = node_axis.forwards(
           nodes, modules, params, state.model_state, plan.chunks,
           lambda i: jnp.concatenate([chunk_images[c] for c in plan.chunks[i]]),

@@ -23,7 +23,8 @@ import numpy as np
 
 from ktg_jax.data import augment
 from ktg_jax.data.idx import find_fashion_mnist, parse_idx, read_idx
-from ktg_jax.data.sources import SOURCES, Raw
+from ktg_jax.data.raw import Raw
+from ktg_jax.data.sources import SOURCES
 
 SPLIT_FILE = "split_indices.npz"
 

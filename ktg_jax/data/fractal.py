@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ktg_jax.data.sources import Raw
+from ktg_jax.data.raw import Raw
 
 
 class System(NamedTuple):

@@ -8,19 +8,13 @@ labels int32. ``limit`` keeps the first ``limit`` examples of each split
 from __future__ import annotations
 
 import functools
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import numpy as np
 
+from ktg_jax.data import fractal as fractal_lib
 from ktg_jax.data import idx
-
-
-class Raw(NamedTuple):
-  train_images: np.ndarray
-  train_labels: np.ndarray
-  test_images: np.ndarray
-  test_labels: np.ndarray
-  num_classes: int
+from ktg_jax.data.raw import Raw
 
 
 def _scale(images, max_value: float) -> np.ndarray:
@@ -85,7 +79,6 @@ def _tfds(name: str, num_classes: int) -> Callable[..., Raw]:
 
 def fractal(data_dir=None, limit=None) -> Raw:
   """Formula-driven fractal categories, generated offline (``data/fractal.py``)."""
-  from ktg_jax.data import fractal as fractal_lib  # pylint: disable=import-outside-toplevel
   return fractal_lib.source(data_dir, limit)
 
 
