@@ -433,10 +433,28 @@ SEARCHERS: dict[str, Spec] = {
 }
 
 
+def spec_of(name: str) -> Spec:
+  """The Spec of ``name``: a key of ``SEARCHERS``, or one with ASHA (or
+  Hyperband) followed by ``_g<N>``, its first rung moved to epoch N.
+
+  >>> spec_of("random+asha_g8").grace_period
+  8
+  """
+  if name in SEARCHERS:
+    return SEARCHERS[name]
+  base, _, grace = name.rpartition("_g")
+  if base in SEARCHERS and SEARCHERS[base].grace_period and grace.isdigit(
+  ) and int(grace) >= 1:
+    return SEARCHERS[base]._replace(grace_period=int(grace))
+  raise TableError(f"searcher={name!r} is invalid; allowed: "
+                   f"{sorted(SEARCHERS)}, or one with early stopping + "
+                   f"'_g<N>' (first rung at epoch N)")
+
+
 def available(name: str) -> bool:
   """Whether the searcher's package imports (Optuna is optional)."""
   needs = {"optuna": "optuna", "nevergrad": "nevergrad"}.get(
-      SEARCHERS[name].proposer)
+      spec_of(name).proposer)
   return needs is None or importlib.util.find_spec(needs) is not None
 
 
@@ -446,21 +464,17 @@ class Searcher(NamedTuple):
 
 
 def make(name: str, table: Table, seed: int = 0, budget: int = 100,
-         rng: np.random.Generator | None = None,
-         grace_period: int | None = None) -> Searcher:
-  """The searcher ``name`` of ``SEARCHERS`` on ``table``. ``seed`` seeds the
+         rng: np.random.Generator | None = None) -> Searcher:
+  """The searcher ``name`` (``spec_of``) on ``table``. ``seed`` seeds the
   optimiser (Nevergrad, Optuna), ``rng`` the random proposers (default
-  ``default_rng(seed)``); ``grace_period`` overrides the Spec's."""
-  if name not in SEARCHERS:
-    raise TableError(f"searcher={name!r} is invalid; allowed: "
-                     f"{sorted(SEARCHERS)}")
+  ``default_rng(seed)``); ``budget``: the trials Nevergrad plans for."""
+  spec = spec_of(name)
   if not available(name):
     raise TableError(f"searcher={name!r} needs a package that is not "
                      f"installed; allowed now: "
                      f"{sorted(n for n in SEARCHERS if available(n))}")
-  spec = SEARCHERS[name]
-  if grace_period is not None and spec.grace_period is not None:
-    spec = spec._replace(grace_period=min(grace_period, table.epochs))
+  if spec.grace_period is not None:
+    spec = spec._replace(grace_period=min(spec.grace_period, table.epochs))
   rng = np.random.default_rng(seed) if rng is None else rng
   proposer = PROPOSERS[spec.proposer](table, spec, rng, seed, budget)
   if spec.proposer == "optuna":  # its pruner is its stopper
@@ -525,15 +539,18 @@ def replay(table: Table, searcher: Searcher, rng: np.random.Generator,
 
 
 def replays(table: Table, name: str, n: int = 200, seed: int = 0,
-            max_trials: int = 100, max_epochs: int | None = None,
-            grace_period: int | None = None) -> list[Trace]:
+            max_trials: int = 100, max_epochs: int | None = None
+            ) -> list[Trace]:
   """``n`` independent replays of searcher ``name``; replay r draws its
   seeds and its searcher's seed from ``SeedSequence([seed, r])``."""
+  budget = max_trials  # what an optimiser plans for (NGOpt picks by it)
+  if max_epochs is not None and spec_of(name).grace_period is None:
+    budget = min(max_trials, -(-max_epochs // table.epochs))
   out = []
   for r in range(n):
     rng = np.random.default_rng([seed, r])
-    s = make(name, table, seed=int(rng.integers(2**31)), budget=max_trials,
-             rng=rng, grace_period=grace_period)
+    s = make(name, table, seed=int(rng.integers(2**31)), budget=budget,
+             rng=rng)
     out.append(replay(table, s, rng, max_trials, max_epochs))
   return out
 
