@@ -3,6 +3,7 @@
 import itertools
 import json
 import math
+import re
 import types
 
 import numpy as np
@@ -258,3 +259,43 @@ def test_edf_refined_searches_the_refined_space():
   untried = [g for g in inside if g not in tr.rows[:16].tolist()]
   assert sorted(after[:len(untried)]) == sorted(untried)
   assert len(set(tr.rows.tolist())) == 25
+
+
+def test_optuna_searchers_are_skipped_cleanly_without_optuna(monkeypatch):
+  real = rp.importlib.util.find_spec
+  monkeypatch.setattr(rp.importlib.util, "find_spec",
+                      lambda n: None if n == "optuna" else real(n))
+  assert not rp.available("tpe") and not rp.available("tpe+hyperband_g4")
+  assert rp.available("random") and rp.available("ngopt")
+  t = rp.from_records(toy_records([0.3, 0.7]))
+  with pytest.raises(rp.TableError, match="searcher='tpe' needs a package"):
+    rp.make("tpe", t)
+
+
+def test_searcher_names():
+  assert rp.spec_of("random+asha_g8").grace_period == 8
+  assert rp.spec_of("random+asha").grace_period == 1
+  for bad in ("random_g4", "nope", "random+asha_gx"):
+    with pytest.raises(rp.TableError, match=re.escape(f"searcher={bad!r}")):
+      rp.spec_of(bad)
+
+
+def test_replay_script_on_the_synthetic_table(tmp_path):
+  import os  # pylint: disable=import-outside-toplevel
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  cmd = [sys.executable, "experiments/replay.py", "--synthetic",
+         f"--output_dir={tmp_path}", "--replays=3", "--max_full_trials=6",
+         "--searchers=random,random+asha_g4"]
+  run = subprocess.run(cmd, cwd=root, capture_output=True, text=True,
+                       timeout=120, env={**os.environ, "PYTHONPATH": root})
+  assert run.returncode == 0, run.stderr[-3000:]
+  t = rp.load(str(tmp_path / "synthetic_table.jsonl"))
+  assert len(t) == 240 and t.epochs == 30
+  assert ("cutoff",) * 4 not in t.rows  # no graph whose target never learns
+  budget = json.loads((tmp_path / "budget.json").read_text())
+  assert sorted(budget) == ["random", "random+asha_g4"]
+  assert budget["random"]["epochs_run"] == 6 * 30
+  lines = (tmp_path / "traces.jsonl").read_text().splitlines()
+  assert len(lines) == 6 and (tmp_path / "regret.png").stat().st_size > 0
