@@ -352,7 +352,7 @@ class RefinedProposer:
 
   def __init__(self, table: Table, rng: np.random.Generator, first: int = 16,
                keep: int = 2, floor: float = 0.02):
-    self.table, self.rng = table, rng
+    self.table = table
     self.first, self.keep_k, self.floor = first, keep, floor
     self.order = list(rng.permutation(len(table)))
     self.rows: list[dict] = []
@@ -419,6 +419,12 @@ SEARCHERS: dict[str, Spec] = {
                         "thesis's rungs 1, 2, 4, ... (ch.3 §3.2.5)"),
     "random+asha_g4": Spec("random", grace_period=4, why="random + ASHA, "
                            "first rung at epoch 4 (grace period)"),
+    # The live search's own proposer (``tune.PROTOCOLS``): Nevergrad's
+    # RandomSearch draws with replacement, so a graph may be trained twice.
+    "ng_random": Spec("nevergrad", "RandomSearch", why="tune's 'random' "
+                      "protocol: Nevergrad RandomSearch (with replacement)"),
+    "ng_random+asha": Spec("nevergrad", "RandomSearch", 1, why="tune's "
+                           "'asha' protocol: Nevergrad RandomSearch + ASHA"),
     "ngopt": Spec("nevergrad", "NGOpt", why="Nevergrad's default optimiser"),
     "discrete_1+1": Spec("nevergrad", "DiscreteOnePlusOne",
                          why="Nevergrad's discrete (1+1) evolution"),
