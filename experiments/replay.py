@@ -48,7 +48,7 @@ flags.DEFINE_string("table", None, "the table's JSONL (one line per (graph, "
 flags.DEFINE_bool("synthetic", False, "replay on a synthetic 240-graph table "
                   "(a demo of the outputs, not a measurement)")
 flags.DEFINE_list("searchers", ["random", "random+asha", "random+asha_g4",
-                                "ng_random", "ng_random+asha", "ngopt", "discrete_1+1", "two_points_de",
+                                "random_iid", "random_iid+asha", "ngopt", "discrete_1+1", "two_points_de",
                                 "tpe", "tpe+hyperband", "edf_refined"],
                   "searchers (replay.spec_of names)")
 flags.DEFINE_integer("replays", 200, "replays per searcher")

@@ -299,3 +299,17 @@ def test_replay_script_on_the_synthetic_table(tmp_path):
   assert budget["random"]["epochs_run"] == 6 * 30
   lines = (tmp_path / "traces.jsonl").read_text().splitlines()
   assert len(lines) == 6 and (tmp_path / "regret.png").stat().st_size > 0
+
+
+def test_random_iid_draws_what_nevergrads_random_search_draws():
+  """tune's proposer (Nevergrad RandomSearch + the feasibility constraint)
+  is uniform over the table's graphs, with replacement: as random_iid."""
+  t = rp.from_records(toy_records(np.linspace(0.1, 0.9, 9)))  # 1 of 10 out
+  n = 270  # 30 per graph expected, sd 5.2
+  for name in ("ng_random", "random_iid"):
+    tr = rp.replay(t, rp.make(name, t, seed=2, budget=n),
+                   np.random.default_rng(2), max_trials=n)
+    counts = np.bincount(tr.rows, minlength=9)
+    sd = math.sqrt(n / 9 * (1 - 1 / 9))
+    assert np.all(np.abs(counts - n / 9) < 5 * sd), (name, counts)
+    assert len(set(tr.rows[:20].tolist())) < 20  # repeats happen
