@@ -58,6 +58,8 @@ flags.DEFINE_integer("max_full_trials", 40, "epochs per replay at most, in "
 flags.DEFINE_float("top", 0.05, "the budget table's target: a graph in the "
                    "top fraction of the table")
 flags.DEFINE_integer("seed", 0, "replay seed")
+flags.DEFINE_bool("replot", False, "redraw the outputs from --output_dir's "
+                  "traces.jsonl instead of replaying")
 
 GATES = ("through", "cutoff", "linear", "correct")
 EDGES = ("gate_label_0", "gate_label_1", "gate_1_0", "gate_0_1")
@@ -116,40 +118,50 @@ def synthetic_records(seed: int = 0, epochs: int = 30, seeds=(0, 1)
 def plot(table: rp.Table, traces: dict, path: str, title: str,
          synthetic: bool = False) -> str:
   """Median and 25-75 % band of the regret (percentage points) vs trials and
-  vs epochs spent."""
+  vs epochs spent; top row random-graph searchers, bottom row optimisers
+  (with ``random`` again, black, as the reference)."""
   from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
-  fig = Figure(figsize=(11, 4.6))
-  ax_t, ax_e = fig.subplots(1, 2, sharey=True)
-  max_epochs = FLAGS.max_full_trials * table.epochs
-  grid = np.arange(1, max_epochs + 1)
-  for i, (name, ts) in enumerate(traces.items()):
-    style = dict(color=f"C{i % 10}", ls="-" if i < 10 else "--")
-    n = min(len(t.regret) for t in ts)
-    x = np.arange(1, n + 1)
-    for ax, xs, a in ((ax_t, x, rp.by_trial(ts, n)),
-                      (ax_e, grid, rp.by_epoch(ts, grid))):
-      med, lo, hi = rp.band(100 * a)
-      ax.plot(xs, med, label=name, **style)
-      ax.fill_between(xs, lo, hi, color=style["color"], alpha=0.12, lw=0)
-  n = min(len(table), FLAGS.max_full_trials)
-  closed = [100 * rp.random_regret(table.mean, k) for k in range(1, n + 1)]
-  ax_t.plot(np.arange(1, n + 1), closed, "k:", lw=2,
-            label="random judged by table means (closed form)")
-  for ax, xl in ((ax_t, "trials"), (ax_e, "epochs spent")):
-    ax.set_xscale("log")
-    ax.set_xlabel(xl)
-    ax.grid(alpha=0.3)
-    if synthetic:
-      ax.text(0.5, 0.55, "SYNTHETIC", transform=ax.transAxes, fontsize=34,
-              color="0.9", ha="center", va="center", zorder=0)
-  ax_t.set_ylim(0, 1.3 * closed[min(2, n - 1)])
-  ax_t.set_ylabel("simple regret (validation accuracy, pp)")
-  ax_e.legend(fontsize=7, loc="upper right")
-  ax_t.legend(handles=ax_t.get_legend_handles_labels()[0][-1:], fontsize=7,
-              loc="upper right")
+  rows = [[n for n in traces if rp.spec_of(n).proposer in ("random", "edf")],
+          [n for n in traces if rp.spec_of(n).proposer not in ("random",
+                                                                 "edf")]]
+  if "random" in traces:
+    rows[1] = ["random"] + rows[1]
+  rows = [r for r in rows if r]
+  fig = Figure(figsize=(11, 3.9 * len(rows) + 0.5))
+  axes = np.asarray(fig.subplots(len(rows), 2, sharey=True, sharex="col",
+                                 squeeze=False))
+  grid = np.arange(1, FLAGS.max_full_trials * table.epochs + 1)
+  n_ref = min(len(table), FLAGS.max_full_trials)
+  closed = [100 * rp.random_regret(table.mean, k) for k in range(1, n_ref + 1)]
+  for (ax_t, ax_e), names in zip(axes, rows):
+    for i, name in enumerate(names):
+      ts = traces[name]
+      color = "k" if name == "random" and names is rows[-1] and len(
+          rows) > 1 else f"C{i}"
+      n = min(len(t.regret) for t in ts)
+      for ax, xs, a in ((ax_t, np.arange(1, n + 1), rp.by_trial(ts, n)),
+                        (ax_e, grid, rp.by_epoch(ts, grid))):
+        med, lo, hi = rp.band(100 * a)
+        ax.plot(xs, med, label=name, color=color)
+        ax.fill_between(xs, lo, hi, color=color, alpha=0.1, lw=0)
+    ax_t.plot(np.arange(1, n_ref + 1), closed, "k:", lw=2,
+              label="random judged by table means (closed form)")
+    ax_t.set_ylim(0, 1.3 * closed[min(2, n_ref - 1)])
+    ax_t.set_ylabel("simple regret (validation acc., pp)")
+    ax_t.legend(handles=ax_t.get_legend_handles_labels()[0][-1:], fontsize=7,
+                loc="upper right")
+    ax_e.legend(fontsize=7, loc="upper right")
+    for ax in (ax_t, ax_e):
+      ax.set_xscale("log")
+      ax.grid(alpha=0.3)
+      if synthetic:
+        ax.text(0.5, 0.5, "SYNTHETIC", transform=ax.transAxes, fontsize=34,
+                color="0.88", ha="center", va="center", zorder=0)
+  axes[-1, 0].set_xlabel("trials")
+  axes[-1, 1].set_xlabel("epochs spent")
   fig.suptitle(title, fontsize=10)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  fig.savefig(path, dpi=90)
   return path
 
 
@@ -195,7 +207,9 @@ def main(argv):
         f"{len(rp.top(table, FLAGS.top))} graphs", flush=True)
   max_epochs = FLAGS.max_full_trials * table.epochs
   traces = {}
-  for name in FLAGS.searchers:
+  if FLAGS.replot:
+    traces = rp.read_traces(os.path.join(out, "traces.jsonl"), table)
+  for name in [] if FLAGS.replot else FLAGS.searchers:
     if not rp.available(name):
       print(f"[replay] {name}: skipped (its package is not installed)")
       continue
@@ -204,7 +218,8 @@ def main(argv):
                               FLAGS.max_trials, max_epochs)
     print(f"[replay] {name}: {FLAGS.replays} replays in "
           f"{time.time() - start:.1f} s", flush=True)
-  rp.write_traces(os.path.join(out, "traces.jsonl"), traces)
+  if not FLAGS.replot:
+    rp.write_traces(os.path.join(out, "traces.jsonl"), traces)
   rows = budget_rows(table, traces)
   with open(os.path.join(out, "budget.json"), "w") as f:
     json.dump(rows, f, indent=1)

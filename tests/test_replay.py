@@ -313,3 +313,24 @@ def test_random_iid_draws_what_nevergrads_random_search_draws():
     sd = math.sqrt(n / 9 * (1 - 1 / 9))
     assert np.all(np.abs(counts - n / 9) < 5 * sd), (name, counts)
     assert len(set(tr.rows[:20].tolist())) < 20  # repeats happen
+
+
+def test_traces_round_trip(tmp_path):
+  t = rp.from_records(toy_records(np.linspace(0.1, 0.9, 9), epochs=4))
+  traces = {n: rp.replays(t, n, n=3, max_trials=6) for n in
+            ("random", "random+asha")}
+  back = rp.read_traces(rp.write_traces(str(tmp_path / "t.jsonl"), traces), t)
+  assert sorted(back) == sorted(traces)
+  for n, ts in traces.items():
+    for a, b in zip(ts, back[n]):
+      for f in rp.Trace._fields:
+        np.testing.assert_allclose(getattr(a, f), getattr(b, f), atol=1e-6)
+  # An older file without "incumbent": recomputed from rows and observed.
+  lines = (tmp_path / "t.jsonl").read_text().splitlines()
+  old = [json.dumps({k: v for k, v in json.loads(x).items()
+                     if k != "incumbent"}) for x in lines]
+  (tmp_path / "old.jsonl").write_text("\n".join(old) + "\n")
+  again = rp.read_traces(str(tmp_path / "old.jsonl"), t)
+  for n, ts in traces.items():
+    for a, b in zip(ts, again[n]):
+      assert a.incumbent.tolist() == b.incumbent.tolist()

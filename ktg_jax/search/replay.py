@@ -650,7 +650,7 @@ def random_regret(mean: Sequence[float], n: int) -> float:
 
 def write_traces(path: str, traces: Mapping[str, Sequence[Trace]]) -> str:
   """Every replay as JSON lines ``{"searcher", "replay", "rows", "epochs",
-  "observed", "regret", "infeasible"}`` (plots can be redrawn from it)."""
+  "observed", "incumbent", "regret", "infeasible"}`` (``read_traces``)."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "w") as f:
     for name, ts in traces.items():
@@ -660,7 +660,35 @@ def write_traces(path: str, traces: Mapping[str, Sequence[Trace]]) -> str:
                             "epochs": t.epochs.tolist(),
                             "observed": [round(x, 6) for x in
                                          t.observed.tolist()],
+                            "incumbent": t.incumbent.tolist(),
                             "regret": [round(x, 6) for x in
                                        t.regret.tolist()],
                             "infeasible": t.infeasible}) + "\n")
   return path
+
+
+def read_traces(path: str, table: Table) -> dict[str, list[Trace]]:
+  """``write_traces``'s file back, the regret recomputed from ``table``."""
+  out: dict[str, list[Trace]] = {}
+  with open(path) as f:
+    for line in f:
+      r = json.loads(line)
+      inc = np.asarray(r["incumbent"] if "incumbent" in r else
+                       _incumbents(r["rows"], r["observed"]), int)
+      out.setdefault(r["searcher"], []).append(Trace(
+          np.asarray(r["rows"], int), np.asarray(r["epochs"], int),
+          np.asarray(r["observed"], np.float64), inc,
+          table.best - table.mean[inc] if len(inc) else np.zeros(0),
+          int(r["infeasible"])))
+  return out
+
+
+def _incumbents(rows: Sequence[int], observed: Sequence[float]) -> list[int]:
+  """The incumbent after every trial: the first trial of the highest
+  observed score so far (files written before ``incumbent`` was stored)."""
+  out, best, g = [], -np.inf, -1
+  for row, score in zip(rows, observed):
+    if score > best:
+      best, g = score, row
+    out.append(g)
+  return out
