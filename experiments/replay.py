@@ -131,7 +131,7 @@ def plot(table: rp.Table, traces: dict, path: str, title: str,
   axes = np.asarray(fig.subplots(len(rows), 2, sharey=True, sharex="col",
                                  squeeze=False))
   grid = np.arange(1, FLAGS.max_full_trials * table.epochs + 1)
-  n_ref = min(len(table), FLAGS.max_full_trials)
+  n_ref = min(table.size, FLAGS.max_full_trials)
   closed = [100 * rp.random_regret(table.mean, k) for k in range(1, n_ref + 1)]
   for (ax_t, ax_e), names in zip(axes, rows):
     for i, name in enumerate(names):
@@ -201,7 +201,7 @@ def main(argv):
     with open(path, "w") as f:
       f.write("".join(json.dumps(r) + "\n" for r in synthetic_records()))
   table = rp.load(path)
-  print(f"[replay] table {path}: {len(table)} graphs, {table.epochs} epochs, "
+  print(f"[replay] table {path}: {table.size} graphs, {table.epochs} epochs, "
         f"seeds per graph {sorted({len(c) for c in table.curves})}, best mean "
         f"{table.best:.4f}, top-{100 * FLAGS.top:g} %: "
         f"{len(rp.top(table, FLAGS.top))} graphs", flush=True)
@@ -230,7 +230,7 @@ def main(argv):
   kind = "SYNTHETIC table (invented numbers, a demo)" if FLAGS.synthetic \
       else f"table {os.path.basename(path)}"
   print(plot(table, traces, os.path.join(out, "regret.png"),
-             f"{kind}: {len(table)} graphs; {FLAGS.replays} replays each, "
+             f"{kind}: {table.size} graphs; {FLAGS.replays} replays each, "
              "median and 25-75 %", FLAGS.synthetic))
 
 

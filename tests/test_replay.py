@@ -218,9 +218,14 @@ def test_infeasible_proposals_cost_nothing():
   assert ("e", "1") not in t.rows  # x in a..e, y in 0, 1: one graph missing
 
   class WithInfeasible(Fixed):
+    """Proposes the missing graph once, after the first one."""
+    sent = False
+
     def ask(self):
-      return {"x": "e", "y": "1"} if len(self.order) == 2 and not hasattr(
-          self, "done") and not setattr(self, "done", 1) else super().ask()
+      if len(self.order) == 2 and not self.sent:
+        self.sent = True
+        return {"x": "e", "y": "1"}
+      return super().ask()
 
   tr = rp.replay(t, rp.Searcher(WithInfeasible(t, [0, 8, 3]), rp.Never()),
                  np.random.default_rng(0))
@@ -292,7 +297,7 @@ def test_replay_script_on_the_synthetic_table(tmp_path):
                        timeout=120, env={**os.environ, "PYTHONPATH": root})
   assert run.returncode == 0, run.stderr[-3000:]
   t = rp.load(str(tmp_path / "synthetic_table.jsonl"))
-  assert len(t) == 240 and t.epochs == 30
+  assert t.size == 240 and t.epochs == 30
   assert ("cutoff",) * 4 not in t.rows  # no graph whose target never learns
   budget = json.loads((tmp_path / "budget.json").read_text())
   assert sorted(budget) == ["random", "random+asha_g4"]

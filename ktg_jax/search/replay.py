@@ -76,7 +76,9 @@ class Table(NamedTuple):
   def best(self) -> float:
     return float(self.mean.max())
 
-  def __len__(self) -> int:
+  @property
+  def size(self) -> int:
+    """The number of graphs."""
     return len(self.keys)
 
 
@@ -188,7 +190,7 @@ def top(table: Table, fraction: float = 0.05) -> np.ndarray:
   the cut included)."""
   if not 0 < fraction <= 1:
     raise TableError(f"fraction={fraction!r} is invalid; allowed: (0, 1]")
-  n = math.ceil(fraction * len(table))
+  n = math.ceil(fraction * table.size)
   cut = np.sort(table.mean)[::-1][n - 1]
   return np.flatnonzero(table.mean >= cut)
 
@@ -265,11 +267,11 @@ class RandomProposer:
   def __init__(self, table: Table, rng: np.random.Generator,
                replace: bool = False):
     self.table, self.rng, self.replace = table, rng, replace
-    self.order = [] if replace else list(rng.permutation(len(table)))
+    self.order = [] if replace else list(rng.permutation(table.size))
 
   def ask(self):
     if self.replace:
-      return point(self.table, int(self.rng.integers(len(self.table))))
+      return point(self.table, int(self.rng.integers(self.table.size)))
     return point(self.table, int(self.order.pop(0))) if self.order else None
 
   def tell(self, p, score) -> None:
@@ -360,7 +362,7 @@ class RefinedProposer:
                keep: int = 2, floor: float = 0.02):
     self.table = table
     self.first, self.keep_k, self.floor = first, keep, floor
-    self.order = list(rng.permutation(len(table)))
+    self.order = list(rng.permutation(table.size))
     self.rows: list[dict] = []
     self.kept: dict[str, tuple] | None = None
 
