@@ -1,6 +1,7 @@
 """Structure search: spaces as data (``spaces``), Ray Tune wiring (``tune``),
 003's refinement (``edf``: EDF curves, ``refine``: A -> B -> C -> X
-constraints, ``exhaustive``: sweep of a small space).
+constraints, ``exhaustive``: sweep of a small space), searchers replayed on a
+tabulated benchmark (``replay``; Nevergrad and Optuna imported on use).
 
 ``tune`` imports Ray and Nevergrad; import it explicitly
 (``from ktg_jax.search import tune``) so the core never pays for them.
