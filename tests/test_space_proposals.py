@@ -21,9 +21,8 @@ import nevergrad as ng
 import numpy as np
 import pytest
 
-from ktg_jax.search import semi_spaces
+from ktg_jax.search import presets
 from ktg_jax.search import space_ops
-from ktg_jax.search import spaces
 from ktg_jax.search import tune as st
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "data",
@@ -35,28 +34,29 @@ CKPTS = {"small_cnn": "/c/s", "resnet8": "/c/r"}
 
 def _cases():
   """(preset name, args as recorded, the space)."""
-  out = [(n, {}, spaces.get(n)) for n in sorted(spaces.PRESETS)]
+  graph = sorted(set(presets.PRESETS) - set(presets.SEMI_SUPERVISED))
+  out = [(n, {}, presets.get(n)) for n in graph]
   out += [
-      ("ch3_4gates", {"num_nodes": 2}, spaces.get("ch3_4gates", 2)),
-      ("ch4", {"num_nodes": 2}, spaces.get("ch4", 2)),
+      ("ch3_4gates", {"num_nodes": 2}, presets.get("ch3_4gates", 2)),
+      ("ch4", {"num_nodes": 2}, presets.get("ch4", 2)),
       ("tiny", {"num_nodes": 3, "search_pretrained": True,
                 "pretrained_checkpoints": CKPTS},
-       spaces.get("tiny", 3, search_pretrained=True,
+       presets.get("tiny", 3, search_pretrained=True,
                   pretrained_checkpoints=CKPTS)),
       ("tiny", {"num_nodes": 2, "init_sources": {
           "fractal": {"small_cnn": "/f/s", "resnet8": "/f/r"}}},
-       spaces.get("tiny", 2, init_sources={
+       presets.get("tiny", 2, init_sources={
            "fractal": {"small_cnn": "/f/s", "resnet8": "/f/r"}})),
       ("ssl000", {"target_model": "small_cnn", "aux_models": ["small_cnn"]},
-       spaces.get("ssl000", target_model="small_cnn",
+       presets.get("ssl000", target_model="small_cnn",
                   aux_models=("small_cnn",))),
   ]
-  out += [(n, {}, semi_spaces.get(n)) for n in sorted(semi_spaces.PRESETS)]
+  out += [(n, {}, presets.get(n)) for n in sorted(presets.SEMI_SUPERVISED)]
   out += [
       ("ch5_diverse", {"num_nodes": 2},
-       semi_spaces.get("ch5_diverse", num_nodes=2)),
+       presets.get("ch5_diverse", num_nodes=2)),
       ("ch5_tiny", {"pretrained_checkpoints": {"small_cnn": "/c/s"}},
-       semi_spaces.get("ch5_tiny")._replace(
+       presets.get("ch5_tiny")._replace(
            pretrained_checkpoints={"small_cnn": "/c/s"})),
   ]
   return out
@@ -68,15 +68,14 @@ def _jsonable(x):
 
 
 def _record(space) -> dict:
-  ops = space_ops.of(space)
   rows = []
   for seed in range(SEEDS):
-    point = ops.sample(space, np.random.default_rng(seed))
+    point = space.sample(np.random.default_rng(seed))
     try:
-      row = {"point": point, "spec": ops.to_spec(space, point).to_json()}
-    except spaces.InfeasiblePoint as e:
+      row = {"point": point, "spec": space.to_spec(point).to_json()}
+    except space_ops.InfeasiblePoint as e:
       row = {"point": point, "infeasible": str(e)}
-    row["feasible"] = ops.feasible(space, point)
+    row["feasible"] = space.feasible(point)
     rows.append(row)
   param = st.parametrization(space)
   param.random_state.seed(0)
@@ -88,9 +87,9 @@ def _record(space) -> dict:
     asks.append(candidate.value)
     opt.tell(candidate, 0.0)
   return _jsonable({
-      "parameters": [[k, repr(d)] for k, d in ops.parameters(space).items()],
-      "size": list(ops.size(space)), "describe": ops.describe(space),
-      "loss_kinds": list(ops.loss_kinds(space)),
+      "parameters": [[k, repr(d)] for k, d in space.parameters().items()],
+      "size": list(space.size()), "describe": space.describe(),
+      "loss_kinds": list(space.loss_kinds()),
       "fingerprint": space._asdict(), "samples": rows,
       "nevergrad_asks": asks})
 
@@ -120,7 +119,7 @@ def test_a_preset_proposes_what_it_did_before(i):
 
 def test_the_fixture_covers_every_preset():
   names = {c["preset"] for c in _recorded()}
-  assert names == set(spaces.PRESETS) | set(semi_spaces.PRESETS)
+  assert names == set(presets.PRESETS)
   assert len(_recorded()) == len(CASES)
 
 

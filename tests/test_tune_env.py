@@ -7,7 +7,7 @@ import os
 import pytest
 import ray
 
-from ktg_jax.search import spaces
+from ktg_jax.search import presets
 from ktg_jax.search import tune as st
 
 
@@ -39,7 +39,7 @@ def test_allocator_env_values():
 def test_allocator_env_is_in_the_trial_process_from_its_start(tmp_path):
   if ray.is_initialized():
     ray.shutdown()  # run() must start Ray itself, with the variables
-  space = spaces.get("tiny", num_nodes=2, aux_models=("small_cnn",))
+  space = presets.get("tiny", num_nodes=2, aux_models=("small_cnn",))
   sc = st.SearchConfig(
       space=space, output_dir=str(tmp_path), num_trials=1, workers=1,
       epochs=1, settings=st.Settings(dataset="digits", limit=100,

@@ -54,7 +54,7 @@ from typing import Callable
 from ray import tune
 from ray.tune.search import Searcher
 
-from ktg_jax.search import spaces
+from ktg_jax.search import space_ops
 
 PACK = "pack"                    # the trial config's key: the K points
 MEMBER_SCORES = "member_scores"  # per member: its target val accuracy
@@ -127,7 +127,7 @@ def structure_groups(specs) -> list[list[int]]:
   return list(groups.values())
 
 
-def run_pack_trial(config: dict, *, space: spaces.SearchSpace, settings,
+def run_pack_trial(config: dict, *, space: space_ops.Space, settings,
                    fit_fn: Callable | None = None) -> None:
   """The Ray trainable of a pack: one population ``fit`` per structure group;
   after every epoch of the last group, one report with every member's
@@ -138,11 +138,11 @@ def run_pack_trial(config: dict, *, space: spaces.SearchSpace, settings,
   for k, v in st.allocator_env(settings.gpu_memory_fraction).items():
     os.environ.setdefault(k, v)
   points = config[PACK]
-  specs = [spaces.to_spec(space, p) for p in points]
+  specs = [space.to_spec(p) for p in points]
   data = st._load_data(settings)
   cfg = st.train_config(settings)
-  if spaces.loss_kinds(space):
-    cfg.loss_kinds = spaces.loss_kinds(space)
+  if space.loss_kinds():
+    cfg.loss_kinds = space.loss_kinds()
   groups = structure_groups(specs)
   scores: list[dict] = [{} for _ in points]   # member -> epoch -> metrics
 

@@ -3,13 +3,13 @@
 Ray does the engineering — trial scheduling over workers, resources, failure
 handling, the trial database and resuming; this module only wires it to KTG:
 
-* a *trial* = one sampled point of a ``SearchSpace`` -> ``GraphSpec`` ->
+* a *trial* = one sampled point of a space (``space_ops.Space``) -> ``GraphSpec`` ->
   ``training.fit`` (the one training loop) on the train split, with a callback
   that ``tune.report``s the target node's *validation* accuracy after every
   epoch. The data set is ``data.sealed``: a trial that read the test split
   would fail (SPEC §4: the test set is never used during search).
 * the *searcher* = ``NevergradSearch`` over the space's parametrization, with
-  ``spaces.Feasible`` registered as a cheap constraint (no all-Cutoff target,
+  ``space_ops.Feasible`` registered as a cheap constraint (no all-Cutoff target,
   no frozen node without a checkpoint).
 * the *protocol* picks the Nevergrad optimizer and whether ASHA runs
   (``PROTOCOLS``).
@@ -30,8 +30,7 @@ Packs (``pack_size`` > 1, protocols without early stopping only): a trial
 trains K points as one population and each goes back to the searcher as its
 own result; ``ktg_jax.search.packs`` says why packs and ASHA do not mix.
 
-ch.5 spaces (``semi_spaces.SemiSpace``, ``space_ops`` picks their functions)
-go the same way with ``Settings.labels_per_class`` set: the trial trains on
+ch.5 spaces (``semi_spaces.SemiSpace``, the same protocol) go the same way with ``Settings.labels_per_class`` set: the trial trains on
 the labelled draw + the unlabelled rest (``data.semi``), an "epoch" is one
 evaluation (every ``eval_every`` iterations), so ASHA's rungs are the 1st,
 2nd, 4th ... evaluation (ch.5), and the score is the config's (``score="best"``:
@@ -60,9 +59,7 @@ from ktg_jax.search import fingerprint
 # Progress and the names it reports by, re-exported (restored Tuners unpickle
 # ``tune.Progress``).
 from ktg_jax.search.progress import EVENTS, METRIC, TIME_ATTR, Progress  # pylint: disable=unused-import
-from ktg_jax.search import semi_spaces
 from ktg_jax.search import space_ops
-from ktg_jax.search import spaces
 
 EXPERIMENT = "tune"  # folder under output_dir holding Ray's state
 
@@ -178,7 +175,7 @@ def default_fit():
   return training.fit
 
 
-def run_trial(point: dict, *, space: spaces.SearchSpace, settings: Settings,
+def run_trial(point: dict, *, space: space_ops.Space, settings: Settings,
               fit_fn: Callable | None = None) -> None:
   """The Ray trainable: point -> graph -> ``fit`` with per-epoch reports.
 
@@ -191,12 +188,11 @@ def run_trial(point: dict, *, space: spaces.SearchSpace, settings: Settings,
   # computation, when JAX reads them.
   for k, v in allocator_env(settings.gpu_memory_fraction).items():
     os.environ.setdefault(k, v)
-  ops = space_ops.of(space)
-  spec = ops.to_spec(space, point)
+  spec = space.to_spec(point)
   data = _load_data(settings)
   cfg = train_config(settings)
-  if ops.loss_kinds(space):  # ch.4: every graph drawn shares one program
-    cfg.loss_kinds = ops.loss_kinds(space)
+  if space.loss_kinds():  # ch.4: every graph drawn shares one program
+    cfg.loss_kinds = space.loss_kinds()
 
   def report(epoch: int, metrics: dict) -> bool:
     tune.report({METRIC: metrics["target_accuracy"], TIME_ATTR: epoch,
@@ -208,17 +204,16 @@ def run_trial(point: dict, *, space: spaces.SearchSpace, settings: Settings,
 
 # --- the searcher and the scheduler ------------------------------------------
 
-def parametrization(space: spaces.SearchSpace) -> ng.p.Dict:
+def parametrization(space: space_ops.Space) -> ng.p.Dict:
   """The space's free parameters as Nevergrad parameters, constraint attached."""
   def convert(domain):
-    if isinstance(domain, spaces.Choice):
+    if isinstance(domain, space_ops.Choice):
       return ng.p.Choice(list(domain.options))
-    if isinstance(domain, spaces.LogUniform):
+    if isinstance(domain, space_ops.LogUniform):
       return ng.p.Log(lower=domain.lower, upper=domain.upper)
     return ng.p.Scalar(lower=domain.lower, upper=domain.upper)
   param = ng.p.Dict(**{k: convert(d)
-                       for k, d in space_ops.of(space).parameters(
-                           space).items()})
+                       for k, d in space.parameters().items()})
   param.register_cheap_constraint(space_ops.Feasible(space))
   return param
 
@@ -248,7 +243,7 @@ def scheduler(protocol: Protocol, epochs: int, grace_period: int = 1):
 # --- the search ----------------------------------------------------------------
 
 class SearchConfig(NamedTuple):
-  space: spaces.SearchSpace
+  space: space_ops.Space
   output_dir: str
   protocol: str = "asha"
   num_trials: int = 8
@@ -295,9 +290,13 @@ def validate(sc: SearchConfig) -> SearchConfig:
     if not ok:
       raise SearchError(f"{field}={getattr(sc, field)!r} is invalid; "
                         f"allowed: {allowed}")
-  space_ops.of(sc.space).validate(sc.space)
+  if not isinstance(sc.space, space_ops.Space):
+    raise SearchError(f"space={sc.space!r} is invalid; allowed: a search "
+                      "space (ktg_jax.search.space_ops.Space, e.g. "
+                      "presets.get(name))")
+  sc.space.validate()
   if (sc.settings.labels_per_class is None) != (
-      not isinstance(sc.space, semi_spaces.SemiSpace)):
+      not sc.space.SEMI_SUPERVISED):
     raise SearchError(
         f"settings.labels_per_class={sc.settings.labels_per_class!r} with a "
         f"{type(sc.space).__name__}; allowed: an int >= 1 with a ch.5 "
