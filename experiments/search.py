@@ -185,6 +185,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
   from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
+  from ktg_jax.search import trial  # pylint: disable=import-outside-toplevel
   try:
     space = build_space()
     sc = build_config(space)
@@ -211,7 +212,7 @@ def main(argv):
   fraction = (0.9 * FLAGS.gpus_per_trial if 0 < FLAGS.gpus_per_trial < 1
               else None)
   st.init_ray(FLAGS.address, FLAGS.num_cpus,
-              env_vars=st.allocator_env(fraction))
+              env_vars=trial.allocator_env(fraction))
   try:
     grid = st.run(sc)
     trials = report.records(grid, space, sc.epochs,

@@ -13,6 +13,7 @@ import ray
 from ktg_jax import GraphSpec
 from ktg_jax.search import report
 from ktg_jax.search import presets
+from ktg_jax.search import trial
 from ktg_jax.search import tune as st
 
 # Shared by the search tests (and kept between runs): graphs of one structure
@@ -129,7 +130,7 @@ def test_a_changed_command_does_not_resume_silently(finished_search):
 
 
 def test_the_test_split_is_sealed_during_search():
-  data = st._load_data(st.Settings(dataset="digits"))  # pylint: disable=protected-access
+  data = trial.load_data(st.Settings(dataset="digits"))  # pylint: disable=protected-access
   with pytest.raises(Exception, match="sealed"):
     len(data.test)
 
@@ -203,9 +204,9 @@ def test_pack_search_reports_every_member_with_its_own_point(local_ray,
   # A member's score is that of its own point trained alone (fit's
   # population contract), not its pack's.
   t = trials[0]
-  data = st._load_data(settings)  # pylint: disable=protected-access
+  data = trial.load_data(settings)  # pylint: disable=protected-access
   alone = training.fit(space.to_spec(t.point), data,
-                       st.train_config(settings))
+                       trial.train_config(settings))
   assert alone.final_target_accuracy == pytest.approx(t.score, abs=1e-6)
 
 

@@ -14,6 +14,7 @@ import ray
 from ktg_jax import GraphSpec
 from ktg_jax.search import report
 from ktg_jax.search import presets
+from ktg_jax.search import trial
 from ktg_jax.search import tune as st
 
 JAX_CACHE = os.path.join(tempfile.gettempdir(), "ktg_semi_search_jax_cache")
@@ -76,7 +77,7 @@ def test_semi_search_runs_end_to_end_and_reports_the_best_graph(finished):
 
 def test_semi_data_is_labelled_draw_with_a_sealed_test_split():
   settings = semi_config("/unused").settings
-  data = st._load_data(settings)  # pylint: disable=protected-access
+  data = trial.load_data(settings)  # pylint: disable=protected-access
   np.testing.assert_array_equal(np.bincount(data.labeled.labels,
                                             minlength=10), [PER_CLASS] * 10)
   with pytest.raises(Exception, match="sealed"):

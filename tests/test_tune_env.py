@@ -8,6 +8,7 @@ import pytest
 import ray
 
 from ktg_jax.search import presets
+from ktg_jax.search import trial
 from ktg_jax.search import tune as st
 
 
@@ -27,11 +28,11 @@ def make_env_probe_fit():
 
 
 def test_allocator_env_values():
-  assert st.allocator_env(None) == {}
-  assert st.allocator_env(0.225) == {"XLA_PYTHON_CLIENT_PREALLOCATE": "true",
+  assert trial.allocator_env(None) == {}
+  assert trial.allocator_env(0.225) == {"XLA_PYTHON_CLIENT_PREALLOCATE": "true",
                                      "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.225"}
   with pytest.raises(st.SearchError, match="gpu_memory_fraction=1.5"):
-    st.allocator_env(1.5)
+    trial.allocator_env(1.5)
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/environ"),
