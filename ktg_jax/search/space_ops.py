@@ -227,9 +227,9 @@ class Space:
   NODE_OPTIONS: tuple[NodeOption, ...] = (MODEL,)   # in parameter order
   EDGE_OPTIONS: tuple[EdgeOption, ...] = ()         # after gate_, {param}_
   SELF_LOOPS = False          # whether node i -> node i edges exist
-  # Gate parameters the family fixes instead of searching ({} : every
-  # continuous gate parameter is searched); a gate with another parameter is
-  # then not allowed.
+  # None: every continuous parameter of the space's gates is searched
+  # (``{param}_{e}``); a mapping: none is, these values are used, and a gate
+  # with another parameter is not allowed (ch.5: Threshold's tau).
   FIXED_GATE_PARAMS: Mapping[str, float] | None = None
   LABEL_EDGE: Mapping[str, Any] = types.MappingProxyType({})  # label fields
   SEMI_SUPERVISED = False     # trained on a labelled + unlabelled split
