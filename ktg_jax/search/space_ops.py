@@ -405,6 +405,16 @@ class Space:
         f"node, and pretrained_checkpoints has no checkpoint for model "
         f"{model!r} (SPEC §1)")
 
+  def _made_by(self, values, hook: str, model: str) -> Node | None:
+    """The node the first node option's ``hook`` makes (None: none does);
+    ``values``: [(option, its value at this node)]."""
+    for option, value in values:
+      make = getattr(option, hook)
+      node = make(self, model, value) if make else None
+      if node is not None:
+        return node
+    return None
+
   def to_spec(self, point: Mapping[str, Any]) -> GraphSpec:
     """The graph a point stands for; raises InfeasiblePoint (module doc)."""
     full = self.resolve(point)
@@ -450,14 +460,12 @@ class Space:
           raise self.infeasible(f"node {i} is an {node.kind.upper()} of node "
                                 f"{s}, which does not learn")
       elif i in learns:
-        node = next((n for o, v in values if o.learner for n in [
-            o.learner(self, model, v)] if n is not None), Node(model))
+        node = self._made_by(values, "learner", model) or Node(model)
       elif i == 0:  # 4. the target must learn
         raise self.infeasible("every edge into the target node 0 is Cutoff, "
                               "so it never learns")
       else:
-        node = next((n for o, v in values if o.frozen for n in [
-            o.frozen(self, model, v)] if n is not None), None)
+        node = self._made_by(values, "frozen", model)
         if node is None and model in self.pretrained_checkpoints:
           node = Node(model, self.pretrained_checkpoints[model])
         if node is None:
