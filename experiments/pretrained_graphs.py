@@ -27,6 +27,8 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import common  # pylint: disable=wrong-import-position  (experiments/common.py)
+from ktg_jax.search import presets  # pylint: disable=wrong-import-position
+from ktg_jax.search import space_ops  # pylint: disable=wrong-import-position
 from ktg_jax.search import spaces  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
@@ -55,11 +57,11 @@ def main(argv):
   common.check_command_line(argv, output_dir=FLAGS.output_dir)
   from ktg_jax import data, training  # pylint: disable=import-outside-toplevel
   try:
-    space = spaces.get("tiny", target_model=FLAGS.model,
+    space = presets.get("tiny", target_model=FLAGS.model,
                        aux_models=(FLAGS.model,), gates=("through",),
                        init_sources=spaces.init_sources_from(
                            FLAGS.init_source))
-  except spaces.SpaceError as e:
+  except space_ops.SpaceError as e:
     raise app.UsageError(str(e)) from None
   start = time.time()
   os.makedirs(FLAGS.output_dir, exist_ok=True)
@@ -71,11 +73,11 @@ def main(argv):
              pictures=False, verbose=False)
   full = data.load(FLAGS.dataset, limit=FLAGS.limit, val_fraction=0.0)
   seeds = [int(s) for s in FLAGS.seeds]
-  base = {k: d.options[0] for k, d in spaces.parameters(space).items()}
+  base = {k: d.options[0] for k, d in space.parameters().items()}
   table = {}
   for name, inits in conditions(list(space.init_sources)).items():
     point = {**base, **{f"init_{i}": v for i, v in enumerate(inits)}}
-    res = training.fit([spaces.to_spec(space, point)], full, cfg, seeds=seeds)
+    res = training.fit([space.to_spec(point)], full, cfg, seeds=seeds)
     r = common.seed_summary([m.final_target_accuracy for m in res.members])
     table[name] = {"init": inits, **r}
     print(f"[002] {name}: target test {r['mean']:.4f} +- {r['std']:.4f} "

@@ -79,18 +79,18 @@ def search_data():
 
 
 def space_a() -> spaces.SearchSpace:
-  return spaces.validate(spaces.SearchSpace(
+  return spaces.SearchSpace(
       "refine_A", 3, FLAGS.target_model, tuple(FLAGS.aux_models),
       tuple(FLAGS.gates),
-      description="003 space A at CPU scale"))
+      description="003 space A at CPU scale").validate()
 
 
 def random_points(space, n: int, seed: int) -> list[dict]:
   import numpy as np  # pylint: disable=import-outside-toplevel
   rng, out = np.random.default_rng(seed), []
   while len(out) < n:
-    p = spaces.sample(space, rng)
-    if spaces.feasible(space, p):
+    p = space.sample(rng)
+    if space.feasible(p):
       out.append(p)
   return out
 
@@ -142,7 +142,7 @@ def final(space, point, seeds) -> dict:
   cfg.update(eval_split="test", checkpoint_every=0, save_variables=False,
              pictures=False)
   full = data.load(FLAGS.dataset, limit=FLAGS.limit, val_fraction=0.0)
-  res = training.fit([spaces.to_spec(space, point)], full, cfg,
+  res = training.fit([space.to_spec(point)], full, cfg,
                      seeds=seeds)
   return common.seed_summary([m.final_target_accuracy for m in res.members])
 
@@ -166,7 +166,7 @@ def main(argv):
       os.path.abspath(out), "jax_cache"))
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
   a = space_a()
-  print(spaces.describe(a), flush=True)
+  print(a.describe(), flush=True)
   repeats = [int(s) for s in FLAGS.repeats]
   seeds = [int(s) for s in FLAGS.final_seeds]
   if "random" in FLAGS.stages:
@@ -189,7 +189,7 @@ def main(argv):
         f"{reading['target_gates']} (003's: the larger model, through, "
         f"through+linear; agrees: {agree})")
   for step, s in chain.items():
-    print(f"[refine] space {step}: {spaces.size(s)}", flush=True)
+    print(f"[refine] space {step}: {s.size()}", flush=True)
   x = chain["X"]
   if "x" in FLAGS.stages:
     exhaustive.run(x, search_data(), train_config(FLAGS.epochs),

@@ -78,7 +78,6 @@ def _random_search(config, space, protocol, out):
   and TFDS-mock path (no Ray workers)."""
   from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
   from ktg_jax import training, viz  # pylint: disable=import-outside-toplevel
-  from ktg_jax.search import spaces  # pylint: disable=import-outside-toplevel
   del protocol
   data = data_lib.sealed(rp.load_data(config, config.val_fraction))
   cfg = rp.train_config(config)
@@ -89,10 +88,10 @@ def _random_search(config, space, protocol, out):
   rng = np.random.default_rng(0)
   best, trials = None, []
   while len(trials) < config.search.num_trials:
-    point = spaces.sample(space, rng)
-    if not spaces.feasible(space, point):
+    point = space.sample(rng)
+    if not space.feasible(point):
       continue
-    spec = spaces.to_spec(space, point)
+    spec = space.to_spec(point)
     score = training.fit(spec, data, cfg, None).final_target_accuracy
     trials.append({"graph": spec.to_json(), "val_accuracy": score})
     print(f"[reproduce] trial {len(trials)}: val {100 * score:.2f} %",
@@ -112,10 +111,10 @@ SEARCHERS = {"tune": _tune_search, "random": _random_search}
 def search_runner(config, workdir):
   def search(space_name: str, num_nodes: int, protocol: str):
     from ktg_jax import graph as graph_lib  # pylint: disable=import-outside-toplevel
-    from ktg_jax.search import spaces  # pylint: disable=import-outside-toplevel
+    from ktg_jax.search import presets  # pylint: disable=import-outside-toplevel
     aux = tuple(dict.fromkeys((config.target, config.aux))) if (
         space_name != "gamma") else (config.aux,)
-    space = spaces.get(space_name, num_nodes, target_model=config.target,
+    space = presets.get(space_name, num_nodes, target_model=config.target,
                        aux_models=aux)
     out = os.path.join(workdir, "search", f"{space_name}_{num_nodes}")
     best = os.path.join(out, "best_graph.json")

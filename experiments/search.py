@@ -26,13 +26,14 @@ from ml_collections import config_flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ktg_jax.search import report  # pylint: disable=wrong-import-position
+from ktg_jax.search import presets  # pylint: disable=wrong-import-position
 from ktg_jax.search import semi_spaces  # pylint: disable=wrong-import-position
 from ktg_jax.search import space_ops  # pylint: disable=wrong-import-position
 from ktg_jax.search import spaces  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("space", "tiny", "preset: "
-                    f"{sorted(spaces.PRESETS) + sorted(semi_spaces.PRESETS)}"
+                    f"{sorted(presets.PRESETS)}"
                     " (ch5_*: semi-supervised, needs labels_per_class)")
 flags.DEFINE_integer("num_nodes", None, "nodes of the graph (preset default)")
 flags.DEFINE_string("target_model", None, "override the target node's model")
@@ -105,7 +106,7 @@ def build_semi_space() -> semi_spaces.SemiSpace:
         num_nodes=FLAGS.num_nodes, target_model=FLAGS.target_model,
         aux_models=tuple(FLAGS.aux_models) if FLAGS.aux_models else None
     ).items() if v is not None}
-  space = semi_spaces.get(FLAGS.space, **kw)
+  space = presets.get(FLAGS.space, **kw)
   if FLAGS.gates:
     space = space._replace(gates=tuple(FLAGS.gates))
   config = _CONFIG.value
@@ -113,18 +114,18 @@ def build_semi_space() -> semi_spaces.SemiSpace:
     space = space._replace(ema_decay=config.ema_decay)
   if config and config.get("ema_bn") is not None:  # e.g. "own" (README)
     space = space._replace(ema_bn=config.ema_bn)
-  return semi_spaces.validate(space)
+  return space.validate()
 
 
 def build_space():
-  if FLAGS.space in semi_spaces.PRESETS:
+  if FLAGS.space in presets.SEMI_SUPERVISED:
     return build_semi_space()
   overrides = {k: v for k, v in dict(
       target_model=FLAGS.target_model,
       aux_models=tuple(FLAGS.aux_models) if FLAGS.aux_models else None,
       gates=tuple(FLAGS.gates) if FLAGS.gates else None).items()
                if v is not None}
-  return spaces.get(FLAGS.space, FLAGS.num_nodes,
+  return presets.get(FLAGS.space, FLAGS.num_nodes,
                     pretrained_checkpoints=_pretrained(FLAGS.pretrained),
                     search_pretrained=FLAGS.search_pretrained,
                     init_sources=spaces.init_sources_from(FLAGS.init_source),
@@ -159,7 +160,7 @@ def build_config(space):
   if not FLAGS.output_dir:
     raise app.UsageError("--output_dir is required")
   train, data = train_overrides()
-  if isinstance(space, semi_spaces.SemiSpace):  # ch.5
+  if space.SEMI_SUPERVISED:  # ch.5
     config = _CONFIG.value
     data["labels_per_class"] = (
         FLAGS.labels_per_class if FLAGS.labels_per_class is not None
@@ -184,17 +185,18 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
   from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
+  from ktg_jax.search import trial  # pylint: disable=import-outside-toplevel
   try:
     space = build_space()
     sc = build_config(space)
-  except (spaces.SpaceError, st.SearchError) as e:
+  except (space_ops.SpaceError, st.SearchError) as e:
     raise app.UsageError(str(e)) from None
   if sc.settings.dataset not in data_lib.SOURCES:
     raise app.UsageError(f"--dataset={sc.settings.dataset!r} is invalid; "
                          f"allowed: {sorted(data_lib.SOURCES)}")
   protocol = st.PROTOCOLS[sc.protocol]
   unit = "evaluations" if sc.settings.labels_per_class else "epochs"
-  print(space_ops.of(space).describe(space), flush=True)
+  print(space.describe(), flush=True)
   print(f"protocol {protocol.name}: Nevergrad {protocol.optimizer}, "
         f"{f'ASHA (rungs 1, 2, 4, ... {unit})' if protocol.early_stopping else 'no early stopping'}"
         f"; {sc.num_trials} graphs, {sc.workers} trials at once"
@@ -210,7 +212,7 @@ def main(argv):
   fraction = (0.9 * FLAGS.gpus_per_trial if 0 < FLAGS.gpus_per_trial < 1
               else None)
   st.init_ray(FLAGS.address, FLAGS.num_cpus,
-              env_vars=st.allocator_env(fraction))
+              env_vars=trial.allocator_env(fraction))
   try:
     grid = st.run(sc)
     trials = report.records(grid, space, sc.epochs,

@@ -13,13 +13,14 @@ import pytest
 
 from ktg_jax import training
 from ktg_jax.search import exhaustive
-from ktg_jax.search import spaces
+from ktg_jax.search import presets
+from ktg_jax.search import space_ops
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _space():
-  return spaces.get("tiny", num_nodes=2, aux_models=("small_cnn",),
+  return presets.get("tiny", num_nodes=2, aux_models=("small_cnn",),
                     gates=("through", "cutoff", "linear"))
 
 
@@ -55,8 +56,8 @@ def test_points_enumerate_every_feasible_graph_once():
     count += not (l0 == 1 and e10 == 1) and not (l1 == 1 and e01 == 1)
   assert len(pts) == count == 64
   assert len({json.dumps(p, sort_keys=True) for p in pts}) == len(pts)
-  with pytest.raises(spaces.SpaceError, match="continuous"):
-    exhaustive.points(spaces.get("ch3_sine", num_nodes=1))
+  with pytest.raises(space_ops.SpaceError, match="continuous"):
+    exhaustive.points(presets.get("ch3_sine", num_nodes=1))
 
 
 def test_every_graph_and_seed_trained_exactly_once_and_resumed(tmp_path):
@@ -72,7 +73,7 @@ def test_every_graph_and_seed_trained_exactly_once_and_resumed(tmp_path):
                            pack_size=10, fit_fn=again, log=lambda *_: None)
   done_before = set(first[:30])
   assert not done_before & set(again.trained)  # finished packs not retrained
-  every = [(json.dumps(spaces.to_spec(space, p).to_json(), sort_keys=True), s)
+  every = [(json.dumps(space.to_spec(p).to_json(), sort_keys=True), s)
            for p in exhaustive.points(space) for s in (0, 1)]
   assert sorted(first[:30] + again.trained) == sorted(every)
   assert len(records) == 128 and len(
@@ -109,8 +110,8 @@ def test_a_half_written_line_is_skipped_and_repaired(tmp_path):
 SWEEP = """
 import sys
 from ktg_jax import data, training
-from ktg_jax.search import exhaustive, spaces
-space = spaces.get("tiny", num_nodes=1, gates=("through", "linear"))
+from ktg_jax.search import exhaustive, presets
+space = presets.get("tiny", num_nodes=1, gates=("through", "linear"))
 cfg = training.default_config()
 cfg.update(epochs=3, batch_size=32, learning_rate=0.05, lr_schedule="cosine",
            augment=False, verbose=False)

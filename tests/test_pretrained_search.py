@@ -13,6 +13,8 @@ import pytest
 
 import ktg_jax as ktg
 from ktg_jax import checkpoint
+from ktg_jax.search import presets
+from ktg_jax.search import space_ops
 from ktg_jax.search import spaces
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -31,12 +33,12 @@ def _checkpoint(tmp_path, model, classes, seed):
 
 def test_init_option_samples_pretrained_nodes_that_load_then_train(tmp_path):
   src, path = _checkpoint(tmp_path, "small_cnn", 32, 1)  # e.g. 32 fractal classes
-  space = spaces.get("tiny", aux_models=("small_cnn",), gates=("through",),
+  space = presets.get("tiny", aux_models=("small_cnn",), gates=("through",),
                      init_sources={"fractal": {"small_cnn": path}})
-  assert spaces.parameters(space)["init_1"].options == ("scratch", "fractal")
-  point = spaces.sample(space, np.random.default_rng(0))
+  assert space.parameters()["init_1"].options == ("scratch", "fractal")
+  point = space.sample(np.random.default_rng(0))
   point.update(init_0="scratch", init_1="fractal", init_2="scratch")
-  spec = spaces.to_spec(space, point)
+  spec = space.to_spec(point)
   assert [n.kind for n in spec.nodes] == ["trainable", "pretrained",
                                           "trainable"]
   assert spec.nodes[1].checkpoint == path
@@ -55,25 +57,25 @@ def test_init_option_samples_pretrained_nodes_that_load_then_train(tmp_path):
 
 def test_scratch_everywhere_is_the_plain_graph(tmp_path):
   _, path = _checkpoint(tmp_path, "small_cnn", 10, 0)
-  space = spaces.get("tiny", aux_models=("small_cnn",), gates=("through",),
+  space = presets.get("tiny", aux_models=("small_cnn",), gates=("through",),
                      init_sources={"fashion": {"small_cnn": path}})
-  point = {k: d.options[0] for k, d in spaces.parameters(space).items()}
+  point = {k: d.options[0] for k, d in space.parameters().items()}
   assert all(point[f"init_{i}"] == "scratch" for i in range(3))
-  assert all(n.kind == "trainable" for n in spaces.to_spec(space, point).nodes)
-  size = spaces.size(space)
+  assert all(n.kind == "trainable" for n in space.to_spec(point).nodes)
+  size = space.size()
   assert size.plain == 2 ** 3  # only the three init choices vary
 
 
 def test_init_sources_validation_and_parsing():
-  with pytest.raises(spaces.SpaceError, match=r"init_sources\['fractal'\]"):
-    spaces.get("tiny", init_sources={"fractal": {"small_cnn": "/p"}})
-  with pytest.raises(spaces.SpaceError, match=r"init_sources\['scratch'\]"):
-    spaces.get("tiny", init_sources={"scratch": {"small_cnn": "/p",
+  with pytest.raises(space_ops.SpaceError, match=r"init_sources\['fractal'\]"):
+    presets.get("tiny", init_sources={"fractal": {"small_cnn": "/p"}})
+  with pytest.raises(space_ops.SpaceError, match=r"init_sources\['scratch'\]"):
+    presets.get("tiny", init_sources={"scratch": {"small_cnn": "/p",
                                                  "resnet8": "/q"}})
   assert spaces.init_sources_from(["fractal:small_cnn=/a", "fractal:resnet8=/b",
                                    "fm:small_cnn=/c"]) == {
       "fractal": {"small_cnn": "/a", "resnet8": "/b"}, "fm": {"small_cnn": "/c"}}
-  with pytest.raises(spaces.SpaceError, match="init_source='fractal=/a'"):
+  with pytest.raises(space_ops.SpaceError, match="init_source='fractal=/a'"):
     spaces.init_sources_from(["fractal=/a"])
 
 

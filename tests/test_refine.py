@@ -9,7 +9,8 @@ import pytest
 from ktg_jax.search import edf
 from ktg_jax.search import refine
 from ktg_jax.search import report
-from ktg_jax.search import spaces
+from ktg_jax.search import presets
+from ktg_jax.search import space_ops
 
 
 def _rows(seed=0, n=60):
@@ -77,12 +78,12 @@ def test_edf_errors_are_named():
 
 
 def test_chain_sizes_and_003_printed_counts():
-  chain = refine.chain_003(spaces.get("003_A"))
+  chain = refine.chain_003(presets.get("003_A"))
   # independent counts: A: 2 models^2 x 3 gates^9 edges; B: models fixed;
   # C: 2 label edges fixed; X: 5 free edges x {through, linear} for the tie
   plain = {"A": 2 ** 2 * 3 ** 9, "B": 3 ** 9, "C": 3 ** 7, "X": 3 ** 5 * 2}
   for step, space in chain.items():
-    size = spaces.size(space)
+    size = space.size()
     assert size.plain == plain[step]
     assert size.thesis == math.ceil(plain[step] / 2)
     assert refine.printed_size(space, step) == refine.PRINTED_003[step]
@@ -91,34 +92,34 @@ def test_chain_sizes_and_003_printed_counts():
 
 @pytest.mark.parametrize("step", ["B", "C", "X"])
 def test_chain_equals_the_presets(step):
-  got = refine.chain_003(spaces.get("003_A"))[step]
-  want = spaces.get(f"003_{step}")
+  got = refine.chain_003(presets.get("003_A"))[step]
+  want = presets.get(f"003_{step}")
   assert (dict(got.fixed), dict(got.narrowed), dict(got.tied)) == (
       dict(want.fixed), dict(want.narrowed), dict(want.tied))
 
 
 def test_chain_on_a_cpu_space_holds_on_every_sample():
-  base = spaces.get("tiny", gates=("through", "cutoff", "linear"))
+  base = presets.get("tiny", gates=("through", "cutoff", "linear"))
   x = refine.chain_003(base, strong="resnet8")["X"]
   rng = np.random.default_rng(0)
   for _ in range(30):
-    full = spaces.resolve(x, spaces.sample(x, rng))
+    full = x.resolve(x.sample(rng))
     assert full["model_1"] == full["model_2"] == "resnet8"
     assert full["gate_label_1"] == full["gate_label_2"] == "through"
     assert full["gate_1_0"] == full["gate_2_0"] in ("through", "linear")
 
 
 def test_apply_only_narrows_further():
-  x = spaces.get("003_X")
-  with pytest.raises(spaces.SpaceError, match="fixed\\['gate_1_0'\\]='cutoff'"):
+  x = presets.get("003_X")
+  with pytest.raises(space_ops.SpaceError, match="fixed\\['gate_1_0'\\]='cutoff'"):
     refine.apply(x, refine.Constraint(fixed={"gate_1_0": "cutoff"}))
-  with pytest.raises(spaces.SpaceError, match="a subset of"):
+  with pytest.raises(space_ops.SpaceError, match="a subset of"):
     refine.apply(x, refine.Constraint(
         narrowed={"gate_1_0": ("through", "cutoff")}))
   one = refine.apply(x, refine.Constraint(fixed={"gate_1_0": "linear"}))
-  assert spaces.size(one).plain == 3 ** 5 and "gate_1_0" not in one.narrowed
-  with pytest.raises(spaces.SpaceError, match="strong='wrn28_2'"):
-    refine.chain_003(spaces.get("tiny", gates=("through", "cutoff")))
+  assert one.size().plain == 3 ** 5 and "gate_1_0" not in one.narrowed
+  with pytest.raises(space_ops.SpaceError, match="strong='wrn28_2'"):
+    refine.chain_003(presets.get("tiny", gates=("through", "cutoff")))
 
 
 def test_best_values_pool_parameters_by_mean_error():
@@ -133,7 +134,7 @@ def test_best_values_pool_parameters_by_mean_error():
 
 
 def test_other_readings_make_other_chains():
-  chain = refine.chain_003(spaces.get("003_A"), strong="resnet32",
+  chain = refine.chain_003(presets.get("003_A"), strong="resnet32",
                            label_gate="linear",
                            target_gates=("through", "cutoff"))
   assert chain["X"].fixed["model_1"] == "resnet32"

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from ktg_jax.search import report
-from ktg_jax.search import spaces
+from ktg_jax.search import presets
 from ktg_jax.search import tune as st
 
 
@@ -46,16 +46,16 @@ def test_table_round_trip(tmp_path):
 def test_random_search_samples_uniformly_and_feasibly():
   """SPEC §4 random graphs: Nevergrad RandomSearch gives uniform gates and
   U[0, 1] Sine f; the constraint keeps every proposal a valid graph."""
-  space = spaces.get("ch3_sine", num_nodes=2)
+  space = presets.get("ch3_sine", num_nodes=2)
   s = st.searcher(space, st.PROTOCOLS["asha"], num_trials=400, workers=1)
   s.set_search_properties(st.METRIC, "max", {})
   fs, models = [], []
   for i in range(400):
     point = s.suggest(str(i))
-    spaces.to_spec(space, point)
+    space.to_spec(point)
     fs.append(point["f_1_0"])
     models.append(point["model_1"])
     s.on_trial_complete(str(i), {st.METRIC: 0.0})
   counts = np.histogram(fs, bins=4, range=(0, 1))[0]
   assert counts.min() > 60, counts
-  assert set(models) == set(spaces.CH3_MODELS)
+  assert set(models) == set(presets.CH3_MODELS)

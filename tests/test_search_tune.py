@@ -12,7 +12,8 @@ import ray
 
 from ktg_jax import GraphSpec
 from ktg_jax.search import report
-from ktg_jax.search import spaces
+from ktg_jax.search import presets
+from ktg_jax.search import trial
 from ktg_jax.search import tune as st
 
 # Shared by the search tests (and kept between runs): graphs of one structure
@@ -22,7 +23,7 @@ EPOCHS = 3
 
 
 def tiny_config(output_dir, num_trials=8, **kw):
-  space = spaces.get("tiny", num_nodes=2, aux_models=("small_cnn",))
+  space = presets.get("tiny", num_nodes=2, aux_models=("small_cnn",))
   settings = st.Settings(dataset="digits", cache_dir=JAX_CACHE, train=dict(
       epochs=EPOCHS, batch_size=64, augment=False, lr_schedule="cosine"))
   return st.SearchConfig(space=space, output_dir=str(output_dir),
@@ -129,7 +130,7 @@ def test_a_changed_command_does_not_resume_silently(finished_search):
 
 
 def test_the_test_split_is_sealed_during_search():
-  data = st._load_data(st.Settings(dataset="digits"))  # pylint: disable=protected-access
+  data = trial.load_data(st.Settings(dataset="digits"))  # pylint: disable=protected-access
   with pytest.raises(Exception, match="sealed"):
     len(data.test)
 
@@ -163,12 +164,12 @@ def test_protocols_name_nevergrad_optimizers():
   import nevergrad as ng  # pylint: disable=import-outside-toplevel
   for p in st.PROTOCOLS.values():
     assert p.optimizer in ng.optimizers.registry
-  space = spaces.get("gamma")
+  space = presets.get("gamma")
   s = st.searcher(space, st.PROTOCOLS["bo"], num_trials=10, workers=2)
   s.set_search_properties(st.METRIC, "max", {})
   for i in range(4):  # NGOpt proposes feasible gamma graphs
     point = s.suggest(f"t{i}")
-    assert spaces.to_spec(space, point).num_nodes == 2
+    assert space.to_spec(point).num_nodes == 2
     s.on_trial_complete(f"t{i}", {st.METRIC: 0.1 * i})
 
 
@@ -179,7 +180,7 @@ def test_pack_search_reports_every_member_with_its_own_point(local_ray,
   del local_ray
   from ktg_jax import training  # pylint: disable=import-outside-toplevel
   # No Cutoff among the gates and one aux model: every pack is one program.
-  space = spaces.get("tiny", num_nodes=2, aux_models=("small_cnn",),
+  space = presets.get("tiny", num_nodes=2, aux_models=("small_cnn",),
                      gates=("through", "linear"))
   settings = st.Settings(dataset="digits", cache_dir=JAX_CACHE, limit=400,
                          train=dict(epochs=1, batch_size=64, augment=False,
@@ -199,24 +200,24 @@ def test_pack_search_reports_every_member_with_its_own_point(local_ray,
   assert len({json.dumps(t.point, sort_keys=True) for t in trials}) == 2
   for t in trials:
     assert t.status == "completed" and 0 < t.score <= 1
-    assert GraphSpec.from_json(t.graph) == spaces.to_spec(space, t.point)
+    assert GraphSpec.from_json(t.graph) == space.to_spec(t.point)
   # A member's score is that of its own point trained alone (fit's
   # population contract), not its pack's.
   t = trials[0]
-  data = st._load_data(settings)  # pylint: disable=protected-access
-  alone = training.fit(spaces.to_spec(space, t.point), data,
-                       st.train_config(settings))
+  data = trial.load_data(settings)  # pylint: disable=protected-access
+  alone = training.fit(space.to_spec(t.point), data,
+                       trial.train_config(settings))
   assert alone.final_target_accuracy == pytest.approx(t.score, abs=1e-6)
 
 
 def test_pack_searcher_tells_every_member_to_nevergrad():
   from ktg_jax.search import packs  # pylint: disable=import-outside-toplevel
-  space = spaces.get("gamma")
+  space = presets.get("gamma")
   inner = st.searcher(space, st.PROTOCOLS["bo"], num_trials=6, workers=3)
   s = packs.PackSearch(inner, pack_size=3, num_points=6)
   s.set_search_properties(st.METRIC, "max", {})
   pack = s.suggest("a")["pack"]
-  assert len(pack) == 3 and all(spaces.to_spec(space, p) for p in pack)
+  assert len(pack) == 3 and all(space.to_spec(p) for p in pack)
   assert len(s.suggest("b")["pack"]) == 3
   assert s.suggest("c") == "FINISHED"
   s.on_trial_complete("a", {packs.MEMBER_SCORES: [0.1, 0.2, float("nan")]})

@@ -13,9 +13,8 @@ import ray
 
 from ktg_jax import GraphSpec
 from ktg_jax.search import report
-from ktg_jax.search import semi_spaces
-from ktg_jax.search import space_ops
-from ktg_jax.search import spaces
+from ktg_jax.search import presets
+from ktg_jax.search import trial
 from ktg_jax.search import tune as st
 
 JAX_CACHE = os.path.join(tempfile.gettempdir(), "ktg_semi_search_jax_cache")
@@ -23,7 +22,7 @@ EVALS, PER_CLASS, TRIALS = 2, 5, 3
 
 
 def semi_config(output_dir):
-  space = semi_spaces.fixmatch_space("small_cnn")._replace(ema_decay=0.9)
+  space = presets.fixmatch_space("small_cnn")._replace(ema_decay=0.9)
   settings = st.Settings(
       dataset="digits", limit=600, cache_dir=JAX_CACHE,
       labels_per_class=PER_CLASS, train=dict(
@@ -57,7 +56,7 @@ def test_semi_search_runs_end_to_end_and_reports_the_best_graph(finished):
   for t in trials:
     spec = GraphSpec.from_json(t.graph)
     assert spec.node_kinds() == ("trainable", "ema")  # a node + its EMA
-    assert t.point.keys() == semi_spaces.parameters(sc.space).keys()
+    assert t.point.keys() == sc.space.parameters().keys()
     # score = the better of the two nodes, and the graph's target is it
     nodes = by_id[t.trial_id]["node_accuracy"]
     assert t.score == pytest.approx(max(nodes))
@@ -78,7 +77,7 @@ def test_semi_search_runs_end_to_end_and_reports_the_best_graph(finished):
 
 def test_semi_data_is_labelled_draw_with_a_sealed_test_split():
   settings = semi_config("/unused").settings
-  data = st._load_data(settings)  # pylint: disable=protected-access
+  data = trial.load_data(settings)  # pylint: disable=protected-access
   np.testing.assert_array_equal(np.bincount(data.labeled.labels,
                                             minlength=10), [PER_CLASS] * 10)
   with pytest.raises(Exception, match="sealed"):
@@ -91,6 +90,6 @@ def test_space_kind_and_labels_must_agree(tmp_path):
     st.validate(sc._replace(settings=sc.settings._replace(
         labels_per_class=None)))
   with pytest.raises(st.SearchError, match="labels_per_class"):
-    st.validate(sc._replace(space=spaces.get("tiny", num_nodes=2)))
+    st.validate(sc._replace(space=presets.get("tiny", num_nodes=2)))
   with pytest.raises(ValueError, match="allowed"):
-    space_ops.of({"not": "a space"})
+    st.validate(sc._replace(space={"not": "a space"}))

@@ -1,4 +1,4 @@
-"""The 000 search space (spaces.ssl000): points -> graphs of ssl nodes."""
+"""The 000 search space (presets.ssl000): points -> graphs of ssl nodes."""
 
 import math
 
@@ -6,27 +6,28 @@ import numpy as np
 import pytest
 
 from ktg_jax import LABEL, GraphSpec
-from ktg_jax.search import spaces
+from ktg_jax.search import presets
+from ktg_jax.search import space_ops
 from ktg_jax.ssl import objectives
 
 
 def test_size_counts_learners_gates_and_losses():
-  space = spaces.validate(spaces.get("ssl000"))
-  params = spaces.parameters(space)
+  space = presets.get("ssl000").validate()
+  params = space.parameters()
   assert params["learner_0"].options == tuple(o.name for o in objectives.OBJECTIVES)
   assert params["loss_1_0"].options == ("dogo", "disco")
   # 2 learners x 4 edges' gate kinds (2 label + 2 node) x 2 node edge losses;
   # one gamma per edge.
   n = len(objectives.OBJECTIVES)
-  assert spaces.size(space).plain == n ** 2 * 2 ** 4 * 2 ** 2
-  assert spaces.size(space).continuous == 4
+  assert space.size().plain == n ** 2 * 2 ** 4 * 2 ** 2
+  assert space.size().continuous == 4
 
 
 def test_point_becomes_ssl_graph_with_gated_own_terms_and_transfer_edges():
-  space = spaces.get("ssl000", target_model="small_cnn",
+  space = presets.get("ssl000", target_model="small_cnn",
                      aux_models=("small_cnn",))
-  point = spaces.sample(space, np.random.default_rng(3))
-  spec = spaces.to_spec(space, point)
+  point = space.sample(np.random.default_rng(3))
+  spec = space.to_spec(point)
   assert [n.kind for n in spec.nodes] == ["ssl", "ssl"]
   assert [n.learner for n in spec.nodes] == [point["learner_0"],
                                              point["learner_1"]]
@@ -44,8 +45,8 @@ def test_point_becomes_ssl_graph_with_gated_own_terms_and_transfer_edges():
 
 
 def test_errors_name_the_field():
-  space = spaces.get("ssl000")
-  with pytest.raises(spaces.SpaceError, match="learners='mae'"):
-    spaces.validate(space._replace(learners=("mae",)))
-  with pytest.raises(spaces.SpaceError, match="ssl_losses='kl'"):
-    spaces.validate(space._replace(ssl_losses=("kl",)))
+  space = presets.get("ssl000")
+  with pytest.raises(space_ops.SpaceError, match="learners='mae'"):
+    space._replace(learners=("mae",)).validate()
+  with pytest.raises(space_ops.SpaceError, match="ssl_losses='kl'"):
+    space._replace(ssl_losses=("kl",)).validate()

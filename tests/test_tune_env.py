@@ -7,7 +7,8 @@ import os
 import pytest
 import ray
 
-from ktg_jax.search import spaces
+from ktg_jax.search import presets
+from ktg_jax.search import trial
 from ktg_jax.search import tune as st
 
 
@@ -27,11 +28,11 @@ def make_env_probe_fit():
 
 
 def test_allocator_env_values():
-  assert st.allocator_env(None) == {}
-  assert st.allocator_env(0.225) == {"XLA_PYTHON_CLIENT_PREALLOCATE": "true",
+  assert trial.allocator_env(None) == {}
+  assert trial.allocator_env(0.225) == {"XLA_PYTHON_CLIENT_PREALLOCATE": "true",
                                      "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.225"}
   with pytest.raises(st.SearchError, match="gpu_memory_fraction=1.5"):
-    st.allocator_env(1.5)
+    trial.allocator_env(1.5)
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/environ"),
@@ -39,7 +40,7 @@ def test_allocator_env_values():
 def test_allocator_env_is_in_the_trial_process_from_its_start(tmp_path):
   if ray.is_initialized():
     ray.shutdown()  # run() must start Ray itself, with the variables
-  space = spaces.get("tiny", num_nodes=2, aux_models=("small_cnn",))
+  space = presets.get("tiny", num_nodes=2, aux_models=("small_cnn",))
   sc = st.SearchConfig(
       space=space, output_dir=str(tmp_path), num_trials=1, workers=1,
       epochs=1, settings=st.Settings(dataset="digits", limit=100,

@@ -3,7 +3,7 @@
 2^20 iterations, labelled batch 64, unlabelled 448 (mu = 7), lr 0.03, weight
 decay 1e-3, SGD momentum 0.9 + Nesterov; weak view = flip + crop, strong =
 weak + RandAugment (+ Cutout, as FixMatch); WRN-28-2 + its EMA node, score =
-the better node, 60 graphs (ktg_jax/search/semi_spaces.py). Evaluation every
+the better node, 60 graphs (ktg_jax/search/presets.py). Evaluation every
 2^14 iterations (our choice: the interval is not printed), ASHA rungs at the
 1st, 2nd, 4th ... evaluation. Labels: 400 / 2,500 / 10,000 = 4 / 25 / 100 per
 class.

@@ -17,8 +17,8 @@ pack that was running continues from its last checkpoint. ``plan.json``
 holds what must not change between a run and its resume.
 
 Example:
-  >>> from ktg_jax.search import spaces
-  >>> s = spaces.get("tiny", num_nodes=1, gates=("through", "linear"))
+  >>> from ktg_jax.search import presets
+  >>> s = presets.get("tiny", num_nodes=1, gates=("through", "linear"))
   >>> [p["gate_label_0"] for p in points(s)]
   ['through', 'linear']
 """
@@ -33,7 +33,8 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from ktg_jax.search import fingerprint, spaces
+from ktg_jax.search import fingerprint
+from ktg_jax.search import space_ops
 
 RESULTS = "results.jsonl"
 PLAN = "plan.json"
@@ -46,25 +47,25 @@ class Unit(NamedTuple):
   point: dict
 
 
-def points(space: spaces.SearchSpace) -> list[dict]:
+def points(space: space_ops.Space) -> list[dict]:
   """Every feasible point, in a fixed order (product over sorted names)."""
-  params = spaces.parameters(space)
+  params = space.parameters()
   continuous = sorted(k for k, d in params.items()
-                      if not isinstance(d, spaces.Choice))
+                      if not isinstance(d, space_ops.Choice))
   if continuous:
-    raise spaces.SpaceError(
+    raise space_ops.SpaceError(
         f"space {space.name!r}: continuous parameters {continuous} cannot be "
         "enumerated; allowed: a space of discrete choices only")
   keys = sorted(params)
   out = []
   for combo in itertools.product(*(params[k].options for k in keys)):
     point = dict(zip(keys, combo))
-    if spaces.feasible(space, point):
+    if space.feasible(point):
       out.append(point)
   return out
 
 
-def packs(space: spaces.SearchSpace, repeats: Sequence[int],
+def packs(space: space_ops.Space, repeats: Sequence[int],
           pack_size: int, chosen: Sequence[dict] | None = None
           ) -> list[list[Unit]]:
   """The units, grouped by graph structure, cut into packs of <= pack_size.
@@ -75,7 +76,7 @@ def packs(space: spaces.SearchSpace, repeats: Sequence[int],
     raise ValueError("repeats=() is invalid; allowed: at least one seed")
   groups: dict = {}
   for i, point in enumerate(points(space) if chosen is None else chosen):
-    structure = spaces.to_spec(space, point).structure()
+    structure = space.to_spec(point).structure()
     groups.setdefault(structure, []).extend(
         Unit(i, int(s), point) for s in repeats)
   out = []
@@ -112,7 +113,7 @@ def _append(output_dir: str, records: list[dict]) -> None:
     os.fsync(f.fileno())
 
 
-def run(space: spaces.SearchSpace, data, config, output_dir: str, *,
+def run(space: space_ops.Space, data, config, output_dir: str, *,
         repeats: Sequence[int] = (0,), pack_size: int = 8,
         chosen: Sequence[dict] | None = None, fit_fn: Callable | None = None, log: Callable = print) -> list[dict]:
   """Trains every (graph, seed) of ``space`` once; returns all records.
@@ -141,7 +142,7 @@ def run(space: spaces.SearchSpace, data, config, output_dir: str, *,
     if all((u.index, u.seed) in done for u in pack):
       continue
     workdir = os.path.join(output_dir, "packs", f"{k:05d}")
-    result = fit_fn([spaces.to_spec(space, u.point) for u in pack], data, cfg,
+    result = fit_fn([space.to_spec(u.point) for u in pack], data, cfg,
                     workdir, seeds=[u.seed for u in pack])
     records = [{"index": u.index, "seed": u.seed, "point": u.point,
                 "score": float(m.final_target_accuracy),

@@ -47,18 +47,18 @@ Example:
 from __future__ import annotations
 
 import math
-import os
 import pickle
 from typing import Callable
 
 from ray import tune
 from ray.tune.search import Searcher
 
-from ktg_jax.search import spaces
+from ktg_jax.search import space_ops
+from ktg_jax.search import trial
+from ktg_jax.search.progress import METRIC, TIME_ATTR
 
 PACK = "pack"                    # the trial config's key: the K points
 MEMBER_SCORES = "member_scores"  # per member: its target val accuracy
-METRIC = "target_accuracy"       # = tune.METRIC (the pack's best member)
 
 
 def member_id(trial_id: str, k: int) -> str:
@@ -127,22 +127,19 @@ def structure_groups(specs) -> list[list[int]]:
   return list(groups.values())
 
 
-def run_pack_trial(config: dict, *, space: spaces.SearchSpace, settings,
+def run_pack_trial(config: dict, *, space: space_ops.Space, settings,
                    fit_fn: Callable | None = None) -> None:
-  """The Ray trainable of a pack: one population ``fit`` per structure group;
+  """The Ray trainable of a pack (``trial.run_trial``'s K-point sibling): one
+  population ``fit`` per structure group;
   after every epoch of the last group, one report with every member's
   score (``member_scores``) and the best of them as the trial's metric."""
-  # pylint: disable=import-outside-toplevel,protected-access
-  from ktg_jax.search import tune as st
-  st._use_compilation_cache(settings.cache_dir)
-  for k, v in st.allocator_env(settings.gpu_memory_fraction).items():
-    os.environ.setdefault(k, v)
+  trial.prepare(settings)
   points = config[PACK]
-  specs = [spaces.to_spec(space, p) for p in points]
-  data = st._load_data(settings)
-  cfg = st.train_config(settings)
-  if spaces.loss_kinds(space):
-    cfg.loss_kinds = spaces.loss_kinds(space)
+  specs = [space.to_spec(p) for p in points]
+  data = trial.load_data(settings)
+  cfg = trial.train_config(settings)
+  if space.loss_kinds():
+    cfg.loss_kinds = space.loss_kinds()
   groups = structure_groups(specs)
   scores: list[dict] = [{} for _ in points]   # member -> epoch -> metrics
 
@@ -154,14 +151,14 @@ def run_pack_trial(config: dict, *, space: spaces.SearchSpace, settings,
         at = [scores[i].get(epoch) for i in range(len(points))]
         accs = [None if m is None else m["target_accuracy"] for m in at]
         tune.report({METRIC: max(a for a in accs if a is not None),
-                     st.TIME_ATTR: epoch, MEMBER_SCORES: accs,
+                     TIME_ATTR: epoch, MEMBER_SCORES: accs,
                      "member_node_accuracy": [
                          None if m is None else m["accuracy"] for m in at],
                      "pack_programs": len(groups)})
       return False
     return callback
 
-  fit = fit_fn or st.default_fit()
+  fit = fit_fn or trial.default_fit()
   for g, group in enumerate(groups):
     fit([specs[i] for i in group], data, cfg, workdir=None,
         callback=collect(group, g == len(groups) - 1),

@@ -1,20 +1,27 @@
 """The papers' search spaces (SPEC §4-§5), by name: ``get(name, num_nodes)``.
 
 Thesis ch.3 (4 gates, Sine), 000 (gamma gates; self-supervised learners),
-003's design spaces A, B, C, X, ch.4's ensemble space, and a CPU-sized one
-for tests. Each is a ``SearchSpace`` (``ktg_jax.search.spaces``), validated.
+003's design spaces A, B, C, X, ch.4's ensemble space, ch.5's FixMatch and
+diverse spaces, and CPU-sized ones for tests. Each is a validated space of
+the one protocol (``ktg_jax.search.space_ops``): a ``spaces.SearchSpace`` or,
+for the ``ch5_*`` names (``SEMI_SUPERVISED``), a ``semi_spaces.SemiSpace``.
 
 Example:
-  >>> from ktg_jax.search import presets
-  >>> space = presets.get("ch3_sine", 3)
+  >>> space = get("ch3_sine", 3)
   >>> space.gates, space.num_nodes
   (('sine',), 3)
+  >>> get("ch5_fixmatch").size().plain
+  60
 """
 
 from __future__ import annotations
 
+import inspect
+
 from ktg_jax import losses_attention
-from ktg_jax.search.spaces import SearchSpace, SpaceError, validate
+from ktg_jax.search.semi_spaces import SemiSpace
+from ktg_jax.search.space_ops import SpaceError
+from ktg_jax.search.spaces import SearchSpace
 from ktg_jax.ssl import objectives as ssl_objectives
 
 CH3_MODELS = ("resnet32", "resnet110", "wrn28_2")  # ch.3 §3.3.2 aux choices
@@ -101,6 +108,45 @@ def tiny(num_nodes: int = 3) -> SearchSpace:
                      "tests and the README")
 
 
+def fixmatch_space(model: str = "wrn28_2") -> SemiSpace:
+  """ch.5 Fig 5.4: ``model`` (node 0) + its EMA (node 1, fixed EMA edge 0->1);
+  score = the better node; 60 graphs = label->0 gate in {Through, Positive
+  Linear, Negative Linear} (3; Threshold on a one-hot label equals Through,
+  Cutoff would leave no labels) x self-loop 0->0 pseudo-label (weak -> strong,
+  unlabelled) in the 5 gates x EMA->0 consistency in {Through, Cutoff,
+  Positive / Negative Linear} (4; the EMA teacher's confidence mask is the
+  self-loop's job). Fig 5.4 itself is not in our text of the thesis: this split
+  of 60 is our reconstruction (SPEC §5)."""
+  return SemiSpace(
+      "ch5_fixmatch", 2, model, (model,),
+      fixed={"model_1": model, "loss_0_1": "ema", "gate_0_1": "through",
+             "loss_0_0": "pseudo_label", "loss_1_0": "consistency",
+             "gate_label_1": "cutoff", "gate_1_1": "cutoff",
+             "loss_1_1": "pseudo_label"},
+      narrowed={"gate_label_0": ("through", "linear", "negative_linear"),
+                "gate_1_0": ("through", "cutoff", "linear",
+                             "negative_linear")},
+      score="best", description="thesis ch.5 Fig 5.4, FixMatch-based space")
+
+
+def diverse_space(num_nodes: int = 3, target_model: str = "resnet32",
+                  aux_models=("resnet32", "wrn28_6")) -> SemiSpace:
+  """ch.5 Fig 5.5: ResNet-32 target, aux ResNet-32 / WRN-28-6, every edge any
+  of the 5 gates and (node edges) pseudo-label / consistency / EMA edge;
+  1,500 graphs are *sampled* from it (ASHA), score = node 0."""
+  if num_nodes not in (2, 3):
+    raise SpaceError(f"space 'ch5_diverse': num_nodes={num_nodes!r} is "
+                     "invalid; allowed: 2 or 3 (ch.5)")
+  return SemiSpace("ch5_diverse", num_nodes, target_model, tuple(aux_models),
+                   description="thesis ch.5 Fig 5.5, diverse space")
+
+
+def tiny_space(num_nodes: int = 2) -> SemiSpace:
+  """CPU-sized: the diverse space with small_cnn nodes (tests, README)."""
+  return diverse_space(num_nodes, "small_cnn", ("small_cnn",))._replace(
+      name="ch5_tiny", description="CPU-sized ch.5 space")
+
+
 def _factory_003(variant):
   def build(num_nodes: int = 3):
     return _space_003(variant, num_nodes)
@@ -118,17 +164,34 @@ PRESETS = {
     "tiny": tiny,
     "ch4": ch4,
     "ssl000": ssl000,
+    "ch5_fixmatch": fixmatch_space,
+    "ch5_diverse": diverse_space,
+    "ch5_tiny": tiny_space,
 }
+# The ch.5 presets: trained on labelled + unlabelled data (labels_per_class).
+SEMI_SUPERVISED = ("ch5_fixmatch", "ch5_diverse", "ch5_tiny")
+# Graphs a ch.5 search evaluates (SPEC §5): FixMatch space exhaustively.
+NUM_GRAPHS = {"ch5_fixmatch": 60, "ch5_diverse": 1500}
 
 
-def get(name: str, num_nodes: int | None = None, **overrides) -> SearchSpace:
-  """A validated preset; ``overrides`` replace SearchSpace fields (e.g.
-  ``target_model``, ``aux_models``, ``pretrained_checkpoints``)."""
+def get(name: str, num_nodes: int | None = None, **overrides):
+  """A validated preset. ``num_nodes`` and the ``overrides`` that its
+  builder takes (e.g. ``model`` of ``ch5_fixmatch``) build it; the other
+  ``overrides`` replace fields of the space (e.g. ``target_model``,
+  ``aux_models``, ``pretrained_checkpoints``)."""
   if name not in PRESETS:
     raise SpaceError(f"space={name!r} is unknown; allowed: {sorted(PRESETS)}")
-  space = PRESETS[name]() if num_nodes is None else PRESETS[name](num_nodes)
-  unknown = sorted(set(overrides) - set(SearchSpace._fields))
+  build = PRESETS[name]
+  takes = inspect.signature(build).parameters
+  if num_nodes is not None:
+    if "num_nodes" not in takes:
+      raise SpaceError(f"space {name!r}: num_nodes={num_nodes!r} is invalid; "
+                       f"allowed: None (the preset fixes it)")
+    overrides = {"num_nodes": num_nodes, **overrides}
+  space = build(**{k: v for k, v in overrides.items() if k in takes})
+  fields = {k: v for k, v in overrides.items() if k not in takes}
+  unknown = sorted(set(fields) - set(space._fields))
   if unknown:
     raise SpaceError(f"space {name!r}: override {unknown} is unknown; "
-                     f"allowed: {list(SearchSpace._fields)}")
-  return validate(space._replace(**overrides))
+                     f"allowed: {list(space._fields)}")
+  return space._replace(**fields).validate()

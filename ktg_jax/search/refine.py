@@ -9,20 +9,20 @@ the space A -> B -> C -> X (SPEC §5), each step adding constraints to the last:
 
 A ``Constraint`` is data (``fixed`` / ``narrowed`` / ``tied`` of
 ``spaces.SearchSpace``); ``apply`` merges it into any space, so the same chain
-narrows the CIFAR space (``spaces.get("003_A")``, whose chain equals the
+narrows the CIFAR space (``presets.get("003_A")``, whose chain equals the
 presets 003_B/C/X) or a CPU-sized one with other model names.
 
 Sizes and 003's counting. 003 prints 39,366 -> 9,842 -> 1,094 -> 486.
-``spaces.size`` gives the plain product of the free choices and the thesis's
+``SearchSpace.size`` gives the plain product of the free choices and the thesis's
 ``ceil(plain / 2)`` (SPEC §4): A 78,732 / 39,366; B 19,683 / 9,842; C 2,187 /
 1,094; X 486 / 243. So 003 prints the /2 count for A, B, C and the *plain*
 count for X (``CONVENTION_003``): X is searched exhaustively, every one of its
 486 graphs trained, which is what we do too.
 
 Example:
-  >>> from ktg_jax.search import spaces
-  >>> chain = chain_003(spaces.get("003_A"))
-  >>> [spaces.size(s).plain for s in chain.values()]
+  >>> from ktg_jax.search import presets
+  >>> chain = chain_003(presets.get("003_A"))
+  >>> [s.size().plain for s in chain.values()]
   [78732, 19683, 2187, 486]
   >>> [printed_size(chain[k], k) for k in chain]
   [39366, 9842, 1094, 486]
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, NamedTuple
 
+from ktg_jax.search import space_ops
 from ktg_jax.search import spaces
 
 PRINTED_003 = {"A": 39_366, "B": 9_842, "C": 1_094, "X": 486}
@@ -56,21 +57,21 @@ def apply(space: spaces.SearchSpace, constraint: Constraint,
   """
   for k, v in constraint.fixed.items():
     if k in space.narrowed and v not in space.narrowed[k]:
-      raise spaces.SpaceError(
+      raise space_ops.SpaceError(
           f"space {space.name!r}: fixed[{k!r}]={v!r} is invalid; allowed: "
           f"one of the narrowed {space.narrowed[k]}")
   for k, kept in constraint.narrowed.items():
     if k in space.narrowed and set(kept) - set(space.narrowed[k]):
-      raise spaces.SpaceError(
+      raise space_ops.SpaceError(
           f"space {space.name!r}: narrowed[{k!r}]={kept!r} is invalid; "
           f"allowed: a subset of {space.narrowed[k]}")
   narrowed = {k: v for k, v in space.narrowed.items()
               if k not in constraint.fixed}
-  return spaces.validate(space._replace(
+  return space._replace(
       name=name or space.name,
       fixed={**space.fixed, **constraint.fixed},
       narrowed={**narrowed, **constraint.narrowed},
-      tied={**space.tied, **constraint.tied}))
+      tied={**space.tied, **constraint.tied}).validate()
 
 
 def steps_003(strong: str = "wrn28_2", label_gate: str = "through",
@@ -96,7 +97,7 @@ def chain_003(space_a: spaces.SearchSpace, strong: str = "wrn28_2",
   """``{"A": space_a, "B": ..., "C": ..., "X": ...}``, each the last plus one
   step of ``steps_003(strong, **readings)``; names get the suffix ``/B``."""
   if space_a.num_nodes != 3 or strong not in space_a.aux_models:
-    raise spaces.SpaceError(
+    raise space_ops.SpaceError(
         f"space {space_a.name!r}: num_nodes={space_a.num_nodes!r}, "
         f"strong={strong!r} are invalid; allowed: 3 nodes and strong in "
         f"{space_a.aux_models}")
@@ -110,5 +111,5 @@ def chain_003(space_a: spaces.SearchSpace, strong: str = "wrn28_2",
 
 def printed_size(space: spaces.SearchSpace, step: str) -> int:
   """The size in 003's convention for ``step`` (see the module docstring)."""
-  size = spaces.size(space)
+  size = space.size()
   return size.plain if CONVENTION_003[step] == "plain" else size.thesis

@@ -17,7 +17,6 @@ from typing import NamedTuple
 import numpy as np
 
 from ktg_jax.search import space_ops
-from ktg_jax.search import spaces
 
 TABLE = "trials.csv"
 BEST_JSON = "best_graph.json"
@@ -55,11 +54,11 @@ def _graph(space, point, node_accuracy=None) -> str:
   FixMatch space) gets that node as the target (its last validation
   accuracies ``node_accuracy``)."""
   try:
-    spec = space_ops.of(space).to_spec(space, point)
+    spec = space.to_spec(point)
     if getattr(space, "score", "target") == "best" and node_accuracy:
       spec = dataclasses.replace(spec, target=int(np.argmax(node_accuracy)))
     return json.dumps(spec.to_json(), separators=(",", ":"))
-  except (spaces.InfeasiblePoint, ValueError):
+  except (space_ops.InfeasiblePoint, ValueError):
     return ""
 
 

@@ -3,13 +3,13 @@
 Ray does the engineering — trial scheduling over workers, resources, failure
 handling, the trial database and resuming; this module only wires it to KTG:
 
-* a *trial* = one sampled point of a ``SearchSpace`` -> ``GraphSpec`` ->
+* a *trial* = one sampled point of a space (``space_ops.Space``) -> ``GraphSpec`` ->
   ``training.fit`` (the one training loop) on the train split, with a callback
   that ``tune.report``s the target node's *validation* accuracy after every
   epoch. The data set is ``data.sealed``: a trial that read the test split
   would fail (SPEC §4: the test set is never used during search).
 * the *searcher* = ``NevergradSearch`` over the space's parametrization, with
-  ``spaces.Feasible`` registered as a cheap constraint (no all-Cutoff target,
+  ``space_ops.Feasible`` registered as a cheap constraint (no all-Cutoff target,
   no frozen node without a checkpoint).
 * the *protocol* picks the Nevergrad optimizer and whether ASHA runs
   (``PROTOCOLS``).
@@ -30,8 +30,8 @@ Packs (``pack_size`` > 1, protocols without early stopping only): a trial
 trains K points as one population and each goes back to the searcher as its
 own result; ``ktg_jax.search.packs`` says why packs and ASHA do not mix.
 
-ch.5 spaces (``semi_spaces.SemiSpace``, ``space_ops`` picks their functions)
-go the same way with ``Settings.labels_per_class`` set: the trial trains on
+ch.5 spaces (``semi_spaces.SemiSpace``, the same protocol) go the same way
+with ``Settings.labels_per_class`` set: the trial (``trial.run_trial``) trains on
 the labelled draw + the unlabelled rest (``data.semi``), an "epoch" is one
 evaluation (every ``eval_every`` iterations), so ASHA's rungs are the 1st,
 2nd, 4th ... evaluation (ch.5), and the score is the config's (``score="best"``:
@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Callable, NamedTuple
 
 import nevergrad as ng
 import ray
@@ -57,12 +57,13 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.nevergrad import NevergradSearch
 
 from ktg_jax.search import fingerprint
+from ktg_jax.search import packs
 # Progress and the names it reports by, re-exported (restored Tuners unpickle
 # ``tune.Progress``).
 from ktg_jax.search.progress import EVENTS, METRIC, TIME_ATTR, Progress  # pylint: disable=unused-import
-from ktg_jax.search import semi_spaces
 from ktg_jax.search import space_ops
-from ktg_jax.search import spaces
+from ktg_jax.search import trial
+from ktg_jax.search.trial import SearchError, Settings
 
 EXPERIMENT = "tune"  # folder under output_dir holding Ray's state
 
@@ -99,126 +100,18 @@ PROTOCOLS = {
 }
 
 
-class Settings(NamedTuple):
-  """What every trial needs besides its point (shipped to Ray workers)."""
-  dataset: str = "digits"
-  data_dir: str | None = None
-  limit: int | None = None
-  val_fraction: float = 0.2
-  data_seed: int = 0
-  train: Mapping[str, Any] = {}  # overrides of training.default_config()
-  cache_dir: str | None = None    # JAX persistent compilation cache
-  # ch.5: labels per class (None: fully labelled). The labelled draw and the
-  # train / val cut both use data_seed (``data.semi.load``).
-  labels_per_class: int | None = None
-  gpu_memory_fraction: float | None = None  # per trial, when GPUs are shared
-
-
-class SearchError(ValueError):
-  """A search setting is invalid; the message names it."""
-
-
-# --- the trial ---------------------------------------------------------------
-
-def train_config(settings: Settings):
-  """``training.default_config()`` + overrides, forced to search mode."""
-  from ktg_jax import training  # pylint: disable=import-outside-toplevel
-  cfg = training.default_config()
-  unknown = sorted(set(settings.train) - set(cfg.keys()))
-  if unknown:
-    raise SearchError(f"train overrides {unknown} are unknown; allowed: "
-                      f"{sorted(cfg.keys())}")
-  cfg.update(dict(settings.train))
-  # Search mode: score on validation only, no files per trial, quiet.
-  cfg.update(eval_split="val", checkpoint_every=0, resume=False,
-             save_variables=False, pictures=False, verbose=False)
-  return cfg
-
-
-def _load_data(settings: Settings):
-  from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
-  if settings.labels_per_class is not None:  # ch.5: labelled + unlabelled
-    from ktg_jax.data import semi  # pylint: disable=import-outside-toplevel
-    return data_lib.sealed(semi.load(
-        settings.dataset, settings.labels_per_class, seed=settings.data_seed,
-        split_seed=settings.data_seed, val_fraction=settings.val_fraction,
-        data_dir=settings.data_dir, limit=settings.limit))
-  return data_lib.sealed(data_lib.load(
-      settings.dataset, seed=settings.data_seed,
-      val_fraction=settings.val_fraction, data_dir=settings.data_dir,
-      limit=settings.limit))
-
-
-def _use_compilation_cache(cache_dir: str | None) -> None:
-  """Trials of the same structure compile the same step: share it on disk."""
-  if cache_dir:
-    import jax  # pylint: disable=import-outside-toplevel
-    jax.config.update("jax_compilation_cache_dir", cache_dir)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-
-
-def allocator_env(gpu_memory_fraction: float | None) -> dict:
-  """The JAX GPU allocator settings of a trial sharing its GPU.
-
-  JAX preallocates 75% of a GPU at its first computation: trials sharing one
-  (``gpus_per_trial`` < 1) must each take only their part. Empty when the
-  trial has its GPU(s) to itself.
-  """
-  if not gpu_memory_fraction:
-    return {}
-  if not 0 < gpu_memory_fraction <= 1:
-    raise SearchError(f"gpu_memory_fraction={gpu_memory_fraction!r}; "
-                      "allowed: a number in (0, 1]")
-  return {"XLA_PYTHON_CLIENT_PREALLOCATE": "true",
-          "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{gpu_memory_fraction:.3f}"}
-
-
-def default_fit():
-  from ktg_jax import training  # pylint: disable=import-outside-toplevel
-  return training.fit
-
-
-def run_trial(point: dict, *, space: spaces.SearchSpace, settings: Settings,
-              fit_fn: Callable | None = None) -> None:
-  """The Ray trainable: point -> graph -> ``fit`` with per-epoch reports.
-
-  Exceptions (``training.DivergedError`` on NaN, a crash) propagate: Ray
-  records the trial as ERROR with its traceback and the search goes on.
-  """
-  _use_compilation_cache(settings.cache_dir)
-  # Normally already in the process from its start (``run`` gives Ray the
-  # variables); if Ray was started elsewhere, set before the first
-  # computation, when JAX reads them.
-  for k, v in allocator_env(settings.gpu_memory_fraction).items():
-    os.environ.setdefault(k, v)
-  ops = space_ops.of(space)
-  spec = ops.to_spec(space, point)
-  data = _load_data(settings)
-  cfg = train_config(settings)
-  if ops.loss_kinds(space):  # ch.4: every graph drawn shares one program
-    cfg.loss_kinds = ops.loss_kinds(space)
-
-  def report(epoch: int, metrics: dict) -> bool:
-    tune.report({METRIC: metrics["target_accuracy"], TIME_ATTR: epoch,
-                 "node_accuracy": metrics["accuracy"]})
-    return False  # ASHA stops the trial from the driver, not from here
-
-  (fit_fn or default_fit())(spec, data, cfg, workdir=None, callback=report)
-
-
 # --- the searcher and the scheduler ------------------------------------------
 
-def parametrization(space: spaces.SearchSpace) -> ng.p.Dict:
+def parametrization(space: space_ops.Space) -> ng.p.Dict:
   """The space's free parameters as Nevergrad parameters, constraint attached."""
   def convert(domain):
-    if isinstance(domain, spaces.Choice):
+    if isinstance(domain, space_ops.Choice):
       return ng.p.Choice(list(domain.options))
-    if isinstance(domain, spaces.LogUniform):
+    if isinstance(domain, space_ops.LogUniform):
       return ng.p.Log(lower=domain.lower, upper=domain.upper)
     return ng.p.Scalar(lower=domain.lower, upper=domain.upper)
   param = ng.p.Dict(**{k: convert(d)
-                       for k, d in space_ops.of(space).parameters(
-                           space).items()})
+                       for k, d in space.parameters().items()})
   param.register_cheap_constraint(space_ops.Feasible(space))
   return param
 
@@ -248,7 +141,7 @@ def scheduler(protocol: Protocol, epochs: int, grace_period: int = 1):
 # --- the search ----------------------------------------------------------------
 
 class SearchConfig(NamedTuple):
-  space: spaces.SearchSpace
+  space: space_ops.Space
   output_dir: str
   protocol: str = "asha"
   num_trials: int = 8
@@ -295,20 +188,23 @@ def validate(sc: SearchConfig) -> SearchConfig:
     if not ok:
       raise SearchError(f"{field}={getattr(sc, field)!r} is invalid; "
                         f"allowed: {allowed}")
-  space_ops.of(sc.space).validate(sc.space)
+  if not isinstance(sc.space, space_ops.Space):
+    raise SearchError(f"space={sc.space!r} is invalid; allowed: a search "
+                      "space (ktg_jax.search.space_ops.Space, e.g. "
+                      "presets.get(name))")
+  sc.space.validate()
   if (sc.settings.labels_per_class is None) != (
-      not isinstance(sc.space, semi_spaces.SemiSpace)):
+      not sc.space.SEMI_SUPERVISED):
     raise SearchError(
         f"settings.labels_per_class={sc.settings.labels_per_class!r} with a "
         f"{type(sc.space).__name__}; allowed: an int >= 1 with a ch.5 "
         "SemiSpace, None with a SearchSpace")
-  train_config(sc.settings)  # unknown training overrides fail here
+  trial.train_config(sc.settings)  # unknown training overrides fail here
   return sc
 
 
 def trainable(sc: SearchConfig, fit_fn: Callable | None = None):
-  from ktg_jax.search import packs  # pylint: disable=import-outside-toplevel
-  fn = tune.with_parameters(run_trial if sc.pack_size == 1 else
+  fn = tune.with_parameters(trial.run_trial if sc.pack_size == 1 else
                             packs.run_pack_trial, space=sc.space,
                             settings=sc.settings, fit_fn=fit_fn)
   return tune.with_resources(fn, {"cpu": sc.cpus_per_trial,
@@ -334,7 +230,6 @@ def make_tuner(sc: SearchConfig, fit_fn: Callable | None = None
   search_alg = searcher(sc.space, protocol, sc.num_trials,
                         sc.workers * sc.pack_size, sc.seed)
   if sc.pack_size > 1:
-    from ktg_jax.search import packs  # pylint: disable=import-outside-toplevel
     search_alg = packs.PackSearch(search_alg, sc.pack_size, sc.num_trials)
   tuner = tune.Tuner(
       train_fn,
@@ -414,7 +309,7 @@ def run(sc: SearchConfig, fit_fn: Callable | None = None):
     sc = sc._replace(settings=sc.settings._replace(
         gpu_memory_fraction=0.9 * sc.gpus_per_trial))
   # Workers started from here on carry the allocator settings from birth.
-  init_ray(env_vars=allocator_env(sc.settings.gpu_memory_fraction))
+  init_ray(env_vars=trial.allocator_env(sc.settings.gpu_memory_fraction))
   tuner, resumed = make_tuner(sc, fit_fn)
   if resumed:
     print(f"[search] resuming the search in {experiment_path(sc.output_dir)}",

@@ -1,0 +1,134 @@
+"""One trial of a search: what it needs besides its point, and how it runs.
+
+Both trainables of ``tune`` live on this: ``run_trial`` (one point -> one
+graph -> ``training.fit``, a report per epoch) and ``packs.run_pack_trial``
+(K points trained as populations). Each prepares its process the same way
+(``prepare``: the shared JAX compilation cache, the GPU allocator share),
+loads the sealed data of ``Settings`` (``load_data``: the test split cannot
+be read during a search, SPEC §4) and the training config in search mode
+(``train_config``).
+
+Example:
+  >>> allocator_env(0.5)["XLA_PYTHON_CLIENT_MEM_FRACTION"]
+  '0.500'
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Mapping, NamedTuple
+
+from ray import tune
+
+from ktg_jax.search import space_ops
+from ktg_jax.search.progress import METRIC, TIME_ATTR
+
+
+class Settings(NamedTuple):
+  """What every trial needs besides its point (shipped to Ray workers)."""
+  dataset: str = "digits"
+  data_dir: str | None = None
+  limit: int | None = None
+  val_fraction: float = 0.2
+  data_seed: int = 0
+  train: Mapping[str, Any] = {}  # overrides of training.default_config()
+  cache_dir: str | None = None    # JAX persistent compilation cache
+  # ch.5: labels per class (None: fully labelled). The labelled draw and the
+  # train / val cut both use data_seed (``data.semi.load``).
+  labels_per_class: int | None = None
+  gpu_memory_fraction: float | None = None  # per trial, when GPUs are shared
+
+
+class SearchError(ValueError):
+  """A search setting is invalid; the message names it."""
+
+
+def train_config(settings: Settings):
+  """``training.default_config()`` + overrides, forced to search mode."""
+  from ktg_jax import training  # pylint: disable=import-outside-toplevel
+  cfg = training.default_config()
+  unknown = sorted(set(settings.train) - set(cfg.keys()))
+  if unknown:
+    raise SearchError(f"train overrides {unknown} are unknown; allowed: "
+                      f"{sorted(cfg.keys())}")
+  cfg.update(dict(settings.train))
+  # Search mode: score on validation only, no files per trial, quiet.
+  cfg.update(eval_split="val", checkpoint_every=0, resume=False,
+             save_variables=False, pictures=False, verbose=False)
+  return cfg
+
+
+def load_data(settings: Settings):
+  """The sealed data of a trial (ch.5: labelled + unlabelled)."""
+  from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
+  if settings.labels_per_class is not None:  # ch.5: labelled + unlabelled
+    from ktg_jax.data import semi  # pylint: disable=import-outside-toplevel
+    return data_lib.sealed(semi.load(
+        settings.dataset, settings.labels_per_class, seed=settings.data_seed,
+        split_seed=settings.data_seed, val_fraction=settings.val_fraction,
+        data_dir=settings.data_dir, limit=settings.limit))
+  return data_lib.sealed(data_lib.load(
+      settings.dataset, seed=settings.data_seed,
+      val_fraction=settings.val_fraction, data_dir=settings.data_dir,
+      limit=settings.limit))
+
+
+def use_compilation_cache(cache_dir: str | None) -> None:
+  """Trials of the same structure compile the same step: share it on disk."""
+  if cache_dir:
+    import jax  # pylint: disable=import-outside-toplevel
+    jax.config.update("jax_compilation_cache_dir", cache_dir)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+def allocator_env(gpu_memory_fraction: float | None) -> dict:
+  """The JAX GPU allocator settings of a trial sharing its GPU.
+
+  JAX preallocates 75% of a GPU at its first computation: trials sharing one
+  (``gpus_per_trial`` < 1) must each take only their part. Empty when the
+  trial has its GPU(s) to itself.
+  """
+  if not gpu_memory_fraction:
+    return {}
+  if not 0 < gpu_memory_fraction <= 1:
+    raise SearchError(f"gpu_memory_fraction={gpu_memory_fraction!r}; "
+                      "allowed: a number in (0, 1]")
+  return {"XLA_PYTHON_CLIENT_PREALLOCATE": "true",
+          "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{gpu_memory_fraction:.3f}"}
+
+
+def prepare(settings: Settings) -> None:
+  """A trial's process: the compilation cache and the GPU allocator share.
+  The allocator variables are normally in the process from its start
+  (``tune.run`` gives Ray them); if Ray was started elsewhere, they are set
+  here, before the first computation, when JAX reads them."""
+  use_compilation_cache(settings.cache_dir)
+  for k, v in allocator_env(settings.gpu_memory_fraction).items():
+    os.environ.setdefault(k, v)
+
+
+def default_fit():
+  from ktg_jax import training  # pylint: disable=import-outside-toplevel
+  return training.fit
+
+
+def run_trial(point: dict, *, space: space_ops.Space, settings: Settings,
+              fit_fn: Callable | None = None) -> None:
+  """The Ray trainable: point -> graph -> ``fit`` with per-epoch reports.
+
+  Exceptions (``training.DivergedError`` on NaN, a crash) propagate: Ray
+  records the trial as ERROR with its traceback and the search goes on.
+  """
+  prepare(settings)
+  spec = space.to_spec(point)
+  data = load_data(settings)
+  cfg = train_config(settings)
+  if space.loss_kinds():  # ch.4: every graph drawn shares one program
+    cfg.loss_kinds = space.loss_kinds()
+
+  def report(epoch: int, metrics: dict) -> bool:
+    tune.report({METRIC: metrics["target_accuracy"], TIME_ATTR: epoch,
+                 "node_accuracy": metrics["accuracy"]})
+    return False  # ASHA stops the trial from the driver, not from here
+
+  (fit_fn or default_fit())(spec, data, cfg, workdir=None, callback=report)
