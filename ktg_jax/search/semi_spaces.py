@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, NamedTuple
 
-from ktg_jax import nodes as nodes_lib
+from ktg_jax import ema_nodes
 from ktg_jax.graph import LABEL, Node
 from ktg_jax.search import space_ops
 from ktg_jax.search.space_ops import Choice, EdgeOption
@@ -66,7 +66,7 @@ class _Fields(NamedTuple):
   score: str = "target"
   description: str = ""
   ema_decay: float = EMA_DECAY  # short CPU runs need less than ch.5's 0.999
-  # The EMA node's BatchNorm statistics (ktg_jax.nodes.EMA_BN_MODES); None:
+  # The EMA node's BatchNorm statistics (ktg_jax.ema_nodes.EMA_BN_MODES); None:
   # the Node default, "batch" (searches stored before this field resume).
   ema_bn: str | None = None
 
@@ -101,8 +101,8 @@ class SemiSpace(_Fields, space_ops.Space):
         raise self.error("losses", x, sorted(EDGE_LOSSES))
     if not 0.0 <= self.ema_decay < 1.0:
       raise self.error("ema_decay", self.ema_decay, "0 <= ema_decay < 1")
-    if self.ema_bn is not None and self.ema_bn not in nodes_lib.EMA_BN_MODES:
-      raise self.error("ema_bn", self.ema_bn, list(nodes_lib.EMA_BN_MODES))
+    if self.ema_bn is not None and self.ema_bn not in ema_nodes.EMA_BN_MODES:
+      raise self.error("ema_bn", self.ema_bn, list(ema_nodes.EMA_BN_MODES))
     if self.score not in SCORES:
       raise self.error("score", self.score, sorted(SCORES))
 
