@@ -19,8 +19,6 @@ import json
 import os
 import sys
 
-import numpy as np
-
 from absl import app
 from absl import flags
 from absl import logging
@@ -29,6 +27,7 @@ from ml_collections import config_flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import ktg_jax as ktg  # pylint: disable=wrong-import-position
+from ktg_jax import stats  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 _CONFIG = config_flags.DEFINE_config_file(
@@ -89,9 +88,8 @@ def retrain(spec, data, config, seeds, workdir=None) -> dict:
   if all(reports):  # ch.4: members' mean accuracy, gain (4.4), diversity (4.2)
     out["ensemble"] = reports
     for key in ("mean_member_accuracy", "gain", "mean_diversity"):
-      vals = np.asarray([rep[key] for rep in reports])
-      out[key] = {"mean": float(vals.mean()), "std": float(
-          vals.std(ddof=1)) if len(vals) > 1 else float("nan")}
+      s = stats.summarize([rep[key] for rep in reports])
+      out[key] = {"mean": s.mean, "std": s.std}
   return out
 
 
