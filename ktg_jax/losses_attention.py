@@ -58,11 +58,6 @@ def kind_name(design: str, source_model: str) -> str:
   return stem if stem in _PROB_ONLY else stem + FAMILIES[family(source_model)]
 
 
-def design_kinds(models) -> tuple[str, ...]:
-  """Every loss kind the six designs need on edges out of ``models``."""
-  return tuple(sorted({kind_name(d, m) for d in DESIGN_KINDS for m in models}))
-
-
 def _make(stem: str, sizes):
   """``fn(source_outputs, target_outputs, param) -> float[B]`` of one kind."""
   sizes = tuple(sizes)
