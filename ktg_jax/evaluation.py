@@ -24,6 +24,7 @@ import numpy as np
 
 from ktg_jax import data as data_lib
 from ktg_jax import knn
+from ktg_jax import nodes
 
 
 def accuracy(logits, labels):
@@ -31,14 +32,9 @@ def accuracy(logits, labels):
   return jnp.mean(jnp.argmax(logits, axis=-1) == labels, axis=-1)
 
 
-def ensemble_logits(member_logits):
-  """Ensemble node (thesis eq 4.10): ``l_ens = 1/M sum_m l_m``; [M, ..., C] -> [..., C]."""
-  return jnp.mean(member_logits, axis=0)
-
-
 def ensemble_accuracy(member_logits, labels):
   """Accuracy of the mean of the members' logits (eq 4.10); [M, N, C] -> []."""
-  return accuracy(ensemble_logits(member_logits), labels)
+  return accuracy(nodes.ensemble_logits(member_logits), labels)
 
 
 def ensemble_gain(member_logits, labels):
