@@ -57,8 +57,9 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.nevergrad import NevergradSearch
 
 from ktg_jax.search import fingerprint
-# Progress and the names it reports by, re-exported (restored Tuners unpickle
-# ``tune.Progress``).
+# The driver's callback and the names trials report by (used below). EVENTS
+# is read by callers as ``tune.EVENTS``; ``tune.Progress`` also keeps Tuners
+# pickled before 2026-11-23 (when Progress lived here) resumable.
 from ktg_jax.search.progress import EVENTS, METRIC, TIME_ATTR, Progress  # pylint: disable=unused-import
 from ktg_jax.search import semi_spaces
 from ktg_jax.search import space_ops
