@@ -4,7 +4,7 @@ r"""Retrains a searched graph on the full training set, 5 seeds, test mean ± st
       --config=experiments/configs/fashion_mnist.py --seeds=0,1,2,3,4 \
       --baselines=vanilla,dml --workdir=/tmp/ktg_retrain
 
-SPEC §4: the search scored graphs on a validation split carved out of the
+docs/papers.md §4: the search scored graphs on a validation split carved out of the
 training set and never read the test split; here, at the end, the chosen
 graph is trained on *all* of the training set (val_fraction = 0) and
 evaluated on the test split — the only place in the search workflow that
@@ -34,7 +34,7 @@ _CONFIG = config_flags.DEFINE_config_file(
     "config", "experiments/configs/fashion_mnist.py",
     "training protocol (ml_collections config file)")
 flags.DEFINE_string("graph", None, "GraphSpec JSON (a search's best_graph.json)")
-flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "seeds (SPEC §4: 5)")
+flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "seeds (docs/papers.md §4: 5)")
 flags.DEFINE_list("baselines", [], "also train these with the same budget: "
                   "vanilla, dml, independent")
 flags.DEFINE_integer("epochs", None, "override config.epochs")

@@ -55,7 +55,7 @@ _POPULATION = flags.DEFINE_boolean(
     "(fit(..., seeds=...): one labelled draw, seed 0; the seeds vary init and "
     "data order); --nopopulation: one run per seed, each its own draw")
 
-# method -> (model, config) -> GraphSpec (the classic builders, SPEC §1).
+# method -> (model, config) -> GraphSpec (the classic builders, docs/papers.md §1).
 BASELINES = {
     "supervised": lambda m, c: classic.vanilla(m),
     "pi_model": lambda m, c: classic.pi_model(

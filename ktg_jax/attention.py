@@ -1,4 +1,4 @@
-"""Attention maps and the ch.4 attention-crop edge losses (SPEC §2).
+"""Attention maps and the ch.4 attention-crop edge losses (docs/papers.md §2).
 
 Maps are ``[..., B, H, W]`` (leading population/edge axes optional); every loss
 returns one value per sample, ``[..., B]``, and takes the *source* first (the
@@ -35,7 +35,7 @@ _EPS = 1e-12
 
 
 def at_map(features, p: float = 2.0):
-  """Attention-Transfer map ``Q = sum_c |A_c|^p`` (SPEC §2, thesis eq 2.11).
+  """Attention-Transfer map ``Q = sum_c |A_c|^p`` (docs/papers.md §2, thesis eq 2.11).
 
   Zagoruyko & Komodakis 2017; p is not printed in the thesis, p = 2 here.
   ``features``: float[..., H, W, C] (NHWC) -> float[..., H, W].

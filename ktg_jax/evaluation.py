@@ -1,4 +1,4 @@
-"""Ensemble evaluation of ch.4: accuracy, ensemble, diversity, gain (SPEC §2).
+"""Ensemble evaluation of ch.4: accuracy, ensemble, diversity, gain (docs/papers.md §2).
 
 Accuracies are fractions in [0, 1] (the thesis prints %). Member logits are
 stacked on a leading axis M: ``float[M, N, C]``; labels ``int[N]``.

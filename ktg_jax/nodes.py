@@ -1,4 +1,4 @@
-"""Node kinds: what updates a node, and what it needs (SPEC §1, ch.4, ch.5, 002).
+"""Node kinds: what updates a node, and what it needs (docs/papers.md §1, ch.4, ch.5, 002).
 
 A node of a graph is one of these kinds (``Node(kind=...)``):
 
@@ -9,7 +9,7 @@ kind           network   learns     checkpoint       what updates it
                                                      edges (ch.3)
 ``frozen``     yes       no         required         nothing: a label-trained
                                                      teacher in inference mode
-                                                     (SPEC §1, the KD teacher)
+                                                     (docs/papers.md §1, the KD teacher)
 ``pretrained`` yes       yes        required         initialised from the
                                                      checkpoint, then SGD (002)
 ``ema``        yes       no         forbidden        after every update k,

@@ -1,7 +1,7 @@
 """Thesis Table 3.2 as a protocol: rows of graphs, 5 seeds each, Welch tests.
 
 A row is a registered way to get a graph (``ROWS``): a fixed classic method
-(Vanilla, KD, DML), or a search on the validation split (SPEC §4: random
+(Vanilla, KD, DML), or a search on the validation split (docs/papers.md §4: random
 graphs + ASHA for the 4-gate and Sine spaces, Nevergrad BO without early
 stopping for gamma gates) whose best graph is then retrained. Every row is
 trained on the *full* training split with the same seeds and scored once on

@@ -1,4 +1,4 @@
-"""The same graph trained with several seeds: mean ± std (SPEC §4: 5 seeds).
+"""The same graph trained with several seeds: mean ± std (docs/papers.md §4: 5 seeds).
 
 The seeds are a population of ``training.fit`` (one loop: per-seed metrics,
 pictures, variables, one checkpoint, resume); ``strategy`` (sequential or

@@ -1,4 +1,4 @@
-"""Attention maps and ch.4 crop losses against plain-numpy loops (SPEC §2)."""
+"""Attention maps and ch.4 crop losses against plain-numpy loops (docs/papers.md §2)."""
 
 import chex
 import jax

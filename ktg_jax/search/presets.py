@@ -1,4 +1,4 @@
-"""The papers' search spaces (SPEC §4-§5), by name: ``get(name, num_nodes)``.
+"""The papers' search spaces (docs/papers.md §4-§5), by name: ``get(name, num_nodes)``.
 
 Thesis ch.3 (4 gates, Sine), 000 (gamma gates; self-supervised learners),
 003's design spaces A, B, C, X, ch.4's ensemble space, and a CPU-sized one
@@ -35,7 +35,7 @@ def ch3_sine(num_nodes: int = 3) -> SearchSpace:
 
 def gamma(num_nodes: int = 2) -> SearchSpace:
   """000: ResNet32 target, WRN28-2 aux, each edge Positive- or Negative-Gamma
-  with gamma log-uniform in [0.01, 100] (gates.py convention, SPEC §3)."""
+  with gamma log-uniform in [0.01, 100] (gates.py convention, docs/papers.md §3)."""
   return SearchSpace("gamma", num_nodes, "resnet32", ("wrn28_2",),
                      ("positive_gamma", "negative_gamma"),
                      description="000, gamma gates for BO")
@@ -55,7 +55,7 @@ def ssl000(num_nodes: int = 2) -> SearchSpace:
 
 
 def _space_003(variant: str, num_nodes: int = 3) -> SearchSpace:
-  """003 Table 1 (SPEC §5). Node 0 = the paper's m1 (target), 1, 2 = m2, m3.
+  """003 Table 1 (docs/papers.md §5). Node 0 = the paper's m1 (target), 1, 2 = m2, m3.
 
   A: no constraint (2^2 * 3^9 / 2 = 39,366); B: + m2 = m3 = WRN28-2 (9,842);
   C: + label->aux edges Through (1,094); X: + aux->target edges equal, in

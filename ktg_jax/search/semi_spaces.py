@@ -1,4 +1,4 @@
-"""The ch.5 (semi-supervised) search spaces, as data (SPEC §4, §5 ch.5).
+"""The ch.5 (semi-supervised) search spaces, as data (docs/papers.md §4, §5 ch.5).
 
 A ``SemiSpace`` is a graph of N nodes (node 0 the target) whose every edge —
 label -> node, node -> node *and self-loops* (ch.5 eq 5.9:
@@ -36,8 +36,8 @@ from ktg_jax.graph import LABEL, Edge, GraphSpec, Node
 from ktg_jax.search.spaces import (Choice, InfeasiblePoint, SpaceError,
                                    SpaceSize, edge_name)
 
-EMA_DECAY = 0.999      # SPEC §1, ch.5
-TAU = 0.95             # FixMatch's threshold (SPEC §2)
+EMA_DECAY = 0.999      # docs/papers.md §1, ch.5
+TAU = 0.95             # FixMatch's threshold (docs/papers.md §2)
 CH5_GATES = ("through", "cutoff", "linear", "negative_linear", "threshold")
 
 # loss option -> the Edge fields it sets (views and samples); "ema" is no loss.
@@ -235,7 +235,7 @@ def fixmatch_space(model: str = "wrn28_2") -> SemiSpace:
   unlabelled) in the 5 gates x EMA->0 consistency in {Through, Cutoff,
   Positive / Negative Linear} (4; the EMA teacher's confidence mask is the
   self-loop's job). Fig 5.4 itself is not in our text of the thesis: this split
-  of 60 is our reconstruction (SPEC §5)."""
+  of 60 is our reconstruction (docs/papers.md §5)."""
   return SemiSpace(
       "ch5_fixmatch", 2, model, (model,),
       fixed={"model_1": model, "loss_0_1": "ema", "gate_0_1": "through",
@@ -268,7 +268,7 @@ def tiny_space(num_nodes: int = 2) -> SemiSpace:
 
 PRESETS = {"ch5_fixmatch": fixmatch_space, "ch5_diverse": diverse_space,
            "ch5_tiny": tiny_space}
-# Graphs a ch.5 search evaluates (SPEC §5): FixMatch space exhaustively.
+# Graphs a ch.5 search evaluates (docs/papers.md §5): FixMatch space exhaustively.
 NUM_GRAPHS = {"ch5_fixmatch": 60, "ch5_diverse": 1500}
 
 

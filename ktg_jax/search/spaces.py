@@ -1,11 +1,11 @@
-"""Search spaces over KTG graph structures, as data (SPEC §4).
+"""Search spaces over KTG graph structures, as data (docs/papers.md §4).
 
 A ``SearchSpace`` says, for a graph of N nodes (node 0 is the target):
 
 * which model each auxiliary node may use (``aux_models``);
 * which gates every edge may carry, label edges included (``gates``);
 * the continuous parameters those gates bring (Sine f, phi; gamma; tau), with
-  the ranges of ``ktg_jax.gates`` (SPEC §3);
+  the ranges of ``ktg_jax.gates`` (docs/papers.md §3);
 * optionally whether an auxiliary node is a frozen pre-trained teacher
   (``search_pretrained``), and how every node is initialised (002:
   ``init_sources``, below);
@@ -18,7 +18,7 @@ A *point* is a flat dict ``{param name: value}`` (what Nevergrad/Ray suggest);
 ``model_{i}``, ``pretrained_{i}``, ``init_{i}``, ``gate_{s}_{t}`` and
 ``{param}_{s}_{t}`` (e.g. ``gate_label_0``, ``f_1_0``, ``gamma_2_1``).
 
-Frozen nodes (SPEC §1, 002). A node whose incoming edges are all Cutoff never
+Frozen nodes (docs/papers.md §1, 002). A node whose incoming edges are all Cutoff never
 learns; the core requires it to be a frozen, label-pre-trained node with a
 checkpoint. This module's rule, stated once:
 
@@ -83,7 +83,7 @@ class LogUniform(NamedTuple):
   upper: float
 
 
-# Continuous gate parameters and their ranges (SPEC §3, ranges in gates.py).
+# Continuous gate parameters and their ranges (docs/papers.md §3, ranges in gates.py).
 GATE_PARAM_DOMAINS = {
     "f": Uniform(*gates_lib.SINE_F_RANGE),
     "phi": Uniform(*gates_lib.SINE_PHI_RANGE),
@@ -119,7 +119,7 @@ class SearchSpace(NamedTuple):
 
 class SpaceSize(NamedTuple):
   """``plain``: product of the discrete choices; ``thesis``: the thesis's
-  ``plain / 2`` (SPEC §4; the /2 is never explained, 003 rounds it up);
+  ``plain / 2`` (docs/papers.md §4; the /2 is never explained, 003 rounds it up);
   ``continuous``: number of continuous dimensions on top (0 = finite space)."""
   plain: int
   thesis: int
@@ -340,7 +340,7 @@ def to_spec(space: SearchSpace, point: Mapping[str, Any]) -> GraphSpec:
       raise InfeasiblePoint(
           f"space {space.name!r}: every edge into node {i} is Cutoff, so it "
           f"is a frozen pre-trained node, and pretrained_checkpoints has no "
-          f"checkpoint for model {model!r} (SPEC §1)")
+          f"checkpoint for model {model!r} (docs/papers.md §1)")
   kept = {k: g for k, g in edge_gates.items() if g.name != "cutoff"}
   if space.loss_designs:  # ch.4: the design's loss kind, by the source's model
     kept = {(s, t): g if s == LABEL else Edge(g, losses_attention.kind_name(
@@ -411,7 +411,7 @@ def describe(space: SearchSpace) -> str:
 
 
 def sample(space: SearchSpace, rng) -> dict[str, Any]:
-  """A uniform random point (SPEC §4 random graphs); ``rng``: numpy Generator.
+  """A uniform random point (docs/papers.md §4 random graphs); ``rng``: numpy Generator.
 
   Searches sample through Nevergrad; this is for tests and quick looks.
   """

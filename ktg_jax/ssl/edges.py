@@ -1,9 +1,9 @@
-"""Per-sample transfer losses between self-supervised nodes (paper 000, SPEC §2).
+"""Per-sample transfer losses between self-supervised nodes (paper 000, docs/papers.md §2).
 
 ``ktg_jax.losses_ssl`` registers both as edge-loss kinds of the core's
 contract ``fn(source_outputs, target_outputs, param) -> float[..., B]``: the
 source is already ``stop_gradient``-ed by the caller, and gating and the batch
-reduction happen afterwards (SPEC §2: per sample, then gated, then reduced).
+reduction happen afterwards (docs/papers.md §2: per sample, then gated, then reduced).
 
 * **DoGo** (Bhat et al. 2021, "Distill on the Go", refs [2] of 000): each node's
   cosine-similarity matrix between its embeddings of view a (rows) and view b
