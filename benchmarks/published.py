@@ -1,4 +1,4 @@
-r"""SPEC §6's published numbers as data, and our measured results beside them.
+r"""docs/papers.md §6's published numbers as data, and our measured results beside them.
 
 Each row: method, nodes, dataset, accuracy mean (%), std (None where the
 paper prints none), source section. Accuracies are of the target node (the
@@ -31,7 +31,7 @@ class Row(NamedTuple):
 C100, C10, TIN = "CIFAR-100", "CIFAR-10", "Tiny-ImageNet"
 _R = Row
 PUBLISHED: tuple[Row, ...] = (
-    # SPEC §6 main table (thesis ch.3; 000; 003)
+    # docs/papers.md §6 main table (thesis ch.3; 000; 003)
     _R("Vanilla", "R32", C100, 70.71, 0.39, "001 ch.3 Table 3.1"),
     _R("DML", "R32,R32", C100, 72.00, 0.44, "001 ch.3"),
     _R("KD (T=2)", "R32<-WRN28-2(frozen)", C100, 71.88, 0.78, "001 ch.3"),
@@ -126,7 +126,7 @@ def markdown(rows) -> str:
 
 
 def main(argv=None):
-  p = argparse.ArgumentParser(description="SPEC §6 beside our results")
+  p = argparse.ArgumentParser(description="docs/papers.md §6 beside our results")
   p.add_argument("--results", default="", help="JSON list of our rows")
   args = p.parse_args(argv)
   ours = []

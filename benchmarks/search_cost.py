@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-PUBLISHED_GPU_HOURS = 356.0   # SPEC §4: 3 nodes, 11.87 h on 30 workers
+PUBLISHED_GPU_HOURS = 356.0   # docs/papers.md §4: 3 nodes, 11.87 h on 30 workers
 STEPS_PER_EPOCH = 40_000 // 64  # CIFAR search split, batch 64
 
 

@@ -1,7 +1,7 @@
 r"""Steps/s of the KTG step: ktg_jax vs the PyTorch reference, side by side.
 
 For 1..4 nodes (target ResNet-32; auxiliaries WRN-28-2, ResNet-32,
-ResNet-110, SPEC §6's graphs), batch 64 of 32x32x3, DML edges (every edge
+ResNet-110, docs/papers.md §6's graphs), batch 64 of 32x32x3, DML edges (every edge
 Through, KL): ktg_jax (jit, state donated), torch eager, optionally
 torch.compile, and each node's model trained alone in both frameworks (the
 floor: N nodes should cost about the sum of their nodes). Runners are timed

@@ -4,8 +4,8 @@ One ``nn.Module`` and one ``torch.optim.SGD`` per node; every step: N forward
 passes on the same batch, the sources' outputs ``.detach()``-ed, each node's
 loss = its gated label CE + the gated per-sample losses of its incoming edges
 reduced over the batch ('mean': masked samples still count in the
-denominator, SPEC §2), one backward, then every optimizer steps — all nodes
-updated simultaneously (SPEC §1, thesis §3.2.4).
+denominator, docs/papers.md §2), one backward, then every optimizer steps — all nodes
+updated simultaneously (docs/papers.md §1, thesis §3.2.4).
 
 It reads the same ``GraphSpec`` and ``EdgeTable`` as ``ktg_jax`` (gate kinds,
 parameters and loss kinds by id), so the same graph runs in both. It is the
@@ -31,7 +31,7 @@ from ktg_jax import gates as gates_lib
 from ktg_jax import losses as losses_lib
 from ktg_jax.step import node_variables
 
-# --- gates (SPEC §3): the scalar schedule of t, then the per-sample mask ----
+# --- gates (docs/papers.md §3): the scalar schedule of t, then the per-sample mask ----
 
 _SCHEDULES = {
     "through": lambda t, p: 1.0,
@@ -61,7 +61,7 @@ def gate_weight(kind_id: int, params, t: float, source_logits, labels):
   return w * ones
 
 
-# --- per-sample losses (SPEC §2) ---------------------------------------------
+# --- per-sample losses (docs/papers.md §2) ---------------------------------------------
 
 def _kl(source, target, temperature=1.0):
   logp_s = F.log_softmax(source / temperature, 1)
@@ -117,7 +117,7 @@ class TorchKTG:
             weight_decay=weight_decay)
         for i, m in enumerate(self.models)]
     self.set_edges(spec.edge_table() if edges is None else edges)
-    self.k = 0  # updates done (SPEC §3: k)
+    self.k = 0  # updates done (docs/papers.md §3: k)
 
   def set_edges(self, edges):
     """Reads the edge table (arrays) into Python scalars once."""
@@ -130,7 +130,7 @@ class TorchKTG:
     return self
 
   def node_losses(self, logits, labels):
-    """``L_t = G_y,t(CE) + sum_s G_s,t(L_s,t)`` for every node (SPEC §1)."""
+    """``L_t = G_y,t(CE) + sum_s G_s,t(L_s,t)`` for every node (docs/papers.md §1)."""
     t = self.k / self.total_steps
     e, losses = self.edges, []
     detached = [z.detach() for z in logits]  # no gradient into a source

@@ -1,8 +1,7 @@
 """What the experiment scripts share: the seed summary and the results table.
 
-Every "mean ± std over seeds" the scripts print uses the *sample* standard
-deviation (ddof 1), the convention of the reproduction tables and of
-``scipy.stats.ttest_ind``.
+Every "mean ± std over seeds" the scripts print is ``ktg_jax.stats``'s: the
+*sample* standard deviation (ddof 1), NaN (printed "—") for one seed.
 
 Example:
   >>> r = seed_summary([0.5, 0.7])
@@ -15,14 +14,14 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
+from ktg_jax import stats
 
 
 def seed_summary(values) -> dict:
-  """``{"test": per seed, "mean", "std"}`` (std: ddof 1; 0.0 for one seed)."""
-  v = np.asarray(values, np.float64)
-  std = float(v.std(ddof=1)) if v.size > 1 else 0.0
-  return {"test": v.tolist(), "mean": float(v.mean()), "std": std}
+  """``{"test": per seed, "mean", "std"}`` (``stats.summarize``: std ddof 1,
+  NaN for one seed)."""
+  s = stats.summarize(values)
+  return {"test": [float(x) for x in values], "mean": s.mean, "std": s.std}
 
 
 def write_table(out_dir: str, rows: dict, header: tuple[str, str]) -> str:
@@ -31,7 +30,7 @@ def write_table(out_dir: str, rows: dict, header: tuple[str, str]) -> str:
   with open(os.path.join(out_dir, "table.json"), "w") as f:
     json.dump(rows, f, indent=1)
   lines = [f"| {header[0]} | {header[1]} |", "|---|---|"]
-  lines += [f"| {name} | {100 * r['mean']:.2f} ± {100 * r['std']:.2f} % |"
+  lines += [f"| {name} | {stats.mean_std(r['mean'], r['std'], scale=100)} % |"
             for name, r in rows.items()]
   text = "\n".join(lines) + "\n"
   with open(os.path.join(out_dir, "table.md"), "w") as f:

@@ -31,6 +31,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ktg_jax import data as data_lib  # pylint: disable=wrong-import-position
 from ktg_jax import reproduce as rp  # pylint: disable=wrong-import-position
+from ktg_jax import stats  # pylint: disable=wrong-import-position
 from ktg_jax import training  # pylint: disable=wrong-import-position
 
 _BUDGET = flags.DEFINE_float("budget_s", 540.0, "wall-clock budget (seconds)")
@@ -105,13 +106,13 @@ def _report(results, seconds):
   print("| graph | test acc. (%) | minus Vanilla | Welch p vs Vanilla |\n"
         "|---|---|---|---|")
   for name, accs in results.items():
-    acc = 100 * np.asarray(accs)
-    spread = f" ± {acc.std(ddof=1):.2f}" if n > 1 else " (1 seed, no std)"
-    gain = acc.mean() - 100 * np.mean(results["vanilla"])
-    p = rp.welch_p(accs, results["vanilla"]) if name != "vanilla" else None
-    print(f"| {rp.ROWS[name].label} | {acc.mean():.2f}{spread} | "
+    s = stats.summarize(100 * np.asarray(accs))
+    spread = f" ± {s.std:.2f}" if n > 1 else " (1 seed, no std)"
+    gain = s.mean - 100 * np.mean(results["vanilla"])
+    p = stats.welch_p(accs, results["vanilla"]) if name != "vanilla" else None
+    print(f"| {rp.ROWS[name].label} | {s.mean:.2f}{spread} | "
           f"{'—' if name == 'vanilla' else f'{gain:+.2f}'} | "
-          f"{rp.format_p(p)} |")
+          f"{stats.format_p(p)} |")
   print("\n" + rp.summary(REPRODUCTION, ROWS), flush=True)
 
 

@@ -37,6 +37,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ktg_jax import reproduce as rp  # pylint: disable=wrong-import-position
+from ktg_jax import stats  # pylint: disable=wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "experiments/configs/reproduce_fashion_pairs.py",
@@ -157,8 +158,8 @@ def reproduce(config, workdir: str, rows=None) -> list[dict]:
       done = run_row(name, ctx, data, config, workdir)
       rp.save_row(workdir, name, done)
     results[name] = done
-    acc = 100 * np.asarray(done["per_seed"])
-    print(f"[reproduce] row {name}: {acc.mean():.2f} ± {acc.std(ddof=1):.2f} "
+    s = stats.summarize(done["per_seed"])
+    print(f"[reproduce] row {name}: {stats.mean_std(s.mean, s.std, scale=100)} "
           f"% ({done['seconds']:.0f} s)", flush=True)
   return rp.table(results)
 

@@ -4,7 +4,7 @@ r"""Retrains a searched graph on the full training set, 5 seeds, test mean ± st
       --config=experiments/configs/fashion_mnist.py --seeds=0,1,2,3,4 \
       --baselines=vanilla,dml --workdir=/tmp/ktg_retrain
 
-SPEC §4: the search scored graphs on a validation split carved out of the
+docs/papers.md §4: the search scored graphs on a validation split carved out of the
 training set and never read the test split; here, at the end, the chosen
 graph is trained on *all* of the training set (val_fraction = 0) and
 evaluated on the test split — the only place in the search workflow that
@@ -19,8 +19,6 @@ import json
 import os
 import sys
 
-import numpy as np
-
 from absl import app
 from absl import flags
 from absl import logging
@@ -29,13 +27,14 @@ from ml_collections import config_flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import ktg_jax as ktg  # pylint: disable=wrong-import-position
+from ktg_jax import stats  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "experiments/configs/fashion_mnist.py",
     "training protocol (ml_collections config file)")
 flags.DEFINE_string("graph", None, "GraphSpec JSON (a search's best_graph.json)")
-flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "seeds (SPEC §4: 5)")
+flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "seeds (docs/papers.md §4: 5)")
 flags.DEFINE_list("baselines", [], "also train these with the same budget: "
                   "vanilla, dml, independent")
 flags.DEFINE_integer("epochs", None, "override config.epochs")
@@ -89,9 +88,8 @@ def retrain(spec, data, config, seeds, workdir=None) -> dict:
   if all(reports):  # ch.4: members' mean accuracy, gain (4.4), diversity (4.2)
     out["ensemble"] = reports
     for key in ("mean_member_accuracy", "gain", "mean_diversity"):
-      vals = np.asarray([rep[key] for rep in reports])
-      out[key] = {"mean": float(vals.mean()), "std": float(
-          vals.std(ddof=1)) if len(vals) > 1 else float("nan")}
+      s = stats.summarize([rep[key] for rep in reports])
+      out[key] = {"mean": s.mean, "std": s.std}
   return out
 
 

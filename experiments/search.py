@@ -1,4 +1,4 @@
-r"""Structure search of a KTG graph on Ray Tune (SPEC §4).
+r"""Structure search of a KTG graph on Ray Tune (docs/papers.md §4).
 
   python experiments/search.py --space=tiny --num_nodes=3 --dataset=digits \
       --num_trials=16 --workers=2 --epochs=4 --output_dir=/tmp/ktg_search

@@ -12,7 +12,8 @@ fixmatch: the ktg_jax.classic builders; ktg: the searched graph) trained with
 on the labelled draw of seed 0 (--nopopulation: a draw per seed) — evaluated
 once on test at the end of training (the test accuracy of the last
 evaluation is the number). Each finished run is a line of results.jsonl (a
-rerun skips it); results.md holds the table: test accuracy mean +- std.
+rerun skips it); results.md holds the table: test accuracy mean +- sample std
+(ddof 1, ``ktg_jax.stats``; README's table before 2026-12-03 used ddof 0).
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ import time
 from absl import app
 from absl import flags
 from ml_collections import config_flags
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=wrong-import-position
 from ktg_jax import classic
 from ktg_jax import gates
+from ktg_jax import stats
 from ktg_jax import training
 from ktg_jax.data import semi as semi_lib
 from ktg_jax.graph import GraphSpec
@@ -54,7 +55,7 @@ _POPULATION = flags.DEFINE_boolean(
     "(fit(..., seeds=...): one labelled draw, seed 0; the seeds vary init and "
     "data order); --nopopulation: one run per seed, each its own draw")
 
-# method -> (model, config) -> GraphSpec (the classic builders, SPEC §1).
+# method -> (model, config) -> GraphSpec (the classic builders, docs/papers.md §1).
 BASELINES = {
     "supervised": lambda m, c: classic.vanilla(m),
     "pi_model": lambda m, c: classic.pi_model(
@@ -111,8 +112,8 @@ def table(results) -> str:
     for n in settings:
       accs = [100 * r["test_accuracy"] for r in results
               if r["method"] == m and r["per_class"] == n]
-      cells.append(f"{np.mean(accs):.2f} ± {np.std(accs):.2f} ({len(accs)})"
-                   if accs else "-")
+      s = stats.summarize(accs) if accs else None
+      cells.append(f"{stats.mean_std(s.mean, s.std)} ({s.n})" if s else "-")
     lines.append(f"| {m} | " + " | ".join(cells) + " |")
   return "\n".join(lines)
 
@@ -137,8 +138,8 @@ def run_population(cfg, n, seeds, searched, results, done, path, out):
       results.append(rec)
       with open(path, "a") as f:
         f.write(json.dumps(rec) + "\n")
-    accs = [100 * m.final_target_accuracy for m in r.members]
-    print(f"n={n} {method:13s} test {np.mean(accs):.2f} +- {np.std(accs):.2f}"
+    s = stats.summarize([100 * m.final_target_accuracy for m in r.members])
+    print(f"n={n} {method:13s} test {stats.mean_std(s.mean, s.std, sep=' +- ')}"
           f" {[m.history[-1]['accuracy'] for m in r.members]} ({sec:.0f} s, "
           f"{len(seeds)} seeds, {r.strategy})", flush=True)
 

@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ktg_jax import data as data_lib, evaluation  # pylint: disable=wrong-import-position
+from ktg_jax import data as data_lib, evaluation, stats  # pylint: disable=wrong-import-position
 
 _MODEL = flags.DEFINE_string("model", None, "backbone (default config.models)")
 _SPLIT = flags.DEFINE_enum("split", "val", ["val", "test"], "query split")
@@ -46,10 +46,11 @@ def main(argv):
   accs = 100 * evaluation.untrained_knn(
       data, model, [int(s) for s in _SEEDS.value.split(",")],
       split=_SPLIT.value, k=config.knn_k, temperature=config.knn_temperature)
-  std = accs.std(ddof=1) if len(accs) > 1 else float("nan")
+  s = stats.summarize(accs)
   print(f"untrained {model} ssl node, knn(k={config.knn_k}, "
         f"T={config.knn_temperature}) {_SPLIT.value} acc. (%) per seed "
-        f"{np.round(accs, 2).tolist()}: {accs.mean():.2f} +- {std:.2f} "
+        f"{np.round(accs, 2).tolist()}: "
+        f"{stats.mean_std(s.mean, s.std, sep=' +- ')} "
         f"(bank {len(data.train.labels)}, queries {len(query.labels)}; "
         f"{time.time() - start:.0f} s)")
 

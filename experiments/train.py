@@ -29,7 +29,7 @@ search on a Ray cluster: experiments/search.py --address=HEAD:6379 (Ray
 places trials on every machine that joined the cluster).
 
 --mode=search evaluates on the validation split every epoch (model selection,
-SPEC §4); --mode=final trains on the whole training set and evaluates on test.
+docs/papers.md §4); --mode=final trains on the whole training set and evaluates on test.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ GRAPHS = {
         models if len(models) > 1 else 2, models[0]),
     "kd": lambda models, teacher: ktg.classic.kd(models[0], models[1], teacher),
 }
-# --mode -> (eval_split, val_fraction): final retrains on all of train (SPEC §4).
+# --mode -> (eval_split, val_fraction): final retrains on all of train (docs/papers.md §4).
 MODES = {"search": ("val", None), "final": ("test", 0.0)}
 
 

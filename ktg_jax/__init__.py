@@ -1,4 +1,4 @@
-"""ktg_jax: Knowledge Transfer Graphs in JAX (see SPEC.md for the formulas)."""
+"""ktg_jax: Knowledge Transfer Graphs in JAX (see docs/papers.md for the formulas)."""
 
 from ktg_jax import classic
 from ktg_jax import gates

@@ -1,4 +1,4 @@
-"""Attention maps and the ch.4 attention-crop edge losses (SPEC §2).
+"""Attention maps and the ch.4 attention-crop edge losses (docs/papers.md §2).
 
 Maps are ``[..., B, H, W]`` (leading population/edge axes optional); every loss
 returns one value per sample, ``[..., B]``, and takes the *source* first (the
@@ -22,12 +22,10 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
-
-from ktg_jax import losses as prob_losses
 
 # Crop sizes of thesis §4.4.1 / paper 004 §4: ResNet (AT map of the last
 # stage) and ABN (attention-branch map).
@@ -37,7 +35,7 @@ _EPS = 1e-12
 
 
 def at_map(features, p: float = 2.0):
-  """Attention-Transfer map ``Q = sum_c |A_c|^p`` (SPEC §2, thesis eq 2.11).
+  """Attention-Transfer map ``Q = sum_c |A_c|^p`` (docs/papers.md §2, thesis eq 2.11).
 
   Zagoruyko & Komodakis 2017; p is not printed in the thesis, p = 2 here.
   ``features``: float[..., H, W, C] (NHWC) -> float[..., H, W].
@@ -134,79 +132,3 @@ def att_cosine(source_map, target_map,
   """
   return _over_sizes(lambda qs, qt: jnp.sum(qs * qt, axis=-1),
                      source_map, target_map, sizes)
-
-
-# --- the six ch.4 edge-loss designs (thesis §4.3.2, Fig. 4.5; 004 §3.2) ------
-
-COMPONENTS = ("kl", "prob_cosine", "att_mse", "att_cosine")
-
-
-class Design(NamedTuple):
-  id: int
-  name: str
-  components: tuple[str, ...]   # summed, eq 4.11: L' = L_p + L_map
-
-
-# The ids are the array encoding in an edge table: never reorder, only append.
-DESIGNS: tuple[Design, ...] = (
-    Design(0, "prob+", ("kl",)),                          # eq 4.6
-    Design(1, "prob-", ("prob_cosine",)),                 # eq 4.7
-    Design(2, "att+", ("att_mse",)),                      # eq 4.8
-    Design(3, "att-", ("att_cosine",)),                   # eq 4.9
-    Design(4, "prob+att+", ("kl", "att_mse")),            # eq 4.6 + 4.8
-    Design(5, "prob-att-", ("prob_cosine", "att_cosine")),  # eq 4.7 + 4.9
-)
-DESIGN_BY_NAME = {d.name: d for d in DESIGNS}
-# DESIGN_MASK[d, c] = 1 if design d sums component c (COMPONENTS order).
-DESIGN_MASK = tuple(tuple(float(c in d.components) for c in COMPONENTS)
-                    for d in DESIGNS)
-
-
-def components(source_outputs, target_outputs, sizes: Sequence[int]):
-  """The four ch.4 per-sample components, stacked on a last axis of 4.
-
-  ``*_outputs``: dicts with "logits" [..., B, C] and "attention" [..., B, H, W];
-  returns float[..., B, 4] in ``COMPONENTS`` order.
-  """
-  zs, zt = source_outputs["logits"], target_outputs["logits"]
-  qs, qt = source_outputs["attention"], target_outputs["attention"]
-  parts = (prob_losses.kl(zs, zt, 0.0), prob_losses.prob_cosine(zs, zt, 0.0),
-           att_mse(qs, qt, sizes), att_cosine(qs, qt, sizes))
-  shape = jnp.broadcast_shapes(*(p.shape for p in parts))
-  return jnp.stack([jnp.broadcast_to(p, shape) for p in parts], axis=-1)
-
-
-def design_loss(design, source_outputs, target_outputs,
-                sizes: Sequence[int] = CROP_SIZES["resnet"]):
-  """Per-sample loss of a ch.4 design: the sum of its components (eq 4.11).
-
-  ``design``: a name of ``DESIGNS`` (static) or int[...] ids (data, one per
-  edge: every component is computed once and the design selects by a mask).
-  Returns float[..., B].
-
-  Example:
-    >>> import jax.numpy as jnp
-    >>> out = {"logits": jnp.zeros((2, 3)), "attention": jnp.ones((2, 3, 3))}
-    >>> design_loss("prob-att-", out, out, sizes=(3,)).round(4).tolist()
-    [2.0, 2.0]
-  """
-  if isinstance(design, str):
-    if design not in DESIGN_BY_NAME:
-      raise ValueError(f"design={design!r}; allowed: {list(DESIGN_BY_NAME)}")
-    design = DESIGN_BY_NAME[design].id
-  parts = components(source_outputs, target_outputs, sizes)
-  mask = jnp.asarray(DESIGN_MASK, parts.dtype)[jnp.asarray(design)]  # [..., 4]
-  return jnp.sum(parts * mask[..., None, :], axis=-1)
-
-
-def design_fn(name: str, sizes: Sequence[int] = CROP_SIZES["resnet"]):
-  """``fn(source_outputs, target_outputs, param) -> [..., B]`` for one design,
-  the edge-loss signature of the core (``param`` unused)."""
-  if name not in DESIGN_BY_NAME:
-    raise ValueError(f"name={name!r}; allowed: {list(DESIGN_BY_NAME)}")
-  sizes = tuple(sizes)
-
-  def fn(source_outputs, target_outputs, param):
-    del param
-    return design_loss(name, source_outputs, target_outputs, sizes)
-  return fn

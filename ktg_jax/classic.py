@@ -1,5 +1,5 @@
 """Classic collaborative and semi-supervised methods written as KTG graphs
-(SPEC §1). ``tests/test_classic_methods.py`` proves each equal to a direct,
+(docs/papers.md §1). ``tests/test_classic_methods.py`` proves each equal to a direct,
 hand-written implementation of the method.
 
 Semi-supervised graphs name their views (``compile(..., views={...})`` gives
@@ -143,7 +143,7 @@ def fixmatch(model: str, tau: float = 0.95, weight: float = 1.0) -> GraphSpec:
   """FixMatch (Sohn et al. 2020): label CE on the weak view + a self-loop from
   the weak view to the strong one: CE to the weak argmax where its max
   probability exceeds tau (a Threshold gate), averaged over all unlabelled
-  samples (SPEC §2)."""
+  samples (docs/papers.md §2)."""
   return GraphSpec(nodes=(Node(model),), edges={
       (LABEL, 0): Edge(gates.Through(), target_view="weak"),
       (0, 0): Edge(gates.Threshold(tau), "pseudo_label", weight,

@@ -1,4 +1,4 @@
-"""Ensemble evaluation of ch.4: accuracy, ensemble, diversity, gain (SPEC §2).
+"""Ensemble evaluation of ch.4: accuracy, ensemble, diversity, gain (docs/papers.md §2).
 
 Accuracies are fractions in [0, 1] (the thesis prints %). Member logits are
 stacked on a leading axis M: ``float[M, N, C]``; labels ``int[N]``.
@@ -26,6 +26,7 @@ from ktg_jax import classic
 from ktg_jax import data as data_lib
 from ktg_jax import step
 from ktg_jax import knn
+from ktg_jax import ensemble_nodes
 
 
 def accuracy(logits, labels):
@@ -33,14 +34,9 @@ def accuracy(logits, labels):
   return jnp.mean(jnp.argmax(logits, axis=-1) == labels, axis=-1)
 
 
-def ensemble_logits(member_logits):
-  """Ensemble node (thesis eq 4.10): ``l_ens = 1/M sum_m l_m``; [M, ..., C] -> [..., C]."""
-  return jnp.mean(member_logits, axis=0)
-
-
 def ensemble_accuracy(member_logits, labels):
   """Accuracy of the mean of the members' logits (eq 4.10); [M, N, C] -> []."""
-  return accuracy(ensemble_logits(member_logits), labels)
+  return accuracy(ensemble_nodes.ensemble_logits(member_logits), labels)
 
 
 def ensemble_gain(member_logits, labels):

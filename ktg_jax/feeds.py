@@ -7,10 +7,10 @@ axis K). Chosen by the data's type (a registry, not an if-chain):
 
 * ``supervised`` (a ``ktg_jax.data.Dataset``): an epoch is a seeded
   permutation of the training split cut into full batches of ``batch_size``
-  (SPEC §5, ch.3 / ch.4).
+  (docs/papers.md §5, ch.3 / ch.4).
 * ``semi`` (a ``ktg_jax.data.semi.SemiDataset``): training length in
   iterations; an "epoch" is ``eval_every`` iterations, so ASHA's rungs fall at
-  the 1st, 2nd, 4th ... evaluation (SPEC §4, ch.5). Step ``k = e *
+  the 1st, 2nd, 4th ... evaluation (docs/papers.md §4, ch.5). Step ``k = e *
   eval_every + s`` gets ``semi.batch_at(k)``: ``batch_size`` labelled images
   and ``unlabeled_ratio * batch_size`` unlabelled ones (ch.5: 64 / 448;
   Dual Student: 31 / 97), a pure function of (member seed, k), so a resumed

@@ -1,4 +1,4 @@
-"""Gates: the weight an edge puts on its per-sample loss (SPEC §3).
+"""Gates: the weight an edge puts on its per-sample loss (docs/papers.md §3).
 
 A gate is a *schedule of the step* — a scalar function of ``t = k / k_end`` with
 ``k`` counted in iterations — times an optional *per-sample mask* that looks at
@@ -51,7 +51,7 @@ def _cutoff(t, p):
 
 
 def _linear(t, p):
-  """Positive Linear, SPEC §3 / thesis eq 3.6: t, with k counted in iterations."""
+  """Positive Linear, docs/papers.md §3 / thesis eq 3.6: t, with k counted in iterations."""
   del p
   return t
 
@@ -62,17 +62,17 @@ def _negative_linear(t, p):
 
 
 def _sine(t, p):
-  """Sine(f, phi) = 0.5 + 0.5 sin(2 pi f t + phi), SPEC §3."""
+  """Sine(f, phi) = 0.5 + 0.5 sin(2 pi f t + phi), docs/papers.md §3."""
   return 0.5 + 0.5 * jnp.sin(2.0 * jnp.pi * p[..., 0] * t + p[..., 1])
 
 
 def _positive_gamma(t, p):
-  """Positive-Gamma = t ** gamma (SPEC §3; this project's convention, see there)."""
+  """Positive-Gamma = t ** gamma (docs/papers.md §3; this project's convention, see there)."""
   return jnp.power(t, p[..., 0])
 
 
 def _negative_gamma(t, p):
-  """Negative-Gamma = (1 - t) ** gamma (SPEC §3; this project's convention)."""
+  """Negative-Gamma = (1 - t) ** gamma (docs/papers.md §3; this project's convention)."""
   return jnp.power(1.0 - t, p[..., 0])
 
 

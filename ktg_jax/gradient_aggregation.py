@@ -1,4 +1,4 @@
-"""Gradient aggregation of K transfer losses, PCGrad-style (SPEC §2, thesis §4.3.3).
+"""Gradient aggregation of K transfer losses, PCGrad-style (docs/papers.md §2, thesis §4.3.3).
 
 Ensemble compression (thesis §4.3.3, §4.4.6, Tables 4.9-4.11) learns a student
 from K teachers with one transfer loss each; two losses *conflict* when their

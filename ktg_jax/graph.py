@@ -1,6 +1,6 @@
 """Graph specs: nodes, gated edges, views, validation, JSON, the edge table.
 
-A ``GraphSpec`` is data (SPEC §1). Its *structure* — node kinds and models, the
+A ``GraphSpec`` is data (docs/papers.md §1). Its *structure* — node kinds and models, the
 edge slots with their views and samples, the loss kinds — is what a compiled
 step is specialised on; its *edge table* — gate kind and parameters and loss
 kind of every edge — becomes arrays that the step reads at run time, so graphs
@@ -103,14 +103,14 @@ class GraphSpec:
 
   def node_kinds(self) -> tuple[str, ...]:
     """Each node's effective kind: a node whose incoming edges are all Cutoff
-    becomes its kind's ``when_cut`` (a trainable node is frozen, SPEC §1)."""
+    becomes its kind's ``when_cut`` (a trainable node is frozen, docs/papers.md §1)."""
     live = {t for (_, t), e in self.edges.items() if e.gate.name != "cutoff"}
     cut = lambda n: nodes_lib.KINDS[n.kind].when_cut
     return tuple(cut(n) if cut(n) and i not in live else n.kind
                  for i, n in enumerate(self.nodes))
 
   def frozen_nodes(self) -> tuple[int, ...]:
-    """Nodes that never learn and are loaded from a checkpoint (SPEC §1)."""
+    """Nodes that never learn and are loaded from a checkpoint (docs/papers.md §1)."""
     return tuple(i for i, k in enumerate(self.node_kinds())
                  if nodes_lib.KINDS[k].loaded_frozen)
 

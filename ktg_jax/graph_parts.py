@@ -1,4 +1,4 @@
-"""The parts of a graph spec (SPEC §1): ``Node``, ``Edge``, the edge table
+"""The parts of a graph spec (docs/papers.md §1): ``Node``, ``Edge``, the edge table
 the step reads, the slots it computes, and the names of the label source,
 the default view and the sample sets. ``ktg_jax.graph`` assembles them into
 a ``GraphSpec`` (and re-exports them); ``ktg_jax.graph_rules`` checks them."""
@@ -14,7 +14,7 @@ import numpy as np
 from ktg_jax import gates as gates_lib
 
 LABEL = "label"
-LABEL_LOSS = "ce"  # KL(onehot(y) || p_t) is the label cross-entropy (SPEC §2).
+LABEL_LOSS = "ce"  # KL(onehot(y) || p_t) is the label cross-entropy (docs/papers.md §2).
 DEFAULT_VIEW = "default"
 SAMPLES = ("all", "labeled", "unlabeled")
 DEFAULT_EMA_DECAY = 0.999  # ch.5 / Mean Teacher (Node.decay of an ema node)
@@ -72,7 +72,7 @@ class Node:
 
 @dataclasses.dataclass(frozen=True)
 class Edge:
-  """A gated loss from a source to a target node (SPEC §1, §2).
+  """A gated loss from a source to a target node (docs/papers.md §1, §2).
 
   ``loss``: "ce" on label edges; a name of ``losses.BY_NAME`` on node edges
   (default "kl"). ``loss_param``: the loss's parameter (KD temperature); None =

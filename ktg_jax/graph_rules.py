@@ -1,4 +1,4 @@
-"""The rules a graph spec obeys (SPEC §1-§2), checked when it is built.
+"""The rules a graph spec obeys (docs/papers.md §1-§2), checked when it is built.
 
 Each broken rule raises ``GraphSpecError`` naming the field, the value and
 what is allowed: node kinds and their fields (``canonical_nodes``), edge

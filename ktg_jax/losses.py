@@ -1,8 +1,8 @@
-"""Per-sample edge losses (SPEC §2), a registry by name, and batch reductions.
+"""Per-sample edge losses (docs/papers.md §2), a registry by name, and batch reductions.
 
 Every loss takes the *source* logits (already ``stop_gradient``-ed by the
 caller), the *target* logits and a scalar parameter, and returns one value per
-sample; gating and the batch reduction happen afterwards (SPEC §2: "per sample,
+sample; gating and the batch reduction happen afterwards (docs/papers.md §2: "per sample,
 then gated, then reduced over the batch"). All work in log space through
 ``log_softmax``: no ``+1e-10`` in a log.
 
@@ -32,13 +32,13 @@ def cross_entropy(labels, target_logits):
 
 
 def kl(source_logits, target_logits, param):
-  """``KL(p_s || p_t) = sum_c p_s^c (log p_s^c - log p_t^c)``, T = 1 (SPEC §2)."""
+  """``KL(p_s || p_t) = sum_c p_s^c (log p_s^c - log p_t^c)``, T = 1 (docs/papers.md §2)."""
   del param
   return _kl_with_temperature(source_logits, target_logits, 1.0)
 
 
 def kd(source_logits, target_logits, temperature):
-  """Hinton KD: ``T^2 KL(softmax(z_s / T) || softmax(z_t / T))`` (SPEC §2)."""
+  """Hinton KD: ``T^2 KL(softmax(z_s / T) || softmax(z_t / T))`` (docs/papers.md §2)."""
   return jnp.asarray(temperature) ** 2 * _kl_with_temperature(
       source_logits, target_logits, temperature)
 
@@ -71,7 +71,7 @@ def consistency_mse(source_logits, target_logits, param):
 
 
 def pseudo_label(source_logits, target_logits, param):
-  """``CE(onehot(argmax p_s), p_t)`` (ch.5, SPEC §2: Pseudo-Label; with a
+  """``CE(onehot(argmax p_s), p_t)`` (ch.5, docs/papers.md §2: Pseudo-Label; with a
   Threshold gate on the edge it is FixMatch's masked term)."""
   del param
   return cross_entropy(jnp.argmax(source_logits, axis=-1), target_logits)
@@ -170,7 +170,7 @@ REDUCTIONS = ("mean", "sum")
 
 
 def reduce_batch(per_sample, reduction: str):
-  """SPEC §2: 'mean' over the batch (reference code; masked samples still count
+  """docs/papers.md §2: 'mean' over the batch (reference code; masked samples still count
   in the denominator) or 'sum' (thesis eq 3.2). Reduces the last axis."""
   if reduction == "mean":
     return jnp.mean(per_sample, axis=-1)

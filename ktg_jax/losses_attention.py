@@ -1,4 +1,4 @@
-"""The ch.4 attention edge losses as registered loss kinds (SPEC §2, thesis §4.3).
+"""The ch.4 attention edge losses as registered loss kinds (docs/papers.md §2, thesis §4.3).
 
 Importing ``ktg_jax`` registers them in ``ktg_jax.losses`` (after the
 probability losses, in the fixed order below: ids are stable). The six
@@ -21,7 +21,7 @@ attention design is two kinds, one per model family of the *source* node
 ``kind_name(design, source_model)`` picks the kind. Ensemble compression
 (thesis §4.3.3) adds ``kd_att_mse[_abn]``: Hinton KD at temperature
 ``loss_param`` plus the attention MSE (``kd`` alone is the probability-only
-transfer). Attention MSE is the mean over crop pixels (SPEC §2 leaves it open;
+transfer). Attention MSE is the mean over crop pixels (docs/papers.md §2 leaves it open;
 ``attention.att_mse``).
 
 Example:
@@ -56,11 +56,6 @@ def kind_name(design: str, source_model: str) -> str:
     raise ValueError(f"design={design!r}; allowed: {list(DESIGN_KINDS)}")
   stem = DESIGN_KINDS[design]
   return stem if stem in _PROB_ONLY else stem + FAMILIES[family(source_model)]
-
-
-def design_kinds(models) -> tuple[str, ...]:
-  """Every loss kind the six designs need on edges out of ``models``."""
-  return tuple(sorted({kind_name(d, m) for d in DESIGN_KINDS for m in models}))
 
 
 def _make(stem: str, sizes):

@@ -5,7 +5,7 @@ attention kinds; ids are appended, never reordered). Both read the nodes'
 ``projection`` (the embedding the learners' objectives use; equal widths at
 every ``ssl`` node) and follow the edge contract of the core: source under
 ``stop_gradient`` (the caller's), one value per sample, then gated and
-reduced over the batch (SPEC §2). Formulas, reductions and scales:
+reduced over the batch (docs/papers.md §2). Formulas, reductions and scales:
 ``ktg_jax/ssl/edges.py``.
 
 * ``dogo`` (temperature ``T``, default 0.1 as DoGo's config):

@@ -1,7 +1,7 @@
 """Peak host memory of a run: hand the compiler's freed heap back first.
 
 Compiling a KTG step on XLA:CPU allocates and frees hundreds of MiB (the
-4-node SPEC graph: ~500 MiB). glibc keeps freed small-chunk heap in its
+4-node graph of docs/papers.md §6: ~500 MiB). glibc keeps freed small-chunk heap in its
 arenas, and the step's big buffers are fresh ``mmap``s, so the first step's
 peak resident memory is "compiler leftovers + the step's buffers". Compiling
 ahead of the first step (``jit(f).lower(...).compile()`` fills jit's cache,

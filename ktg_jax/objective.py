@@ -27,7 +27,7 @@ def slot_losses(slots, edges: EdgeTable, outputs, labels, t, reduction,
   """Every node's loss from the slots' gated edge losses: the KTG objective.
 
   ``L_t = G_{y,t}(CE(y, p_t)) + G_{t,t}(L_{t,t}) + sum_{s != t} G_{s,t}(L_{s,t})``
-  (SPEC §1, thesis eq 3.3, ch.5 eq 5.9): each edge's per-sample loss gated, then
+  (docs/papers.md §1, thesis eq 3.3, ch.5 eq 5.9): each edge's per-sample loss gated, then
   reduced over the samples the edge acts on.
 
   Args:
@@ -36,7 +36,7 @@ def slot_losses(slots, edges: EdgeTable, outputs, labels, t, reduction,
     outputs: per node, a dict ``(view, part) -> output dict``.
     labels: int[B_l] labels of the labelled part.
     t: training progress k / k_end in [0, 1].
-    reduction: "mean" or "sum" over the samples (SPEC §2).
+    reduction: "mean" or "sum" over the samples (docs/papers.md §2).
     parts: samples kind -> the parts ("l", "u") it covers.
     kinds: the LossKinds the structure can select.
     num_nodes: N.

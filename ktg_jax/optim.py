@@ -1,4 +1,4 @@
-"""The optimizers of the published protocols (SPEC §5) as optax chains."""
+"""The optimizers of the published protocols (docs/papers.md §5) as optax chains."""
 
 from __future__ import annotations
 

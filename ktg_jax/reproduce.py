@@ -1,7 +1,7 @@
 """Thesis Table 3.2 as a protocol: rows of graphs, 5 seeds each, Welch tests.
 
 A row is a registered way to get a graph (``ROWS``): a fixed classic method
-(Vanilla, KD, DML), or a search on the validation split (SPEC §4: random
+(Vanilla, KD, DML), or a search on the validation split (docs/papers.md §4: random
 graphs + ASHA for the 4-gate and Sine spaces, Nevergrad BO without early
 stopping for gamma gates) whose best graph is then retrained. Every row is
 trained on the *full* training split with the same seeds and scored once on
@@ -9,18 +9,8 @@ the test split (``seeds.fit_seeds``); each row's result is a JSON file, so a
 killed run resumes where it stopped (and ``fit``'s checkpoints resume the
 row in progress).
 
-Each row is compared with Vanilla and with DML by Welch's t-test (unequal
-variances, thesis-style "mean ± std over 5 seeds"):
-
-  t = (m_a - m_b) / sqrt(s_a^2 / n_a + s_b^2 / n_b),
-  nu = (s_a^2/n_a + s_b^2/n_b)^2 / ((s_a^2/n_a)^2/(n_a-1) + (s_b^2/n_b)^2/(n_b-1)),
-
-two-sided p = 2 * (1 - T_nu(|t|)) (``scipy.stats.ttest_ind(equal_var=False)``).
-
-Example:
-  >>> p = welch_p([0.70, 0.71, 0.72], [0.73, 0.74, 0.75])
-  >>> 0.0 < p < 0.05
-  True
+Each row is compared with Vanilla and with DML by Welch's t-test, and
+summarised as mean ± sample std over seeds (``ktg_jax.stats``).
 """
 
 from __future__ import annotations
@@ -32,18 +22,8 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from ktg_jax import classic
+from ktg_jax import classic, stats
 from ktg_jax.graph import GraphSpec
-
-
-def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
-  """Two-sided Welch t-test p-value of mean(a) != mean(b); NaN if either
-  sample has fewer than 2 values or both have zero variance."""
-  from scipy import stats  # pylint: disable=import-outside-toplevel
-  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-  if len(a) < 2 or len(b) < 2 or (a.var() == 0 and b.var() == 0):
-    return float("nan")
-  return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
 class Context(NamedTuple):
@@ -170,27 +150,18 @@ def table(results: dict) -> list[dict]:
   out = []
   for name, r in results.items():
     acc = 100 * np.asarray(r["per_seed"], np.float64)
+    s = stats.summarize(acc)
     row = dict(name=name, label=ROWS[name].label, method=ROWS[name].method,
                nodes=ROWS[name].nodes, graph_nodes=r.get("graph_nodes", ""),
-               mean=float(acc.mean()), n=len(acc),
-               std=float(acc.std(ddof=1)) if len(acc) > 1 else float("nan"),
+               mean=s.mean, n=s.n, std=s.std,
                per_seed=[float(x) for x in acc], seconds=r.get("seconds"))
     for base in BASELINES:
       other = results.get(base)
       row[f"p_vs_{base}"] = (float("nan") if other is None or base == name
-                             else welch_p(r["per_seed"], other["per_seed"]))
+                             else stats.welch_p(r["per_seed"],
+                                                other["per_seed"]))
     out.append(row)
   return out
-
-
-def _num(x, fmt):
-  return "—" if x is None or (isinstance(x, float) and math.isnan(x)) \
-      else format(x, fmt)
-
-
-def format_p(x):
-  """A p-value: 4 decimals, or 2 significant digits below 0.001."""
-  return _num(x, ".2g" if x is not None and 0 <= x < 1e-3 else ".4f")
 
 
 def markdown(rows: list[dict], published: dict | None = None) -> str:
@@ -204,8 +175,9 @@ def markdown(rows: list[dict], published: dict | None = None) -> str:
         f" ± {pub[1]:.2f}" if pub[1] is not None else ""))
     lines.append(
         f"| {r['label']} | {r['graph_nodes']} | {r['mean']:.2f} ± "
-        f"{_num(r['std'], '.2f')} (n={r['n']}) | {format_p(r['p_vs_vanilla'])}"
-        f" | {format_p(r['p_vs_dml'])} | {pub} |")
+        f"{stats.format_number(r['std'], '.2f')} (n={r['n']}) | "
+        f"{stats.format_p(r['p_vs_vanilla'])} | "
+        f"{stats.format_p(r['p_vs_dml'])} | {pub} |")
   return "\n".join(lines)
 
 

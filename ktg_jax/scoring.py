@@ -1,7 +1,7 @@
 """How ``fit`` scores a graph: which split, which metric, which node.
 
 The evaluation split ("val" for search and model selection, "test" only
-for final numbers, SPEC §4), a node's score (``EVAL_METRICS``: top-1 of its
+for final numbers, docs/papers.md §4), a node's score (``EVAL_METRICS``: top-1 of its
 logits, or KNN of its features for ssl nodes), the graph's score from its
 nodes' (``SCORES``: the target node, or the best one), the epochs that are
 evaluated (``evaluates``), and the ensemble report of an ensemble target.

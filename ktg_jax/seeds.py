@@ -1,11 +1,12 @@
-"""The same graph trained with several seeds: mean ± std (SPEC §4: 5 seeds).
+"""The same graph trained with several seeds: mean ± std (docs/papers.md §4: 5 seeds).
 
 The seeds are a population of ``training.fit`` (one loop: per-seed metrics,
 pictures, variables, one checkpoint, resume); ``strategy`` (sequential or
 vmap) only changes speed, not numbers (``ktg_jax.population.STRATEGY``).
 
 The spread is the *sample* standard deviation over seeds (``ddof=1``), as the
-papers' "mean ± std over 5 seeds"; it is NaN for a single seed.
+papers' "mean ± std over 5 seeds"; it is NaN for a single seed
+(``ktg_jax.stats``, the convention of every table).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ktg_jax import training
+from ktg_jax import stats, training
 
 
 class SeedsResult(NamedTuple):
@@ -30,9 +31,8 @@ def summarize(seeds: Sequence[int], histories: list,
               strategy: str) -> SeedsResult:
   """Mean and sample std (ddof=1) of the final target accuracy per seed."""
   final = np.asarray([h[-1]["target_accuracy"] for h in histories])
-  std = float(final.std(ddof=1)) if len(final) > 1 else float("nan")
-  return SeedsResult(tuple(seeds), final, float(final.mean()), std,
-                     histories, strategy)
+  s = stats.summarize(final)
+  return SeedsResult(tuple(seeds), final, s.mean, s.std, histories, strategy)
 
 
 def fit_seeds(spec, data, config, seeds: Sequence[int], workdir=None,

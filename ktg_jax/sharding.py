@@ -14,8 +14,8 @@ Two mesh axes, used alone or together (a 2-D mesh), none changing the step:
 On a 2-D mesh ``(population, data)`` a population's batch ``[K, B, ...]`` is
 split over both axes and its state over ``population`` only. The same code
 runs over the devices of several hosts after ``jax.distributed.initialize``
-(see ``experiments/train.py --coordinator``): ``global_batch`` assembles the
-global batch from each process's local rows.
+(see ``experiments/train.py --coordinator``): ``place`` puts each process's
+own rows of a host batch on its devices.
 
 * ``node`` (``ktg_jax.node_axis``): a graph's learning nodes of one
   architecture stacked on a leading node axis and split over devices; nodes
@@ -173,24 +173,3 @@ def initialize(coordinator_address: str | None, num_processes: int | None,
                              coordinator_bind_address=bind_address)
   return True
 
-
-def global_batch(local_batch, mesh_: Mesh, population: bool = False):
-  """Multi-host: this process's rows of the batch -> one global array per key
-  (rows of process p follow those of process p-1, ``jax.process_index``)."""
-  sharding = NamedSharding(mesh_, batch_spec(mesh_, population))
-  return jax.tree.map(
-      lambda x: jax.make_array_from_process_local_data(sharding, x),
-      local_batch)
-
-
-def global_replicated(tree, mesh_: Mesh):
-  """Multi-host: the same host value in every process -> a replicated array
-  (typed PRNG keys included)."""
-  sharding = NamedSharding(mesh_, P())
-
-  def put(x):
-    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-      return jax.random.wrap_key_data(put(jax.random.key_data(x)),
-                                      impl=jax.random.key_impl(x))
-    return jax.make_array_from_process_local_data(sharding, np.asarray(x))
-  return jax.tree.map(put, tree)

@@ -1,4 +1,4 @@
-"""Compile a graph spec to one pure, jitted KTG train step (SPEC §1–§3).
+"""Compile a graph spec to one pure, jitted KTG train step (docs/papers.md §1–§3).
 
 ``compile(spec, ...)`` returns ``Program(init, step, evaluate)``:
 
@@ -48,13 +48,13 @@ from ktg_jax.nodes import node_key
 from ktg_jax.plan import make_plan
 
 
-# What a step can select unless told otherwise: the probability losses of SPEC
+# What a step can select unless told otherwise: the probability losses of docs/papers.md
 # §2 that ch.3/ch.4 graphs use (cheap: a few ops on [B, C] logits per edge).
 DEFAULT_LOSS_KINDS = ("kl", "kd", "prob_cosine")
 
 
 class KTGState(NamedTuple):
-  step: Any          # int32 scalar: updates done so far (k in SPEC §3)
+  step: Any          # int32 scalar: updates done so far (k in docs/papers.md §3)
   params: dict       # "node{i}" -> params of the nodes that learn
   model_state: dict  # "node{i}" -> their non-param collections (batch_stats)
   opt_state: Any     # one optimizer over all learning nodes' params
@@ -110,7 +110,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
       (``init`` puts ``spec.edge_table()`` in the state unless given another
       table of the same structure).
     num_classes: classes of the task.
-    total_steps: k_end of the gate schedules (SPEC §3: t = k / k_end).
+    total_steps: k_end of the gate schedules (docs/papers.md §3: t = k / k_end).
     optimizer: one optax transformation for all learning nodes (elementwise
       transformations equal one optimizer per node).
     augment: ``augment(rng, images) -> images``, the default view (identity
@@ -118,7 +118,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
     views: other named views ``{name: fn(rng, images) -> images}`` that the
       spec's edges name (e.g. ``weak``, ``strong``).
     loss_kinds: the loss names the step can select besides the spec's
-      (default ``DEFAULT_LOSS_KINDS``, the probability losses of SPEC §2). A
+      (default ``DEFAULT_LOSS_KINDS``, the probability losses of docs/papers.md §2). A
       search passes its space's, so every graph drawn shares the program.
     jit: wrap ``step`` and ``evaluate`` in ``jax.jit``.
     donate: let ``step`` reuse the input state's buffers (the state passed in

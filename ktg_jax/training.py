@@ -8,7 +8,7 @@ labelled + unlabelled batches (``ktg_jax.feeds``: the data-source strategy);
 each batch goes through the one jitted KTG step (augmentation and the named
 views inside it). After every epoch:
 evaluation on ``eval_split`` ("val" for search / model selection, "test" for
-final numbers; the test split is never touched in "val" mode, SPEC §4), a
+final numbers; the test split is never touched in "val" mode, docs/papers.md §4), a
 progress line, TensorBoard + JSONL metrics, ``callback`` (True stops), and a
 checkpoint (orbax, atomic, keep N) from which ``resume=True`` continues.
 
@@ -74,7 +74,7 @@ class PopulationResult(NamedTuple):
 
 
 def default_config() -> ml_collections.ConfigDict:
-  """The knobs of ``fit`` (the ch.3 CIFAR protocol, SPEC §5, at 200 epochs),
+  """The knobs of ``fit`` (the ch.3 CIFAR protocol, docs/papers.md §5, at 200 epochs),
   and of the experiment scripts around it (data set, split, node models)."""
   return ml_collections.ConfigDict(dict(
       dataset="cifar100", val_fraction=0.2, models="resnet32",
@@ -114,7 +114,7 @@ def default_config() -> ml_collections.ConfigDict:
       # with ssl nodes (000), else "accuracy".
       eval_metric=config_dict.placeholder(str), knn_k=20,
       knn_temperature=0.07,
-      # Semi-supervised data (a SemiDataset; ktg_jax/feeds.py, SPEC §5 ch.5):
+      # Semi-supervised data (a SemiDataset; ktg_jax/feeds.py, docs/papers.md §5 ch.5):
       # labels per class (scripts), unlabelled batch = unlabeled_ratio (mu) *
       # batch_size, iterations per "epoch" (evaluation interval; None = one
       # pass over the unlabelled pool), view name -> randaugment.VIEWS kind.

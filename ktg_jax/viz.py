@@ -162,7 +162,7 @@ def draw_graph(spec: GraphSpec, path: str, title: str | None = None) -> str:
 
 
 def draw_gates(spec: GraphSpec, path: str) -> str:
-  """Every non-Cutoff edge's gate schedule over training progress t (SPEC §3).
+  """Every non-Cutoff edge's gate schedule over training progress t (docs/papers.md §3).
 
   Per-sample gates (Correct, Threshold) are drawn as their schedule (1),
   dashed: their per-sample mask depends on the data and is not shown.

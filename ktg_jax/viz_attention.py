@@ -1,4 +1,4 @@
-"""A picture of the attention maps the ch.4 edges crop (SPEC §2, thesis Fig. 4.4).
+"""A picture of the attention maps the ch.4 edges crop (docs/papers.md §2, thesis Fig. 4.4).
 
 One row per node, one column per image: the image in grey, the node's
 attention map (``outputs["attention"]``, resized to the image) over it, and

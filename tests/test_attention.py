@@ -1,4 +1,4 @@
-"""Attention maps and ch.4 crop losses against plain-numpy loops (SPEC §2)."""
+"""Attention maps and ch.4 crop losses against plain-numpy loops (docs/papers.md §2)."""
 
 import chex
 import jax
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from ktg_jax import attention
+from ktg_jax import attention, losses, losses_attention
 
 RNG = np.random.default_rng(0)
 H = W = 8
@@ -192,30 +192,30 @@ SOURCE = {"logits": ZS, "attention": SRC}
 TARGET = {"logits": ZT, "attention": TGT}
 
 
+def _design(name, source=SOURCE, target=TARGET):
+  """A design as the core runs it: the registered loss kind of a ResNet
+  source (``losses_attention.kind_name``) at its default parameter."""
+  kind = losses.BY_NAME[losses_attention.kind_name(name, "resnet8")]
+  return kind.fn(source, target, kind.default_param)
+
+
 def test_six_designs():
-  assert [d.name for d in attention.DESIGNS] == [
+  assert list(losses_attention.DESIGN_KINDS) == [
       "prob+", "prob-", "att+", "att-", "prob+att+", "prob-att-"]
-  assert [d.id for d in attention.DESIGNS] == list(range(6))
   want = np_components()
   expected = {"prob+": want["kl"], "prob-": want["prob_cosine"],
               "att+": want["att_mse"], "att-": want["att_cosine"],
               "prob+att+": want["kl"] + want["att_mse"],
               "prob-att-": want["prob_cosine"] + want["att_cosine"]}
   for name, value in expected.items():
-    got = attention.design_fn(name)(SOURCE, TARGET, 0.0)
+    got = _design(name)
     chex.assert_shape(got, (B,))
     np.testing.assert_allclose(got, value, rtol=1e-4, atol=1e-7)
-  by_id = attention.design_loss(jnp.arange(6), SOURCE, TARGET)   # [6, B]
-  chex.assert_shape(by_id, (6, B))
-  for d in attention.DESIGNS:
-    np.testing.assert_allclose(by_id[d.id], expected[d.name], rtol=1e-4,
-                               atol=1e-7)
 
 
 def test_design_gradient_reaches_target_only_through_its_components():
   def loss(zt, qt, name):
-    return attention.design_loss(name, SOURCE,
-                                 {"logits": zt, "attention": qt}).sum()
+    return _design(name, SOURCE, {"logits": zt, "attention": qt}).sum()
   g_z, g_q = jax.grad(loss, (0, 1))(ZT, TGT, "prob+")
   assert np.abs(g_z).max() > 0 and np.all(g_q == 0)
   g_z, g_q = jax.grad(loss, (0, 1))(ZT, TGT, "att-")
@@ -224,6 +224,4 @@ def test_design_gradient_reaches_target_only_through_its_components():
 
 def test_design_errors():
   with pytest.raises(ValueError, match="design='kl'"):
-    attention.design_loss("kl", SOURCE, TARGET)
-  with pytest.raises(ValueError, match="name='x'"):
-    attention.design_fn("x")
+    losses_attention.kind_name("kl", "resnet8")

@@ -1,4 +1,4 @@
-"""Gates against an independent numpy reference (SPEC §3)."""
+"""Gates against an independent numpy reference (docs/papers.md §3)."""
 
 import math
 
@@ -10,7 +10,7 @@ from ktg_jax import gates
 
 T = np.linspace(0.0, 1.0, 101)
 
-# Independent reference: the SPEC §3 table written directly in numpy.
+# Independent reference: the docs/papers.md §3 table written directly in numpy.
 REFERENCE = {
     "through": lambda t, p: np.ones_like(t),
     "cutoff": lambda t, p: np.zeros_like(t),
@@ -48,7 +48,7 @@ def test_encoded_schedules_match_typed_gates():
 
 
 def test_sine_special_cases():
-  """SPEC §3: Sine reproduces Through, Cutoff and a smooth Linear."""
+  """docs/papers.md §3: Sine reproduces Through, Cutoff and a smooth Linear."""
   np.testing.assert_allclose(gates.Sine(0.0, math.pi / 2).schedule(T), 1.0,
                              atol=1e-6)
   np.testing.assert_allclose(gates.Sine(0.0, 1.5 * math.pi).schedule(T), 0.0,
@@ -61,7 +61,7 @@ def test_sine_special_cases():
 
 
 def test_gamma_limits():
-  """gamma -> 0: Through; gamma = 1: Linear; gamma -> inf: Cutoff (SPEC §3)."""
+  """gamma -> 0: Through; gamma = 1: Linear; gamma -> inf: Cutoff (docs/papers.md §3)."""
   inner = T[1:-1]
   assert np.all(np.asarray(gates.PositiveGamma(0.01).schedule(inner)) > 0.95)
   assert np.all(np.asarray(gates.NegativeGamma(0.01).schedule(inner)) > 0.95)

@@ -1,4 +1,4 @@
-"""PCGrad aggregation against a plain-numpy projection (SPEC §2, thesis §4.3.3)."""
+"""PCGrad aggregation against a plain-numpy projection (docs/papers.md §2, thesis §4.3.3)."""
 
 import chex
 import jax

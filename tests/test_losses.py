@@ -1,4 +1,4 @@
-"""Per-sample losses against numpy references, and their gradients (SPEC §2)."""
+"""Per-sample losses against numpy references, and their gradients (docs/papers.md §2)."""
 
 import jax
 import jax.numpy as jnp

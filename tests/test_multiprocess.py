@@ -1,6 +1,6 @@
 """Two processes on this machine (``jax.distributed`` over 127.0.0.1, CPU gloo
-collectives): a data-parallel KTG step — each process holding half of the
-batch — equals the one-process step on the whole batch, to 1e-5; and so does
+collectives): a data-parallel KTG step — each process placing its half of the
+batch (``sharding.place``, what ``training.fit`` uses) — equals the one-process step on the whole batch, to 1e-5; and so does
 ``training.fit`` run by both processes into one workdir (what
 ``experiments/train.py --coordinator_address=...`` does), with its orbax
 checkpoints and process 0's metrics."""
@@ -42,6 +42,7 @@ COMMON = textwrap.dedent("""
 WORKER = COMMON + textwrap.dedent("""
     import sys
     import jax
+    from jax.sharding import PartitionSpec
     from ktg_jax import sharding
     port, pid, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     # What experiments/train.py --coordinator_address=... does.
@@ -52,11 +53,16 @@ WORKER = COMMON + textwrap.dedent("""
     program, batch = setup()
     state = program.init(jax.random.key(7), batch["image"])  # same in both
     mesh = sharding.mesh("data")
-    state = sharding.global_replicated(state, mesh)
-    half = len(batch["label"]) // 2
-    mine = {k: v[pid * half:(pid + 1) * half] for k, v in batch.items()}
-    batch = sharding.global_batch(mine, mesh)
+    state = sharding.place(state, mesh, PartitionSpec())
+    host = batch
+    batch = sharding.place(host, mesh, sharding.batch_spec(mesh, False))
     assert batch["image"].shape[0] == 16  # the global batch
+    half = len(batch["label"]) // 2   # this process holds its half only
+    assert [s.data.shape[0] for s in batch["image"].addressable_shards] == [
+        half]
+    np.testing.assert_array_equal(
+        batch["label"].addressable_data(0),
+        host["label"][pid * half:(pid + 1) * half])
     step = jax.jit(program.step)
     for _ in range(2):
       state, metrics = step(state, batch)

@@ -1,7 +1,7 @@
 """The node-split step (``ktg.compile(..., node_mesh=)``, ktg_jax/node_axis.py)
 equals the one-device step to 1e-5: losses, params, optimizer state and
 BatchNorm statistics after 2 steps, on forced host CPU devices: a 4-node DML
-graph of small_cnn on 2 devices (two nodes per device; the state split too)
+graph of small_cnn on 2 devices (two nodes per device)
 and a heterogeneous 3-node graph (2 small_cnn + 1 resnet8) on 2; and ``fit``
 of a 2-node DML graph with ``config.node_parallel=True`` on 4 devices (the
 pair split 2 ways, copies on the other 2) equals ``fit`` without it. (Compiles dominate: each case costs two.)
@@ -56,21 +56,15 @@ SCRIPT = textwrap.dedent("""
         out.append((state, m))
       return program.init(jax.random.key(0), x[:2]), out
 
-    def check(spec, mesh, plain, stacked=False):
-      # plain: (initial state, [(state, metrics)] per step on one device).
+    def check(spec, mesh, plain):
+      # plain: (initial state, [(state, metrics)] per step on one device);
+      # the state replicated over the node devices (what fit does).
       program = ktg.compile(spec, node_mesh=mesh, **kw)
-      groups = node_axis.groups(spec)
-      if stacked:  # the state split over the node devices too
-        state = node_axis.place(plain[0], groups, mesh)
-        step = node_axis.step(program, spec, mesh)
-      else:  # the state replicated (what fit does)
-        state, step = sharding.replicate(plain[0], mesh), program.step
+      state = sharding.replicate(plain[0], mesh)
       for b, (want, m1) in zip(batches, plain[1]):
-        state, m2 = step(state, b)
-        got = (node_axis.state_from_node_axis(state, groups) if stacked
-               else state)
+        state, m2 = program.step(state, b)
         for f in ("params", "model_state", "opt_state"):
-          close(getattr(want, f), getattr(got, f))
+          close(getattr(want, f), getattr(state, f))
         for k in ("node_loss", "edge_loss", "node_accuracy"):
           close(m1[k], m2[k])
       assert any("batch_stats" in v for v in want.model_state.values())
@@ -80,17 +74,12 @@ SCRIPT = textwrap.dedent("""
     four = ktg.classic.dml(4, model="small_cnn")
     mixed = ktg.classic.dml(["small_cnn", "resnet8", "small_cnn"])
     # 4 nodes on 2 devices, two per device (applied one after the other on
-    # the CPU), the state split over them too.
-    s, program = check(four, mesh2, plain_run(four), stacked=True)
-    leaf = jax.tree.leaves(s.params["group0"])[0]
-    assert leaf.sharding.spec[0] == "node"
-    assert {sh.data.shape[0] for sh in leaf.addressable_shards} == {2}
+    # the CPU).
+    s, program = check(four, mesh2, plain_run(four))
     # the step's program holds the shard_map and its all-gather
-    text = str(jax.make_jaxpr(program.step)(
-        node_axis.state_from_node_axis(s, node_axis.groups(four)),
-        batches[0]))
+    text = str(jax.make_jaxpr(program.step)(s, batches[0]))
     assert "shard_map" in text and "all_gather" in text, text[:500]
-    lap("4 nodes, 2 devices, state split")
+    lap("4 nodes, 2 devices")
     # heterogeneous: the small_cnn pair split over 2 devices, resnet8 alone,
     # unsplit (on every device).
     assert node_axis.groups(mixed) == ((0, 2), (1,))

@@ -1,4 +1,4 @@
-"""benchmarks/published.py holds SPEC §6's numbers and prints ours beside them."""
+"""benchmarks/published.py holds docs/papers.md §6's numbers and prints ours beside them."""
 
 import os
 import sys

@@ -236,22 +236,6 @@ def test_rotate_turns_a_dot_by_30_degrees_about_the_centre():
   assert abs(abs(angle) - 30) <= 10 and np.hypot(r - 8, c - 8) == pytest.approx(4, abs=0.8)
 
 
-def test_views_grid_writes_a_png(tmp_path):
-  from ktg_jax import viz_views  # pylint: disable=import-outside-toplevel
-  images = np.random.default_rng(0).uniform(size=(3, 8, 8, 1))
-  views = {"weak": ra.make_view("weak", dataset="digits"),
-           "identity": ra.make_view("identity")}
-  path = viz_views.save_views_grid(str(tmp_path / "v.png"), images, views, KEY)
-  with open(path, "rb") as f:
-    head = f.read(8)
-  assert head == b"\x89PNG\r\n\x1a\n" and (tmp_path / "v.png").stat().st_size > 1000
-  rows = viz_views.view_rows(images, views, KEY)
-  assert list(rows) == ["original", "weak", "identity"]
-  np.testing.assert_array_equal(rows["identity"], images.astype(np.float32))
-  with pytest.raises(ValueError, match=r"views=\{\}"):
-    viz_views.save_views_grid(str(tmp_path / "w.png"), images, {}, KEY)
-
-
 def test_make_views_gives_the_cores_views_dict(batches):
   views = ra.make_views("digits")
   assert list(views) == ["weak", "strong"]

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from ktg_jax import data
+from ktg_jax import data, stats
 from ktg_jax import reproduce as rp
 from ktg_jax.data import sources
 
@@ -88,13 +88,13 @@ def _welch_numpy(a, b):
     ([50.0, 52.0, 49.0], [51.0, 50.5, 51.5, 50.0]),
     ([0.1, 0.4, 0.2, 0.3, 0.9], [0.2, 0.5, 0.1, 0.6, 0.3])])
 def test_welch_p_matches_a_numpy_reference(a, b):
-  assert rp.welch_p(a, b) == pytest.approx(_welch_numpy(a, b), abs=1e-4)
-  assert rp.welch_p(a, b) == pytest.approx(rp.welch_p(b, a))
+  assert stats.welch_p(a, b) == pytest.approx(_welch_numpy(a, b), abs=1e-4)
+  assert stats.welch_p(a, b) == pytest.approx(stats.welch_p(b, a))
 
 
 def test_welch_p_degenerate_and_rows():
-  assert math.isnan(rp.welch_p([0.5], [0.4, 0.6]))
-  assert math.isnan(rp.welch_p([0.5, 0.5], [0.5, 0.5]))
+  assert math.isnan(stats.welch_p([0.5], [0.4, 0.6]))
+  assert math.isnan(stats.welch_p([0.5, 0.5], [0.5, 0.5]))
   with pytest.raises(ValueError, match="allowed"):
     rp.check_rows(["vanilla", "nope"])
 
@@ -105,7 +105,7 @@ def test_summary_reads_the_table_a_run_wrote(tmp_path):
   path = tmp_path / "table.json"
   path.write_text(json.dumps(rp.table(results)))
   text = rp.summary(str(path), ["vanilla", "kd", "dml"])
-  p = rp.welch_p(results["kd"]["per_seed"], results["vanilla"]["per_seed"])
+  p = stats.welch_p(results["kd"]["per_seed"], results["vanilla"]["per_seed"])
   assert "(3 seeds a row" in text
   assert f"Vanilla: 57.50 ± 0.50 %\n" in text
   assert f"KD (T = 2, frozen aux teacher): 61.83 ± 0.76 % (Welch p vs " \

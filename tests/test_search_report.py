@@ -44,7 +44,7 @@ def test_table_round_trip(tmp_path):
 
 
 def test_random_search_samples_uniformly_and_feasibly():
-  """SPEC §4 random graphs: Nevergrad RandomSearch gives uniform gates and
+  """docs/papers.md §4 random graphs: Nevergrad RandomSearch gives uniform gates and
   U[0, 1] Sine f; the constraint keeps every proposal a valid graph."""
   space = presets.get("ch3_sine", num_nodes=2)
   s = st.searcher(space, st.PROTOCOLS["asha"], num_trials=400, workers=1)

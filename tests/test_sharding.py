@@ -109,30 +109,6 @@ SCRIPT = textwrap.dedent("""
                    .device_set) == 1
         close(one.state.params, two.state.params)
         close(one.state.model_state, two.state.model_state)
-      # The node axis (step level): the DML graph's two small_cnn nodes
-      # stacked and split over 2 devices (heterogeneous grouping: the
-      # node_axis doctest).
-      from ktg_jax import node_axis
-      groups = node_axis.groups(graphs[0])
-      assert groups == ((0, 1),), groups
-      s0 = program.init(jax.random.key(3), np.zeros((B, 12, 12, 1)))
-      mesh = sharding.mesh("node")
-      plain, stacked = s0, node_axis.place(s0, groups, mesh)
-      nstep, pstep = node_axis.step(program, graphs[0], mesh), jax.jit(
-          program.step)
-      for b in (batch(), batch()):
-        plain, m1 = pstep(plain, b)
-        stacked, m2 = nstep(stacked, b)
-      for tree in (stacked.params, stacked.model_state):
-        for leaf in jax.tree.leaves(tree["group0"]):
-          assert leaf.shape[0] == 2 and leaf.sharding.spec[0] == "node"
-          assert {s.data.shape[0] for s in leaf.addressable_shards} == {1}
-      assert set(stacked.params) == {"group0"}
-      back = node_axis.state_from_node_axis(stacked, groups)
-      close(plain.params, back.params)
-      close(plain.model_state, back.model_state)
-      close(plain.opt_state, back.opt_state)
-      close(m1["node_loss"], m2["node_loss"])
     print("OK", n)
 """)
 

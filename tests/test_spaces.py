@@ -1,4 +1,4 @@
-"""Search spaces: sizes (SPEC §4), sample -> spec validity, preset constraints."""
+"""Search spaces: sizes (docs/papers.md §4), sample -> spec validity, preset constraints."""
 
 import math
 
@@ -14,7 +14,7 @@ from ktg_jax.search import space_ops
 
 
 @pytest.mark.parametrize("name,plain,thesis", [
-    ("ch3_4gates", 2_359_296, 1_179_648),   # SPEC §4: N=3, M=3, G=4
+    ("ch3_4gates", 2_359_296, 1_179_648),   # docs/papers.md §4: N=3, M=3, G=4
     ("003_A", 78_732, 39_366),              # 003 Table 1
     ("003_B", 19_683, 9_842),
     ("003_C", 2_187, 1_094),

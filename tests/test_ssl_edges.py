@@ -1,4 +1,5 @@
-"""DoGo / DisCo edge losses (ktg_jax.ssl.edges) against numpy references."""
+"""DoGo / DisCo edge losses (ktg_jax.ssl.edges, registered as loss kinds by
+ktg_jax.losses_ssl) against numpy references."""
 
 import chex
 import jax
@@ -7,7 +8,9 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
+from ktg_jax import losses
 from ktg_jax.ssl import edges as E
+from ktg_jax.ssl.objectives import PROJECTION
 
 B, D = 6, 5
 TOL = dict(rtol=1e-5, atol=1e-6)
@@ -92,7 +95,7 @@ def test_disco_matches_numpy_and_gradient():
   s, t = rand(50, B, D), rand(51, B, D)
   u = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)
   ref = np.sum((u(t) - u(s)) ** 2, axis=-1)
-  got = E.disco({E.FEATURES: s}, {E.FEATURES: t}, 0.0)
+  got = losses.BY_NAME["disco"].fn({PROJECTION: s}, {PROJECTION: t}, 0.0)
   chex.assert_shape(got, (B,))
   np.testing.assert_allclose(got, ref, **TOL)
   cos = np.sum(u(t) * u(s), -1)
@@ -105,9 +108,9 @@ def test_disco_matches_numpy_and_gradient():
 
 def test_edges_under_caller_stop_gradient_and_jit():
   s, t = rand(60, B, D), rand(61, B, D)
-  for kind in E.EDGES:
+  for kind in (losses.BY_NAME["dogo"], losses.BY_NAME["disco"]):
     fn = jax.jit(lambda s, t, kind=kind: jnp.mean(kind.fn(
-        {E.FEATURES: jax.lax.stop_gradient(s)}, {E.FEATURES: t},
+        {PROJECTION: jax.lax.stop_gradient(s)}, {PROJECTION: t},
         kind.default_param)))
     gs, gt = jax.grad(fn, argnums=(0, 1))(s, t)
     np.testing.assert_array_equal(gs, 0.0)
@@ -115,7 +118,5 @@ def test_edges_under_caller_stop_gradient_and_jit():
 
 
 def test_errors_name_argument_and_allowed_values():
-  with pytest.raises(ValueError, match="edge='kd'.*disco.*dogo"):
-    E.get("kd")
   with pytest.raises(ValueError, match="width 5 != target width 4"):
     E.disco_mse(rand(0, B, 5), rand(1, B, 4))

@@ -47,7 +47,7 @@ def edge_table_only(n, live):
   return table
 
 
-# --- the objective against a plain numpy loop over edges (SPEC §1-§3) --------
+# --- the objective against a plain numpy loop over edges (docs/papers.md §1-§3) --------
 
 def np_softmax(z):
   e = np.exp(z - z.max(-1, keepdims=True))

@@ -1,6 +1,6 @@
-"""Thesis ch.3 CIFAR protocol (SPEC §5): SGD + Nesterov, lr 0.1, momentum 0.9,
+"""Thesis ch.3 CIFAR protocol (docs/papers.md §5): SGD + Nesterov, lr 0.1, momentum 0.9,
 batch 64, 200 epochs, lr / 10 every 60 epochs, pad-4 crop + flip; weight decay
-is not stated, the public code uses 5e-4. Split 40,000 / 10,000 (SPEC §4).
+is not stated, the public code uses 5e-4. Split 40,000 / 10,000 (docs/papers.md §4).
 
 Pass ``--config=experiments/configs/ch3_cifar.py:cifar10`` for CIFAR-10.
 """

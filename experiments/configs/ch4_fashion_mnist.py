@@ -1,6 +1,6 @@
 """The ch.4 ensemble protocol sized for a 2-core CPU (not a published one).
 
-Thesis ch.4 (SPEC §5): momentum SGD lr 0.1, wd 1e-4, batch 16, 300 epochs,
+Thesis ch.4 (docs/papers.md §5): momentum SGD lr 0.1, wd 1e-4, batch 16, 300 epochs,
 lr x0.1 at 150 and 225 (``ch4_cifar.py``). Here: Fashion-MNIST, the first
 2,000 images of each official split, 3 ResNet-8 members, 4 epochs, batch 64,
 lr 0.05 half-cosine (batch 16 and a step schedule do not fit 4 epochs), the

@@ -1,4 +1,4 @@
-"""Thesis ch.5 diverse space protocol (SPEC §5, Table 5.2; Dual Student's).
+"""Thesis ch.5 diverse space protocol (docs/papers.md §5, Table 5.2; Dual Student's).
 
 CIFAR-100: labelled batch 31, unlabelled 97 (mu = 97 / 31 is not an integer:
 we use 3 -> 93, the nearest), lr 0.2, weight decay 2e-4, SGD momentum 0.9 +

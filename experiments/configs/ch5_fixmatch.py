@@ -1,4 +1,4 @@
-"""Thesis ch.5 FixMatch-based space protocol (SPEC §5, Table 5.1), CIFAR-100.
+"""Thesis ch.5 FixMatch-based space protocol (docs/papers.md §5, Table 5.1), CIFAR-100.
 
 2^20 iterations, labelled batch 64, unlabelled 448 (mu = 7), lr 0.03, weight
 decay 1e-3, SGD momentum 0.9 + Nesterov; weak view = flip + crop, strong =

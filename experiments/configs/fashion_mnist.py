@@ -1,6 +1,6 @@
 """Fashion-MNIST on a CPU (the demo protocol; not a published one).
 
-SGD + Nesterov, lr 0.05 half-cosine to 0 (003's schedule, SPEC §5), weight
+SGD + Nesterov, lr 0.05 half-cosine to 0 (003's schedule, docs/papers.md §5), weight
 decay 5e-4, batch 64, random crop (pad 2) inside the step.
 """
 

@@ -1,4 +1,4 @@
-"""003 (design-space refinement) protocol (SPEC §5): the ch.3 optimizer with a
+"""003 (design-space refinement) protocol (docs/papers.md §5): the ch.3 optimizer with a
 half-cosine schedule to 0; 100 epochs while searching (200 for the final space:
 ``--config.epochs=200``)."""
 

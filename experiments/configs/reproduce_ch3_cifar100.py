@@ -1,9 +1,9 @@
-"""Thesis Table 3.2, the published protocol (SPEC §5; for CIFAR-100 and a GPU).
+"""Thesis Table 3.2, the published protocol (docs/papers.md §5; for CIFAR-100 and a GPU).
 
 ch.3: ResNet-32 target, WRN-28-2 auxiliaries, SGD + Nesterov lr 0.1 / 10 at
 epochs 60, 120, 180 of 200, batch 64, wd 5e-4, pad-4 crop + flip, 40,000 /
 10,000 split for the searches (random graphs + ASHA; gamma gates:
-Nevergrad BO without early stopping, SPEC §4), 5 seeds per row.
+Nevergrad BO without early stopping, docs/papers.md §4), 5 seeds per row.
 ``search.num_trials`` is the thesis's order of magnitude scaled to one GPU
 day per space; raise it for the full 1,500-graph searches.
 """

@@ -5,7 +5,7 @@ images side by side, 2x2 mean-pooled to 14 x 28, label = 10 x left class +
 right class; training pairs drawn from the training split only, 10,000 test
 pairs from the test split only. A 100-class stand-in for CIFAR-100: on
 10-class Fashion-MNIST DML never beat Vanilla beyond seed noise
-(/work/shared/MEASURED.md), with 100 related classes it did (28 x 56 pairs,
+(docs/measured.md), with 100 related classes it did (28 x 56 pairs,
 5,000 pairs, 20 epochs: Vanilla 71.63 ± 0.27, DML 72.50 ± 0.24).
 
 Why this scale (measured 2026-11-23 on the loaded 2-core CPU):
@@ -17,12 +17,12 @@ Why this scale (measured 2026-11-23 on the loaded 2-core CPU):
   to grow with less data. Measured on the *validation* split before any
   test number (1,600 / 400 pairs, test split sealed, 2 seeds): Vanilla
   52.50 ± 0.35 %; the DML half of that pilot was stopped for time, so this
-  regime was chosen for cost and from MEASURED.md's prior, not because a
+  regime was chosen for cost and from docs/measured.md's prior, not because a
   DML gain was seen on validation (benchmarks/FIDELITY.md says so).
 * target resnet8 (the ResNet-32 of ch.3 scaled down), aux wrn10_2 (WRN-28-2
   scaled down: one block per stage, twice the width; the larger-capacity
   auxiliary of ch.3).
-* Protocol otherwise as MEASURED.md: SGD + Nesterov lr 0.05 half-cosine,
+* Protocol otherwise as docs/measured.md: SGD + Nesterov lr 0.05 half-cosine,
   wd 5e-4, batch 64, no augmentation; KD teacher = the aux trained alone.
 * Searches (KTG rows): 20% of the training pairs held out for validation
   (1,600 / 400 pairs), 16 graphs of 15 epochs a space (``search``); rows

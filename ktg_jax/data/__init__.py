@@ -6,7 +6,7 @@ The contract other modules rely on::
   data.train.images  # float32 NHWC in [0, 1];  data.train.labels  # int32
   data.val, data.test, data.num_classes, data.name, data.split_indices
 
-The validation set is carved out of the official training set (SPEC §4: CIFAR
+The validation set is carved out of the official training set (docs/papers.md §4: CIFAR
 40,000 / 10,000, i.e. ``val_fraction=0.2`` of 50,000; 80/20 for the others);
 the official test set is used only for final numbers, never for search or
 model selection. ``sealed(data)`` replaces the test split by one that raises
@@ -45,7 +45,7 @@ class Dataset(NamedTuple):
 
 
 class TestSplitAccessError(RuntimeError):
-  """The test split of a sealed dataset was read (SPEC §4: never during search)."""
+  """The test split of a sealed dataset was read (docs/papers.md §4: never during search)."""
 
 
 class SealedSplit:
@@ -58,7 +58,7 @@ class SealedSplit:
     self.reads += 1
     raise TestSplitAccessError(
         f"{self._name}: the test split was read ({what}) but this dataset "
-        "is sealed for search / model selection (SPEC §4); use "
+        "is sealed for search / model selection (docs/papers.md §4); use "
         "eval_split='val'")
 
   def __getattr__(self, attr):
@@ -128,7 +128,7 @@ def load(name: str, *, seed: int = 0, val_fraction: float = 0.2,
       "fashion_pairs14", "digits_pairs").
     seed: seed of the train / validation split.
     val_fraction: share of the official training set held out for validation
-      (0 = train on all of it: the final retraining of SPEC §4).
+      (0 = train on all of it: the final retraining of docs/papers.md §4).
     data_dir: where the files are (Fashion-MNIST IDX folder, TFDS data_dir).
     limit: keep only the first ``limit`` examples of each official split.
   """

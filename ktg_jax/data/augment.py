@@ -2,7 +2,7 @@
 
 They run *inside* the jitted KTG step (``ktg.compile(..., augment=fn)``), so
 the host only slices arrays and the input pipeline cannot starve the step.
-All nodes see the same augmented batch (SPEC §1: one mini-batch for all).
+All nodes see the same augmented batch (docs/papers.md §1: one mini-batch for all).
 
 Example:
   >>> import jax, jax.numpy as jnp
@@ -40,7 +40,7 @@ def random_flip(rng, images):
 
 
 def crop_flip(pad: int = 4) -> Augment:
-  """Pad-``pad`` random crop + horizontal flip (SPEC §5, the CIFAR protocol)."""
+  """Pad-``pad`` random crop + horizontal flip (docs/papers.md §5, the CIFAR protocol)."""
   def augment(rng, images):
     crop_rng, flip_rng = jax.random.split(rng)
     return random_flip(flip_rng, random_crop(crop_rng, images, pad))

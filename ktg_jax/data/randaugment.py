@@ -331,7 +331,7 @@ def identity_view(dataset: str | None = None,
 
 def weak_view(dataset: str | None = None,
               augment: augment_lib.Augment | None = None) -> View:
-  """The data set's flip / crop (``ktg_jax.data.augment``; SPEC §5 weak view).
+  """The data set's flip / crop (``ktg_jax.data.augment``; docs/papers.md §5 weak view).
 
   ``augment`` given: that function; else ``dataset``'s registered
   augmentation; neither: pad-4 crop + flip (CIFAR, FixMatch's weak view).

@@ -1,9 +1,9 @@
 """Semi-supervised data: N labels per class, an unlabelled pool, resumable batches.
 
 From a ``Dataset`` (``ktg_jax.data.load``) whose official training set is
-already cut into train / val (SPEC §4), the *train* split is cut again:
+already cut into train / val (docs/papers.md §4), the *train* split is cut again:
 ``per_class`` labelled examples per class (seeded) and the rest, labels
-hidden, as the unlabelled pool (FixMatch / SPEC ch.5: CIFAR-100 with 400 /
+hidden, as the unlabelled pool (FixMatch / docs/papers.md §5: CIFAR-100 with 400 /
 2,500 / 10,000 labels = 4 / 25 / 100 per class). The validation split stays
 labelled and apart: it never enters either set. Test stays official.
 
@@ -152,7 +152,7 @@ def batch_at(semi: SemiDataset, step: int, batch_size: int, mu: int,
   """Batch ``step``: ``{"image", "label", "unlabeled_image"}`` numpy arrays.
 
   ``batch_size`` labelled examples and ``mu * batch_size`` unlabelled images
-  (FixMatch: B = 64, mu = 7 -> 448; SPEC §5), a pure function of
+  (FixMatch: B = 64, mu = 7 -> 448; docs/papers.md §5), a pure function of
   ``(seed, step)``.
   """
   if batch_size < 1 or mu < 0:

@@ -113,7 +113,7 @@ def _avg_pool(x: np.ndarray, k: int) -> np.ndarray:
 def paired(data_dir=None, limit=None, *, base: str = "fashion_mnist",
            seed: int = 0, pool: int = 1, test_pairs: int | None = None) -> Raw:
   """A 100-class stand-in for CIFAR-100 built offline from a 10-class
-  source (MEASURED.md: the collaborative effect shows with 100 related
+  source (docs/measured.md: the collaborative effect shows with 100 related
   classes, not with 10): each image is two ``base`` images side by side
   (H x 2W), label = 10 x left class + right class. Training pairs are
   drawn (seed ``seed``) only from ``base``'s training split, test pairs

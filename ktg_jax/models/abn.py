@@ -1,7 +1,7 @@
 """Attention Branch Network (Fukui et al., CVPR 2019) on a CIFAR ResNet-(6n+2).
 
 The ch.4 ensemble nodes (thesis §4.4.1, paper 004) are ABNs; their attention
-map is what the attention edges crop (SPEC §2, ``ktg_jax.attention``).
+map is what the attention edges crop (docs/papers.md §2, ``ktg_jax.attention``).
 
 Layout, as the authors' CIFAR code (machine-perception-robotics-group/
 attention_branch_network, ``models/cifar/resnet.py`` at 5e41878), with this
@@ -24,7 +24,7 @@ Bottleneck blocks from depth 44 and 1x1-conv shortcuts; here BasicBlock and
 option A at every depth, as ``CifarResNet``.
 
 Bypass: ``abn_resnet{6n+2}`` is ABN as published (``residual=True``); the
-thesis' ch.4 models drop the bypass ("バイパス処理は行わない", §4.4.1, SPEC
+thesis' ch.4 models drop the bypass ("バイパス処理は行わない", §4.4.1, docs/papers.md
 §2): ``abn_resnet{6n+2}_nobypass``. Training an ABN adds the label CE of
 ``attention_logits`` to that of ``logits`` (ABN eq 1): ``LABEL_OUTPUTS``, which
 the step's label edges read (``models.label_outputs``).

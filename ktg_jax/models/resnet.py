@@ -64,7 +64,7 @@ class CifarResNet(nn.Module):
 
 
 def attention_map(feature_map):
-  """Attention-Transfer map of a stage, ``Q = sum_c |A_c|^2`` (SPEC §2, eq 2.11
+  """Attention-Transfer map of a stage, ``Q = sum_c |A_c|^2`` (docs/papers.md §2, eq 2.11
   with p = 2): float[B, H, W, C] -> float[B, H, W]."""
   return jnp.sum(jnp.square(feature_map), axis=-1)
 

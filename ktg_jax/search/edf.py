@@ -3,7 +3,7 @@
 003 refines a design space by eye: for the graphs a search sampled, plot the
 EDF of their error, one curve per value of one hyper-parameter (an edge's gate,
 a node's model); a value whose curve lies higher/left (more graphs with low
-error) is kept, the others dropped (SPEC §4):
+error) is kept, the others dropped (docs/papers.md §4):
 
   F(e) = (1/n) sum_i 1[e_i < e]
 
@@ -46,7 +46,7 @@ class Curve(NamedTuple):
 
 def evaluate(errors: np.ndarray, e) -> np.ndarray:
   """``F(e) = (1/n) sum_i 1[e_i < e]`` at every point of ``e`` (sorted
-  ``errors``; strict inequality as in SPEC §4)."""
+  ``errors``; strict inequality as in docs/papers.md §4)."""
   errors = np.sort(np.asarray(errors, np.float64))
   if len(errors) == 0:
     raise ValueError("errors=[] is invalid; allowed: at least one error")

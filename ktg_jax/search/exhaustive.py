@@ -33,6 +33,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from ktg_jax import stats
 from ktg_jax.search import fingerprint
 from ktg_jax.search import space_ops
 
@@ -158,16 +159,17 @@ def run(space: space_ops.Space, data, config, output_dir: str, *,
 
 
 def by_graph(records: Sequence[dict]) -> list[dict]:
-  """Per graph: its point, the scores over seeds, their mean and std."""
+  """Per graph: its point, the scores over seeds, their mean and sample std
+  (``ktg_jax.stats``: ddof 1, NaN for one seed)."""
   groups: dict[int, list] = {}
   for r in records:
     groups.setdefault(r["index"], []).append(r)
   out = []
   for i, rs in sorted(groups.items()):
     scores = np.array([r["score"] for r in rs])
-    out.append({"index": i, "point": rs[0]["point"], "n": len(rs),
-                "mean": float(scores.mean()), "std": float(scores.std()),
-                "scores": scores.tolist()})
+    s = stats.summarize(scores)
+    out.append({"index": i, "point": rs[0]["point"], "n": s.n,
+                "mean": s.mean, "std": s.std, "scores": scores.tolist()})
   return out
 
 

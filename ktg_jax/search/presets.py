@@ -1,4 +1,4 @@
-"""The papers' search spaces (SPEC §4-§5), by name: ``get(name, num_nodes)``.
+"""The papers' search spaces (docs/papers.md §4-§5), by name: ``get(name, num_nodes)``.
 
 Thesis ch.3 (4 gates, Sine), 000 (gamma gates; self-supervised learners),
 003's design spaces A, B, C, X, ch.4's ensemble space, ch.5's FixMatch and
@@ -42,7 +42,7 @@ def ch3_sine(num_nodes: int = 3) -> SearchSpace:
 
 def gamma(num_nodes: int = 2) -> SearchSpace:
   """000: ResNet32 target, WRN28-2 aux, each edge Positive- or Negative-Gamma
-  with gamma log-uniform in [0.01, 100] (gates.py convention, SPEC §3)."""
+  with gamma log-uniform in [0.01, 100] (gates.py convention, docs/papers.md §3)."""
   return SearchSpace("gamma", num_nodes, "resnet32", ("wrn28_2",),
                      ("positive_gamma", "negative_gamma"),
                      description="000, gamma gates for BO")
@@ -62,7 +62,7 @@ def ssl000(num_nodes: int = 2) -> SearchSpace:
 
 
 def _space_003(variant: str, num_nodes: int = 3) -> SearchSpace:
-  """003 Table 1 (SPEC §5). Node 0 = the paper's m1 (target), 1, 2 = m2, m3.
+  """003 Table 1 (docs/papers.md §5). Node 0 = the paper's m1 (target), 1, 2 = m2, m3.
 
   A: no constraint (2^2 * 3^9 / 2 = 39,366); B: + m2 = m3 = WRN28-2 (9,842);
   C: + label->aux edges Through (1,094); X: + aux->target edges equal, in
@@ -116,7 +116,7 @@ def fixmatch_space(model: str = "wrn28_2") -> SemiSpace:
   unlabelled) in the 5 gates x EMA->0 consistency in {Through, Cutoff,
   Positive / Negative Linear} (4; the EMA teacher's confidence mask is the
   self-loop's job). Fig 5.4 itself is not in our text of the thesis: this split
-  of 60 is our reconstruction (SPEC §5)."""
+  of 60 is our reconstruction (docs/papers.md §5)."""
   return SemiSpace(
       "ch5_fixmatch", 2, model, (model,),
       fixed={"model_1": model, "loss_0_1": "ema", "gate_0_1": "through",
@@ -170,7 +170,7 @@ PRESETS = {
 }
 # The ch.5 presets: trained on labelled + unlabelled data (labels_per_class).
 SEMI_SUPERVISED = ("ch5_fixmatch", "ch5_diverse", "ch5_tiny")
-# Graphs a ch.5 search evaluates (SPEC §5): FixMatch space exhaustively.
+# Graphs a ch.5 search evaluates (docs/papers.md §5): FixMatch space exhaustively.
 NUM_GRAPHS = {"ch5_fixmatch": 60, "ch5_diverse": 1500}
 
 

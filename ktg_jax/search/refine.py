@@ -1,7 +1,7 @@
 """Design-space refinement as data (003): constraints narrowing a space step by step.
 
 003 reads EDF curves (``search/edf.py``), keeps the better values and narrows
-the space A -> B -> C -> X (SPEC §5), each step adding constraints to the last:
+the space A -> B -> C -> X (docs/papers.md §5), each step adding constraints to the last:
 
 * B: both auxiliaries take the strong model (m2 = m3 = WRN28-2);
 * C: + the label -> auxiliary edges are Through;
@@ -14,7 +14,7 @@ presets 003_B/C/X) or a CPU-sized one with other model names.
 
 Sizes and 003's counting. 003 prints 39,366 -> 9,842 -> 1,094 -> 486.
 ``SearchSpace.size`` gives the plain product of the free choices and the thesis's
-``ceil(plain / 2)`` (SPEC §4): A 78,732 / 39,366; B 19,683 / 9,842; C 2,187 /
+``ceil(plain / 2)`` (docs/papers.md §4): A 78,732 / 39,366; B 19,683 / 9,842; C 2,187 /
 1,094; X 486 / 243. So 003 prints the /2 count for A, B, C and the *plain*
 count for X (``CONVENTION_003``): X is searched exhaustively, every one of its
 486 graphs trained, which is what we do too.

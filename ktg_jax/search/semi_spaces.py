@@ -1,4 +1,4 @@
-"""The ch.5 (semi-supervised) search space, as data (SPEC §4, §5 ch.5).
+"""The ch.5 (semi-supervised) search space, as data (docs/papers.md §4, §5 ch.5).
 
 A ``SemiSpace`` is a graph of N nodes (node 0 the target) whose every edge —
 label -> node, node -> node *and self-loops* (ch.5 eq 5.9:
@@ -37,8 +37,8 @@ from ktg_jax.graph import LABEL, Node
 from ktg_jax.search import space_ops
 from ktg_jax.search.space_ops import Choice, EdgeOption
 
-EMA_DECAY = 0.999      # SPEC §1, ch.5
-TAU = 0.95             # FixMatch's threshold (SPEC §2)
+EMA_DECAY = 0.999      # docs/papers.md §1, ch.5
+TAU = 0.95             # FixMatch's threshold (docs/papers.md §2)
 CH5_GATES = ("through", "cutoff", "linear", "negative_linear", "threshold")
 
 # loss option -> the Edge fields it sets (views and samples); "ema" is no loss.

@@ -403,7 +403,7 @@ class Space:
     return self.infeasible(
         f"every edge into node {i} is Cutoff, so it is a frozen pre-trained "
         f"node, and pretrained_checkpoints has no checkpoint for model "
-        f"{model!r} (SPEC §1)")
+        f"{model!r} (docs/papers.md §1)")
 
   def _made_by(self, values, hook: str, model: str) -> Node | None:
     """The node the first node option's ``hook`` makes (None: none does);

@@ -1,4 +1,4 @@
-"""The KTG search space of ch.3, ch.4, 000, 002 and 003, as data (SPEC §4).
+"""The KTG search space of ch.3, ch.4, 000, 002 and 003, as data (docs/papers.md §4).
 
 A ``SearchSpace`` is a graph of ``num_nodes`` nodes (node 0 the target) whose
 every edge — label -> node and node -> node — carries a gate from ``gates``
@@ -25,7 +25,7 @@ set:
 * ``ensemble`` (ch.4): an ensemble node of all model nodes is appended as the
   target (the score).
 
-Frozen nodes (SPEC §1, 002). A node whose incoming edges are all Cutoff never
+Frozen nodes (docs/papers.md §1, 002). A node whose incoming edges are all Cutoff never
 learns; the core requires it to be a frozen, label-pre-trained node with a
 checkpoint (``space_ops``'s rule, stated once): an auxiliary node that ends up
 all-Cutoff becomes ``Node(model, checkpoint=pretrained_checkpoints[model])``

@@ -5,7 +5,7 @@ graph -> ``training.fit``, a report per epoch) and ``packs.run_pack_trial``
 (K points trained as populations). Each prepares its process the same way
 (``prepare``: the shared JAX compilation cache, the GPU allocator share),
 loads the sealed data of ``Settings`` (``load_data``: the test split cannot
-be read during a search, SPEC §4) and the training config in search mode
+be read during a search, docs/papers.md §4) and the training config in search mode
 (``train_config``).
 
 Example:

@@ -1,4 +1,4 @@
-"""Structure search on Ray Tune: Nevergrad proposes graphs, ASHA stops them (SPEC §4).
+"""Structure search on Ray Tune: Nevergrad proposes graphs, ASHA stops them (docs/papers.md §4).
 
 Ray does the engineering — trial scheduling over workers, resources, failure
 handling, the trial database and resuming; this module only wires it to KTG:
@@ -7,7 +7,7 @@ handling, the trial database and resuming; this module only wires it to KTG:
   ``training.fit`` (the one training loop) on the train split, with a callback
   that ``tune.report``s the target node's *validation* accuracy after every
   epoch. The data set is ``data.sealed``: a trial that read the test split
-  would fail (SPEC §4: the test set is never used during search).
+  would fail (docs/papers.md §4: the test set is never used during search).
 * the *searcher* = ``NevergradSearch`` over the space's parametrization, with
   ``space_ops.Feasible`` registered as a cheap constraint (no all-Cutoff target,
   no frozen node without a checkpoint).

@@ -5,7 +5,6 @@
 """
 
 from ktg_jax.ssl import edges, objectives
-from ktg_jax.ssl.edges import EDGES
 from ktg_jax.ssl.objectives import OBJECTIVES
 
-__all__ = ["EDGES", "OBJECTIVES", "edges", "objectives"]
+__all__ = ["OBJECTIVES", "edges", "objectives"]

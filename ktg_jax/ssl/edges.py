@@ -1,9 +1,9 @@
-"""Per-sample transfer losses between self-supervised nodes (paper 000, SPEC §2).
+"""Per-sample transfer losses between self-supervised nodes (paper 000, docs/papers.md §2).
 
-Both follow the core's edge contract ``fn(source_outputs, target_outputs,
-param) -> float[..., B]``: the outputs are the nodes' dicts, the source is
-already ``stop_gradient``-ed by the caller, and gating and the batch reduction
-happen afterwards (SPEC §2: per sample, then gated, then reduced).
+``ktg_jax.losses_ssl`` registers both as edge-loss kinds of the core's
+contract ``fn(source_outputs, target_outputs, param) -> float[..., B]``: the
+source is already ``stop_gradient``-ed by the caller, and gating and the batch
+reduction happen afterwards (docs/papers.md §2: per sample, then gated, then reduced).
 
 * **DoGo** (Bhat et al. 2021, "Distill on the Go", refs [2] of 000): each node's
   cosine-similarity matrix between its embeddings of view a (rows) and view b
@@ -39,8 +39,6 @@ Example:
 """
 
 from __future__ import annotations
-
-from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -89,34 +87,5 @@ def disco_mse(source, target):
   return jnp.sum((_unit(target) - _unit(source)) ** 2, axis=-1)
 
 
-def disco(source_outputs: dict, target_outputs: dict, param):
-  """DisCo edge loss per sample on ``FEATURES`` (view a); ``param`` unused."""
-  del param
-  return disco_mse(source_outputs[FEATURES], target_outputs[FEATURES])
-
-
-class EdgeKind(NamedTuple):
-  """One SSL edge loss: same fields as ``ktg_jax.losses.LossKind`` less the id
-  (the core assigns ids when it appends these to its table)."""
-  name: str
-  fn: Callable  # (source_outputs, target_outputs, param) -> [..., B]
-  param_name: str | None
-  default_param: float
-
-
-EDGES: tuple[EdgeKind, ...] = (
-    EdgeKind("dogo", dogo, "temperature", DOGO_TEMPERATURE),
-    EdgeKind("disco", disco, None, 0.0),
-)
-BY_NAME = {e.name: e for e in EDGES}
-
-
-def get(name: str) -> EdgeKind:
-  if name not in BY_NAME:
-    raise ValueError(f"edge={name!r}; allowed: {sorted(BY_NAME)}")
-  return BY_NAME[name]
-
-
-__all__ = ["BY_NAME", "DOGO_TEMPERATURE", "EDGES", "EdgeKind", "FEATURES",
-           "FEATURES_B", "disco", "disco_mse", "dogo", "dogo_kl", "get",
-           "similarity_log_probs"]
+__all__ = ["DOGO_TEMPERATURE", "FEATURES", "FEATURES_B", "disco_mse", "dogo",
+           "dogo_kl", "similarity_log_probs"]

@@ -6,7 +6,7 @@ An ``ssl`` node (``Node(model, kind="ssl", learner=name)``, ``name`` one of
 batch. Its **own term** is its method's objective on those views, and it sits
 in the node's *label slot*: the edge ``("label", i)`` carries the objective
 instead of the cross-entropy, gated like any label edge (Through, Cutoff,
-Positive-/Negative-Gamma, SPEC §3)::
+Positive-/Negative-Gamma, docs/papers.md §3)::
 
     L_i = G_{y,i}(L_own(a, b)) + sum_s G_{s,i}(L_{s,i})
 

@@ -1,6 +1,6 @@
 """The seven self-supervised learners of paper 000 as pure loss functions.
 
-Each method's own objective (SPEC §2 "Self-supervised edges", §5 (000)) is a
+Each method's own objective (docs/papers.md §2 "Self-supervised edges", §5 (000)) is a
 small pure function of the embeddings of two augmented views ``a`` and ``b``
 of one batch (and, for MoCo and DINO, of its extra state: the key queue, the
 teacher centre). Everything is a batch-mean scalar: these are a node's own
