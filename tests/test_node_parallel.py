@@ -151,6 +151,6 @@ def test_node_mesh_refuses_bad_meshes_and_groups():
   chunks = ((("default", "l"),), (("other", "l"),))
   with pytest.raises(ValueError, match="different chunks.*allowed"):
     node_axis.forwards(nodes, None, {}, {}, chunks, None, mesh)
-  ssl = tuple(("ssl",) + n[1:] for n in nodes)
+  ssl = tuple(n._replace(kind="ssl", learner="simclr") for n in nodes)
   with pytest.raises(ValueError, match=r"kinds \['ssl'\]; allowed"):
     node_axis.forwards(ssl, None, {}, {}, chunks[:1] * 2, None, mesh)
