@@ -19,6 +19,7 @@ from typing import Sequence
 
 from ktg_jax import gates
 from ktg_jax.graph import LABEL, Edge, GraphSpec, Node
+from ktg_jax import losses_attention
 
 
 def vanilla(model: str = "resnet32") -> GraphSpec:
@@ -79,7 +80,6 @@ def compression(student: str, teachers: Sequence[str],
   1..K the teachers, the target the student; ``label``: a label edge
   Through. Gradient aggregation is ``compile(..., aggregate="pcgrad")``.
   """
-  from ktg_jax import losses_attention  # pylint: disable=import-outside-toplevel
   if source not in COMPRESSION_SOURCES:
     raise ValueError(f"source={source!r}; allowed: {list(COMPRESSION_SOURCES)}")
   if len(teachers) != len(checkpoints) or len(teachers) < 1:

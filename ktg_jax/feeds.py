@@ -43,6 +43,7 @@ import numpy as np
 from ktg_jax.data import randaugment
 from ktg_jax.data import semi as semi_lib
 from ktg_jax.graph import DEFAULT_VIEW
+from ktg_jax import data as data_lib
 
 
 class Feed(NamedTuple):
@@ -77,7 +78,6 @@ def views(dataset: str, config, specs: Sequence) -> dict:
 
 
 def _supervised(data, config, seeds, specs) -> Feed:
-  from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
   train, b = data.train, config.batch_size
   spe = len(train.labels) // b
   if spe < 1:

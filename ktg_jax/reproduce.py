@@ -24,6 +24,8 @@ import numpy as np
 
 from ktg_jax import classic, stats
 from ktg_jax.graph import GraphSpec
+from ktg_jax import data as data_lib
+from ktg_jax import training
 
 
 class Context(NamedTuple):
@@ -79,7 +81,6 @@ BASELINES = ("vanilla", "dml")  # every row is tested against these
 def load_data(config, val_fraction: float):
   """The protocol's data set (``config.dataset`` / ``limit`` / ``data_dir``)
   with ``val_fraction`` of the training split held out (0 = final runs)."""
-  from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
   return data_lib.load(config.dataset, seed=0, val_fraction=val_fraction,
                        data_dir=config.get("data_dir"),
                        limit=config.get("limit"))
@@ -87,7 +88,6 @@ def load_data(config, val_fraction: float):
 
 def train_config(config):
   """``config``'s fields that ``training.fit`` knows, over its defaults."""
-  from ktg_jax import training  # pylint: disable=import-outside-toplevel
   cfg = training.default_config()
   cfg.update({k: v for k, v in config.items() if k in cfg})
   return cfg
@@ -98,7 +98,6 @@ def teacher_runner(config, workdir: str) -> Callable[[], str]:
   training split (one seed, ``config.teacher_seed``), trained once into
   ``workdir/teacher`` (resumable) and reused; returns its variables' path."""
   def teacher() -> str:
-    from ktg_jax import training  # pylint: disable=import-outside-toplevel
     run = os.path.join(workdir, "teacher")
     path = os.path.join(run, "variables", "node0")
     if not os.path.exists(os.path.join(run, "done")):

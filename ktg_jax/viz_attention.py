@@ -29,6 +29,7 @@ from matplotlib.patches import Rectangle  # pylint: disable=wrong-import-positio
 import numpy as np  # pylint: disable=wrong-import-position
 
 from ktg_jax import attention  # pylint: disable=wrong-import-position
+from ktg_jax import models
 
 COLORS = ("#e63946", "#f4a261", "#2a9d8f", "#457b9d")
 
@@ -37,7 +38,6 @@ def node_maps(spec, variables: dict, images, num_classes: int) -> dict:
   """``{"node i (model)": float[B, h, w]}`` of the nodes in ``variables``
   (node index -> its variables) whose model has an attention output, in
   inference mode."""
-  from ktg_jax import models  # pylint: disable=import-outside-toplevel
   out = {}
   for i, v in sorted(variables.items()):
     model = spec.nodes[i].model

@@ -64,6 +64,7 @@ import jax
 import jax.numpy as jnp
 
 from ktg_jax.data import augment as augment_lib
+from ktg_jax.data import ssl_views
 
 View = Callable[[jax.Array, jax.Array], jax.Array]
 Op = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
@@ -366,7 +367,6 @@ def ssl_view(dataset: str | None = None, **kw) -> View:
   grayscale images no saturation / hue / grayscale): crop 0.08-1, flip,
   brightness / contrast jitter. ``kw``: ``ViewConfig`` fields."""
   del dataset
-  from ktg_jax.data import ssl_views  # pylint: disable=import-outside-toplevel
   return ssl_views.ssl_view(ssl_views.ViewConfig(**kw))
 
 

@@ -50,6 +50,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import numpy as np
 
 from ktg_jax.search import edf
+from ktg_jax.search import spaces
 
 
 class TableError(ValueError):
@@ -166,7 +167,6 @@ def load(path: str, params: Mapping[str, Sequence] | None = None,
 
 def space_params(space) -> dict[str, tuple]:
   """``{name: options}`` of a ``spaces.SearchSpace`` of choices only."""
-  from ktg_jax.search import spaces  # pylint: disable=import-outside-toplevel
   out = {}
   for k, d in spaces.parameters(space).items():
     if not isinstance(d, spaces.Choice):

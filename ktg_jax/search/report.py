@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ktg_jax.search import space_ops
+from ktg_jax.graph import GraphSpec
 
 TABLE = "trials.csv"
 BEST_JSON = "best_graph.json"
@@ -204,7 +205,6 @@ def plot_scores(trials: list[TrialRecord], path: str, title: str = "") -> str:
 def write_outputs(trials: list[TrialRecord], output_dir: str,
                   title: str = "") -> dict:
   """Table, best graph (JSON + picture) and score plot; returns their paths."""
-  from ktg_jax.graph import GraphSpec  # pylint: disable=import-outside-toplevel
   paths = {"table": write_table(trials, os.path.join(output_dir, TABLE)),
            "scores": plot_scores(trials, os.path.join(output_dir, SCORES_PNG),
                                  title)}

@@ -22,6 +22,9 @@ from ray import tune
 
 from ktg_jax.search import space_ops
 from ktg_jax.search.progress import METRIC, TIME_ATTR
+from ktg_jax import training
+from ktg_jax import data as data_lib
+from ktg_jax.data import semi
 
 
 class Settings(NamedTuple):
@@ -45,7 +48,6 @@ class SearchError(ValueError):
 
 def train_config(settings: Settings):
   """``training.default_config()`` + overrides, forced to search mode."""
-  from ktg_jax import training  # pylint: disable=import-outside-toplevel
   cfg = training.default_config()
   unknown = sorted(set(settings.train) - set(cfg.keys()))
   if unknown:
@@ -60,9 +62,7 @@ def train_config(settings: Settings):
 
 def load_data(settings: Settings):
   """The sealed data of a trial (ch.5: labelled + unlabelled)."""
-  from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
   if settings.labels_per_class is not None:  # ch.5: labelled + unlabelled
-    from ktg_jax.data import semi  # pylint: disable=import-outside-toplevel
     return data_lib.sealed(semi.load(
         settings.dataset, settings.labels_per_class, seed=settings.data_seed,
         split_seed=settings.data_seed, val_fraction=settings.val_fraction,
@@ -108,7 +108,6 @@ def prepare(settings: Settings) -> None:
 
 
 def default_fit():
-  from ktg_jax import training  # pylint: disable=import-outside-toplevel
   return training.fit
 
 
