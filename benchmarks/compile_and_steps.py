@@ -13,8 +13,8 @@ import time
 import jax
 
 import ktg_jax as ktg
-from ktg_jax import gates
-from ktg_jax.graph import LABEL
+from ktg_jax.core import gates
+from ktg_jax.core import LABEL
 
 
 def main():

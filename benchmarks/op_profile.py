@@ -135,7 +135,7 @@ def kl_ops(batch=64, classes=100):
   import jax.numpy as jnp
   import torch
   import torch.nn.functional as F
-  from ktg_jax import losses
+  from ktg_jax.core import losses
   k = jax.random.split(jax.random.PRNGKey(2), 2)
   a, b = (jax.random.normal(kk, (batch, classes)) for kk in k)
 

@@ -172,7 +172,7 @@ def run_population(args, x, y):
   import numpy as np
   import ktg_jax as ktg
   from benchmarks import harness as h
-  from ktg_jax import gates
+  from ktg_jax.core import gates
   k, models = args.population, args.population_models.split(",")
   specs = [ktg.classic.dml(models) for _ in range(k)]
   # different gates per graph: the edge tables differ, the structure does not

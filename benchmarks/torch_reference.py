@@ -27,9 +27,9 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks import torch_models
-from ktg_jax import gates as gates_lib
-from ktg_jax import losses as losses_lib
-from ktg_jax.step import node_variables
+from ktg_jax.core import gates as gates_lib
+from ktg_jax.core import losses as losses_lib
+from ktg_jax.core import node_variables
 
 # --- gates (docs/papers.md §3): the scalar schedule of t, then the per-sample mask ----
 

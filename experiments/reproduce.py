@@ -111,7 +111,7 @@ SEARCHERS = {"tune": _tune_search, "random": _random_search}
 
 def search_runner(config, workdir):
   def search(space_name: str, num_nodes: int, protocol: str):
-    from ktg_jax import graph as graph_lib  # pylint: disable=import-outside-toplevel
+    from ktg_jax.core import spec as graph_lib# pylint: disable=import-outside-toplevel
     from ktg_jax.search import presets  # pylint: disable=import-outside-toplevel
     aux = tuple(dict.fromkeys((config.target, config.aux))) if (
         space_name != "gamma") else (config.aux,)

@@ -31,11 +31,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=wrong-import-position
 from ktg_jax import classic
-from ktg_jax import gates
+from ktg_jax.core import gates
 from ktg_jax import stats
 from ktg_jax import training
 from ktg_jax.data import semi as semi_lib
-from ktg_jax.graph import GraphSpec
+from ktg_jax.core import GraphSpec
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "experiments/configs/semi_fashion.py", "semi-supervised protocol")

@@ -40,7 +40,7 @@ def main(argv):
       0.0 if _SPLIT.value == "test" else config.val_fraction),
                        data_dir=config.data_dir, limit=config.limit)
   split = data.test if _SPLIT.value == "test" else data.val
-  module = ktg.step.node_modules(spec, data.num_classes)[i]
+  module = ktg.core.step.node_modules(spec, data.num_classes)[i]
   like = module.init(jax.random.key(0), split.images[:2], train=False)
   variables = checkpoint.load_variables(
       os.path.join(_RUN.value, "variables", f"node{i}"), like)

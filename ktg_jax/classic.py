@@ -17,8 +17,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
-from ktg_jax import gates
-from ktg_jax.graph import LABEL, Edge, GraphSpec, Node
+from ktg_jax.core import gates
+from ktg_jax.core import LABEL, Edge, GraphSpec, Node
 from ktg_jax import losses_attention
 
 
@@ -121,7 +121,7 @@ def mean_teacher(model: str, weight: float = 1.0, decay: float = 0.999,
                  bn: str = "batch") -> GraphSpec:
   """Mean Teacher (Tarvainen & Valpola 2017): node 1 is the EMA of node 0;
   MSE consistency from the teacher on view b to the student on view a.
-  ``bn``: the teacher's BatchNorm statistics (``ktg_jax.nodes``)."""
+  ``bn``: the teacher's BatchNorm statistics (``ktg_jax.core.nodes``)."""
   a, b = views
   return GraphSpec(nodes=(Node(model), Node(kind="ema", of=0, decay=decay,
                                             bn=bn)),

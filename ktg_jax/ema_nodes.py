@@ -1,7 +1,7 @@
 """The ``ema`` node kind (ch.5, Mean Teacher): an averaged copy of a node.
 
 ``Node(kind="ema", of=j, decay=a, bn=...)`` holds, after every update k,
-``a_k * ema + (1 - a_k) * theta_j`` (``ktg_jax.nodes.ema_update``, the one
+``a_k * ema + (1 - a_k) * theta_j`` (``ktg_jax.core.nodes.ema_update``, the one
 averaging rule), ``a_k = min(1 - 1/(k+1), a)`` (``ema_decay_at``). It takes no
 gradient and no incoming edge; it starts as a copy of node ``of``.
 
@@ -18,7 +18,7 @@ statistics, after 200 iterations: docs, ch.5), so ``"own"`` is the choice
 for short runs.
 
 Example:
-  >>> from ktg_jax import nodes
+  >>> from ktg_jax.core import nodes
   >>> nodes.KINDS["ema"].learns, nodes.KINDS["ema"].fields
   (False, ('of',))
 """
@@ -28,8 +28,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ktg_jax import nodes
-from ktg_jax.graph_parts import Node, _err, _is_int, _is_real
+from ktg_jax.core import nodes
+from ktg_jax.core.parts import Node, _err, _is_int, _is_real
 
 EMA_BN_MODES = ("batch", "running", "own")
 

@@ -6,7 +6,7 @@ so as a target it is the score of an ensemble KTG (ch.4), and as a source it
 distils the ensemble's distribution (Table 4.9).
 
 Example:
-  >>> from ktg_jax import nodes
+  >>> from ktg_jax.core import nodes
   >>> k = nodes.KINDS["ensemble"]
   >>> k.has_model, k.learns, k.fields
   (False, False, ('members',))
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ktg_jax import nodes
-from ktg_jax.graph_parts import Node, _err, _is_int
+from ktg_jax.core import nodes
+from ktg_jax.core.parts import Node, _err, _is_int
 
 
 def ensemble_logits(member_logits):

@@ -24,7 +24,7 @@ import numpy as np
 
 from ktg_jax import classic
 from ktg_jax import data as data_lib
-from ktg_jax import step
+from ktg_jax.core import step
 from ktg_jax import knn
 from ktg_jax import ensemble_nodes
 

@@ -42,7 +42,7 @@ import numpy as np
 
 from ktg_jax.data import randaugment
 from ktg_jax.data import semi as semi_lib
-from ktg_jax.graph import DEFAULT_VIEW
+from ktg_jax.core import DEFAULT_VIEW
 from ktg_jax import data as data_lib
 
 

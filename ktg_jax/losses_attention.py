@@ -1,6 +1,6 @@
 """The ch.4 attention edge losses as registered loss kinds (docs/papers.md §2, thesis §4.3).
 
-Importing ``ktg_jax`` registers them in ``ktg_jax.losses`` (after the
+Importing ``ktg_jax`` registers them in ``ktg_jax.core.losses`` (after the
 probability losses, in the fixed order below: ids are stable). The six
 edge-loss designs of thesis Fig. 4.5 map to loss kinds:
 
@@ -27,7 +27,7 @@ transfer). Attention MSE is the mean over crop pixels (docs/papers.md §2 leaves
 Example:
   >>> kind_name("prob+att+", "abn_resnet8")
   'prob_kl_att_mse_abn'
-  >>> from ktg_jax import losses
+  >>> from ktg_jax.core import losses
   >>> losses.BY_NAME["att_mse"].reads
   ('logits', 'attention')
 """
@@ -35,7 +35,7 @@ Example:
 from __future__ import annotations
 
 from ktg_jax import attention
-from ktg_jax import losses
+from ktg_jax.core import losses
 
 FAMILIES = {"resnet": "", "abn": "_abn"}   # crop-size family -> name suffix
 # Design name -> the loss-kind stem (probability-only designs need no sizes).

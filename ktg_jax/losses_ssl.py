@@ -1,6 +1,6 @@
 """DoGo and DisCo as registered edge-loss kinds between ``ssl`` nodes (000).
 
-Importing ``ktg_jax`` registers them in ``ktg_jax.losses`` (after the ch.4
+Importing ``ktg_jax`` registers them in ``ktg_jax.core.losses`` (after the ch.4
 attention kinds; ids are appended, never reordered). Both read the nodes'
 ``projection`` (the embedding the learners' objectives use; equal widths at
 every ``ssl`` node) and follow the edge contract of the core: source under
@@ -19,7 +19,7 @@ reduced over the batch (docs/papers.md §2). Formulas, reductions and scales:
 
 Example:
   >>> import jax
-  >>> from ktg_jax import losses
+  >>> from ktg_jax.core import losses
   >>> z = {"projection": jax.random.normal(jax.random.key(0), (3, 4))}
   >>> [round(float(v), 6) for v in losses.BY_NAME["disco"].fn(z, z, 0.0)]
   [0.0, 0.0, 0.0]
@@ -27,7 +27,7 @@ Example:
 
 from __future__ import annotations
 
-from ktg_jax import losses
+from ktg_jax.core import losses
 from ktg_jax.ssl import edges
 from ktg_jax.ssl.learner import PAIRED
 from ktg_jax.ssl.objectives import PROJECTION

@@ -46,10 +46,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec as P
 
-from ktg_jax import nodes as nodes_lib
+from ktg_jax.core import nodes as nodes_lib
 from ktg_jax import sharding
-from ktg_jax.graph import GraphSpec
-from ktg_jax.nodes import node_key
+from ktg_jax.core.spec import GraphSpec
+from ktg_jax.core.nodes import node_key
 
 
 def groups(spec: GraphSpec) -> tuple[tuple[int, ...], ...]:
@@ -145,7 +145,7 @@ def group_forward(module, variables: list, x, mesh_):
 
 
 def forwards(nodes, modules, params, model_state, chunks, x_of, mesh_):
-  """The ``forward`` hook of ``ktg_jax.step``: every split group's nodes'
+  """The ``forward`` hook of ``ktg_jax.core.step``: every split group's nodes'
   ``(outputs, new_model_state)`` by node index, from one ``group_forward``.
 
   Args:

@@ -33,8 +33,8 @@ from jax.sharding import PartitionSpec as P
 
 from ktg_jax import memory
 from ktg_jax import sharding
-from ktg_jax.graph import GraphSpec
-from ktg_jax.step import compile as compile_graph
+from ktg_jax.core import GraphSpec
+from ktg_jax.core import compile as compile_graph
 
 STRATEGY = {"cpu": "sequential", "gpu": "vmap", "tpu": "vmap"}
 STRATEGIES = ("sequential", "vmap")

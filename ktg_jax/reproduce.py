@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 
 from ktg_jax import classic, stats
-from ktg_jax.graph import GraphSpec
+from ktg_jax.core import GraphSpec
 from ktg_jax import data as data_lib
 from ktg_jax import training
 

@@ -10,9 +10,9 @@ import os
 import numpy as np
 
 from ktg_jax import checkpoint
-from ktg_jax import nodes as nodes_lib
-from ktg_jax.nodes import node_key
-from ktg_jax.step import node_variables
+from ktg_jax.core import nodes as nodes_lib
+from ktg_jax.core.nodes import node_key
+from ktg_jax.core import node_variables
 
 
 class Logs:

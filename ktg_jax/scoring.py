@@ -24,9 +24,9 @@ import numpy as np
 
 from ktg_jax import data as data_lib
 from ktg_jax import evaluation
-from ktg_jax import nodes as nodes_lib
-from ktg_jax.graph import GraphSpec
-from ktg_jax.step import node_modules, node_variables
+from ktg_jax.core import nodes as nodes_lib
+from ktg_jax.core import GraphSpec
+from ktg_jax.core import node_modules, node_variables
 
 
 # The score of a graph from its nodes' accuracies [N] (ch.5's FixMatch space:

@@ -50,7 +50,7 @@ from ktg_jax import run_files
 from ktg_jax import scoring
 from ktg_jax import sharding
 from ktg_jax.data import augment as augment_lib
-from ktg_jax.graph import GraphSpec
+from ktg_jax.core import GraphSpec
 
 Callback = Callable[[int, dict], "bool | None"]
 

@@ -25,8 +25,8 @@ import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 from matplotlib.patches import FancyArrowPatch  # pylint: disable=wrong-import-position
 
-from ktg_jax import losses as losses_lib
-from ktg_jax.graph import LABEL, GraphSpec  # pylint: disable=wrong-import-position
+from ktg_jax.core import losses as losses_lib
+from ktg_jax.core import LABEL, GraphSpec  # pylint: disable=wrong-import-position
 
 TARGET_COLOR, NODE_COLOR, FROZEN_COLOR, LABEL_COLOR = (
     "#f4a261", "#a8dadc", "#d9d9d9", "#f1f1f1")

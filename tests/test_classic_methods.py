@@ -5,7 +5,7 @@ and every semi-supervised term has a non-zero gradient.
 The direct implementations know nothing of graphs, slots or edge tables: they
 write each method's loss from its paper. They share with the program only the
 initial variables, the rng of each view (``step.view_key``) and the BatchNorm
-convention documented in ``ktg_jax/plan.py`` (one forward over all the images
+convention documented in ``ktg_jax/core/plan.py`` (one forward over all the images
 a node sees; BN statistics do not depend on their order).
 """
 
@@ -22,7 +22,7 @@ import ktg_jax as ktg
 from ktg_jax import classic
 from ktg_jax import data
 from ktg_jax import scoring
-from ktg_jax.step import view_key
+from ktg_jax.core.step import view_key
 
 C, HW, BL, BU = 5, 8, 8, 12
 OPT = optax.sgd(0.1, momentum=0.9)

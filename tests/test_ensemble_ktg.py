@@ -14,7 +14,8 @@ import pytest
 from jax.test_util import check_grads
 
 import ktg_jax as ktg
-from ktg_jax import classic, data, losses, losses_attention, training
+from ktg_jax import classic, data, losses_attention, training
+from ktg_jax.core import losses
 
 RNG = np.random.default_rng(0)
 

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ktg_jax import gates
+from ktg_jax.core import gates
 
 T = np.linspace(0.0, 1.0, 101)
 

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ktg_jax import gradient_aggregation as ga
+from ktg_jax.core import gradient_aggregation as ga
 
 
 def np_pcgrad(g, orders=None):

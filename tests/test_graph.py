@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ktg_jax as ktg
-from ktg_jax import gates
-from ktg_jax.graph import GraphSpec, GraphSpecError, Node, Edge, LABEL
+from ktg_jax.core import gates
+from ktg_jax.core import GraphSpec, GraphSpecError, Node, Edge, LABEL
 
 
 def three_nodes(**kw):

@@ -14,9 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ktg_jax as ktg
-from ktg_jax import checkpoint, classic, gates, optim
-from ktg_jax.graph import LABEL, Edge, GraphSpec, GraphSpecError, Node
-from ktg_jax.plan import make_plan
+from ktg_jax import checkpoint, classic, optim
+from ktg_jax.core import gates
+from ktg_jax.core import LABEL, Edge, GraphSpec, GraphSpecError, Node
+from ktg_jax.core.plan import make_plan
 
 C = 5
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from ktg_jax import losses
+from ktg_jax.core import losses
 
 jax.config.update("jax_enable_x64", False)
 

@@ -13,8 +13,8 @@ import optax
 import pytest
 
 import ktg_jax as ktg
-from ktg_jax import nodes
-from ktg_jax.graph import LABEL, Edge, GraphSpec, GraphSpecError, Node
+from ktg_jax.core import nodes
+from ktg_jax.core import LABEL, Edge, GraphSpec, GraphSpecError, Node
 
 
 class RandomTeacher(nodes.NodeKind):

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import ktg_jax as ktg
-from ktg_jax import data, gates, population, seeds, training
-from ktg_jax.graph import LABEL, GraphSpec
+from ktg_jax import data, population, seeds, training
+from ktg_jax.core import gates
+from ktg_jax.core import LABEL, GraphSpec
 
 SEEDS = (0, 3)
 

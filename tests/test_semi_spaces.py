@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from ktg_jax import gates
+from ktg_jax.core import gates
 from ktg_jax.search import presets
 from ktg_jax.search import semi_spaces as ss
 from ktg_jax.search.space_ops import InfeasiblePoint, SpaceError

@@ -15,7 +15,7 @@ from ktg_jax import scoring
 from ktg_jax import training
 from ktg_jax.data import augment as augment_lib
 from ktg_jax.data import semi as semi_lib
-from ktg_jax.step import compile as compile_graph
+from ktg_jax.core import compile as compile_graph
 
 B, MU, EVERY = 8, 2, 3
 

@@ -17,8 +17,9 @@ SCRIPT = textwrap.dedent("""
     import sys
     import jax, numpy as np, optax
     import ktg_jax as ktg
-    from ktg_jax import gates, population, sharding
-    from ktg_jax.graph import LABEL, GraphSpec
+    from ktg_jax import population, sharding
+    from ktg_jax.core import gates
+    from ktg_jax.core import LABEL, GraphSpec
     n = int(sys.argv[1])
     assert len(jax.devices()) == n, jax.devices()
     other = GraphSpec(("small_cnn",) * 2, {(LABEL, 0): gates.Through(),

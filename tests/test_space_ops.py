@@ -8,7 +8,7 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 import pytest
 
-from ktg_jax.graph import LABEL, Node
+from ktg_jax.core import LABEL, Node
 from ktg_jax.search import presets
 from ktg_jax.search import space_ops
 from ktg_jax.search.space_ops import Choice, NodeOption

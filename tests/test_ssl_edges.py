@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from ktg_jax import losses
+from ktg_jax.core import losses
 from ktg_jax.ssl import edges as E
 from ktg_jax.ssl.objectives import PROJECTION
 

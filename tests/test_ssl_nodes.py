@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import ktg_jax as ktg
-from ktg_jax import LABEL, Edge, GraphSpec, Node, data, gates, models, training
+from ktg_jax import LABEL, Edge, GraphSpec, Node, data, models, training
+from ktg_jax.core import gates
 from ktg_jax.models.small_cnn import SmallCNN
 from ktg_jax.ssl import learner as ssl_learner
 from ktg_jax.ssl import objectives
@@ -228,6 +229,6 @@ def test_fit_scores_ssl_graph_by_knn(digits):
 
 
 def prog_features(spec, state, images):
-  module = ktg.step.node_modules(spec, 10)[0]
+  module = ktg.core.step.node_modules(spec, 10)[0]
   return module.apply(ktg.node_variables(state, 0), images,
                       train=False)["features"]

@@ -25,7 +25,7 @@ def test_untrained_knn_matches_numpy_per_seed():
   d = data_lib.load("digits", seed=0, val_fraction=0.25, limit=160)
   got = evaluation.untrained_knn(d, "small_cnn", (0, 3), split="val", k=5,
                                 temperature=0.1)
-  module = ktg.step.node_modules(ktg.classic.ssl("small_cnn"), 10)[0]
+  module = ktg.core.step.node_modules(ktg.classic.ssl("small_cnn"), 10)[0]
   want, banks = [], []
   for seed in (0, 3):
     v = module.init(jax.random.key(seed), d.train.images[:2], train=False)

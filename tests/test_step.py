@@ -8,9 +8,10 @@ import optax
 import pytest
 
 import ktg_jax as ktg
-from ktg_jax import checkpoint, gates
-from ktg_jax.graph import LABEL, Edge, GraphSpec, Node
-from ktg_jax.step import graph_losses
+from ktg_jax import checkpoint
+from ktg_jax.core import gates
+from ktg_jax.core import LABEL, Edge, GraphSpec, Node
+from ktg_jax.core import graph_losses
 
 C = 5
 SHAPE = (8, 12, 12, 1)

@@ -29,8 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax  # noqa: E402
 
 import ktg_jax as ktg  # noqa: E402
-from ktg_jax import gates as G  # noqa: E402
-from ktg_jax.graph import Edge  # noqa: E402
+from ktg_jax.core import gates as G# noqa: E402
+from ktg_jax.core import Edge  # noqa: E402
 from benchmarks import torch_models  # noqa: E402
 from benchmarks import torch_reference  # noqa: E402
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import ktg_jax as ktg
-from ktg_jax import checkpoint, data, step, training, viz
+from ktg_jax import checkpoint, data, training, viz
+from ktg_jax.core import step
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ktg_jax.search import space_ops
-from ktg_jax.graph import GraphSpec
+from ktg_jax.core import GraphSpec
 
 TABLE = "trials.csv"
 BEST_JSON = "best_graph.json"

@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import Any, Mapping, NamedTuple
 
 from ktg_jax import ema_nodes
-from ktg_jax.graph import LABEL, Node
+from ktg_jax.core import LABEL, Node
 from ktg_jax.search import space_ops
 from ktg_jax.search.space_ops import Choice, EdgeOption
 

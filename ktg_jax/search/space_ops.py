@@ -26,7 +26,7 @@ label edges' fields). Everything else is written once, here:
   and self-loops where the family has them (ch.5 eq 5.9);
 * the gate of every edge (``gate_{e}``) and, unless the family fixes them,
   the continuous parameters of its gates (Sine f, phi; gamma; tau; ranges of
-  ``ktg_jax.gates``, docs/papers.md §3) — ``{param}_{e}``;
+  ``ktg_jax.core.gates``, docs/papers.md §3) — ``{param}_{e}``;
 * constraints as data — ``fixed`` (a parameter takes one value),
   ``narrowed`` (a choice keeps a subset of its options), ``tied`` (a
   parameter copies another): enough for 003's spaces A, B, C, X;
@@ -81,9 +81,9 @@ import math
 import types
 from typing import Any, Callable, Mapping, NamedTuple
 
-from ktg_jax import gates as gates_lib
+from ktg_jax.core import gates as gates_lib
 from ktg_jax import models as models_lib
-from ktg_jax.graph import LABEL, Edge, GraphSpec, Node
+from ktg_jax.core import LABEL, Edge, GraphSpec, Node
 
 
 class SpaceError(ValueError):

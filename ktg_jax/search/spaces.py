@@ -3,7 +3,7 @@
 A ``SearchSpace`` is a graph of ``num_nodes`` nodes (node 0 the target) whose
 every edge — label -> node and node -> node — carries a gate from ``gates``
 (label edges included) with the continuous parameters those gates bring
-(Sine f, phi; gamma; tau; ranges of ``ktg_jax.gates``), and whose auxiliary
+(Sine f, phi; gamma; tau; ranges of ``ktg_jax.core.gates``), and whose auxiliary
 nodes choose a model from ``aux_models``. It implements the one space
 protocol of ``ktg_jax.search.space_ops`` (``to_spec``, ``parameters``,
 ``sample``, ...; constraints ``fixed`` / ``narrowed`` / ``tied`` as data);
@@ -38,7 +38,7 @@ from __future__ import annotations
 from typing import Any, Mapping, NamedTuple
 
 from ktg_jax import losses_attention
-from ktg_jax.graph import LABEL, Node
+from ktg_jax.core import LABEL, Node
 from ktg_jax.search.space_ops import Choice, EdgeOption, NodeOption
 from ktg_jax.search import space_ops
 from ktg_jax.ssl import objectives as ssl_objectives

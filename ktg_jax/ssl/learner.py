@@ -33,8 +33,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ktg_jax import nodes
-from ktg_jax.graph_parts import _err
+from ktg_jax.core import nodes
+from ktg_jax.core.parts import _err
 from ktg_jax.ssl import model as ssl_model
 from ktg_jax.ssl import objectives
 

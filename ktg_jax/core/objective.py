@@ -1,6 +1,6 @@
 """The KTG objective: every node's loss from its gated incoming edge losses.
 
-``slot_losses`` is what the compiled step (``ktg_jax.step``) minimises for
+``slot_losses`` is what the compiled step (``ktg_jax.core.step``) minimises for
 the slots its structure computes; ``graph_losses`` is the same objective on
 one view of every ordered node pair and label edge (tests, the PyTorch
 equivalence harness).
@@ -11,9 +11,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ktg_jax import gates
-from ktg_jax import losses
-from ktg_jax.graph import DEFAULT_VIEW, LABEL, EdgeTable, Slot
+from ktg_jax.core import gates
+from ktg_jax.core import losses
+from ktg_jax.core.parts import DEFAULT_VIEW, LABEL, EdgeTable, Slot
 
 
 def _concat(dicts):

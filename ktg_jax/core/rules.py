@@ -7,13 +7,13 @@ keys (``canonical_key``), each edge's gate, loss, views and samples
 nodes and edges (``check_graph``).
 
 Example:
-  >>> from ktg_jax import gates
+  >>> from ktg_jax.core import gates
   >>> canonical_edge(("label", 0), Edge(gates.Through())).samples
   'labeled'
   >>> canonical_key(("label", 3), 2)
   Traceback (most recent call last):
   ...
-  ktg_jax.graph_parts.GraphSpecError: edges[('label', 3)] target=3 is invalid; allowed: node indices 0..1
+  ktg_jax.core.parts.GraphSpecError: edges[('label', 3)] target=3 is invalid; allowed: node indices 0..1
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ktg_jax import gates as gates_lib
-from ktg_jax import losses as losses_lib
+from ktg_jax.core import gates as gates_lib
+from ktg_jax.core import losses as losses_lib
 from ktg_jax import models as models_lib
-from ktg_jax import nodes as nodes_lib
-from ktg_jax.graph_parts import (DEFAULT_VIEW, LABEL, LABEL_LOSS, SAMPLES,
+from ktg_jax.core import nodes as nodes_lib
+from ktg_jax.core.parts import (DEFAULT_VIEW, LABEL, LABEL_LOSS, SAMPLES,
                                  SAME_VIEW_SELF_LOOP_LOSSES, Edge,
                                  GraphSpecError, Node, _err, _is_int,
                                  _is_real)

@@ -7,7 +7,7 @@ kind of every edge — becomes arrays that the step reads at run time, so graphs
 of one structure share one program.
 
 Nodes are indexed 0..N-1 (``target`` is the node whose accuracy counts: a
-model, an EMA or an ensemble node); node kinds are in ``ktg_jax/nodes.py``.
+model, an EMA or an ensemble node); node kinds are in ``ktg_jax/core/nodes.py``.
 The ground-truth label is the source ``"label"``. An edge not in the spec is
 Cutoff.
 
@@ -26,7 +26,7 @@ on all samples (Cutoff by default, at no extra forward), so graphs of the same
 nodes that differ only in gates share one program.
 
 Example:
-  >>> from ktg_jax import gates
+  >>> from ktg_jax.core import gates
   >>> spec = GraphSpec(nodes=[Node("small_cnn"), Node("small_cnn")],
   ...                  edges={("label", 0): gates.Through(),
   ...                         ("label", 1): gates.Through(),
@@ -43,15 +43,13 @@ from typing import Mapping
 
 import numpy as np
 
-from ktg_jax import gates as gates_lib
-from ktg_jax import graph_rules as rules
-from ktg_jax import losses as losses_lib
-from ktg_jax import nodes as nodes_lib
-# The parts, re-exported: a graph is built from ``ktg_jax.graph``'s names.
-from ktg_jax.graph_parts import (DEFAULT_VIEW, LABEL, LABEL_LOSS,  # pylint: disable=unused-import
-                                 SAME_VIEW_SELF_LOOP_LOSSES, SAMPLES, Edge,
-                                 EdgeTable, GraphSpecError, Node, Slot, Source,
-                                 _err, _is_int)
+from ktg_jax.core import gates as gates_lib
+from ktg_jax.core import losses as losses_lib
+from ktg_jax.core import nodes as nodes_lib
+from ktg_jax.core import rules
+from ktg_jax.core.parts import (DEFAULT_VIEW, LABEL, Edge, EdgeTable,
+                                GraphSpecError, Node, Slot, Source, _err,
+                                _is_int)
 
 _EDGE_KEYS = ("source", "target", "gate", "loss", "loss_param", "source_view",
               "target_view", "samples")

@@ -1,7 +1,7 @@
 """The parts of a graph spec (docs/papers.md §1): ``Node``, ``Edge``, the edge table
 the step reads, the slots it computes, and the names of the label source,
-the default view and the sample sets. ``ktg_jax.graph`` assembles them into
-a ``GraphSpec`` (and re-exports them); ``ktg_jax.graph_rules`` checks them."""
+the default view and the sample sets. ``ktg_jax.core.spec`` assembles them into
+a ``GraphSpec`` (and re-exports them); ``ktg_jax.core.rules`` checks them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, Union
 
 import numpy as np
 
-from ktg_jax import gates as gates_lib
+from ktg_jax.core import gates as gates_lib
 
 LABEL = "label"
 LABEL_LOSS = "ce"  # KL(onehot(y) || p_t) is the label cross-entropy (docs/papers.md §2).
@@ -43,12 +43,12 @@ def _is_real(x) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class Node:
-  """A node. ``kind``: a registered node kind (``ktg_jax.nodes.KINDS``).
+  """A node. ``kind``: a registered node kind (``ktg_jax.core.nodes.KINDS``).
 
   ``checkpoint``: variables to load (frozen and pre-trained nodes).
   ``of``: the node an ``ema`` node averages; ``decay``: its ``a``; ``bn``: the
   BatchNorm statistics its train-step forward uses and keeps ("batch",
-  "running" or "own": ``ktg_jax.nodes``).
+  "running" or "own": ``ktg_jax.core.nodes``).
   ``members``: the nodes an ``ensemble`` node averages.
   ``reinit``: top-level layers of a ``pretrained`` node that are initialised
   afresh instead of loaded (the classifier head is re-initialised anyway when

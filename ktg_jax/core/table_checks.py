@@ -8,10 +8,11 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from ktg_jax import gates
-from ktg_jax import losses
-from ktg_jax import nodes as nodes_lib
-from ktg_jax.graph import LABEL, EdgeTable, GraphSpec
+from ktg_jax.core import gates
+from ktg_jax.core import losses
+from ktg_jax.core import nodes as nodes_lib
+from ktg_jax.core.parts import LABEL, EdgeTable
+from ktg_jax.core.spec import GraphSpec
 
 
 def check_outputs(spec: GraphSpec, loss_names) -> None:

@@ -8,7 +8,7 @@
 * ``step(state, batch) -> (state, metrics)``. ``batch``: ``image`` and
   ``label`` (the labelled part) and optionally ``unlabeled_image``. Views are
   made inside the step; each node runs one forward over the chunks that its
-  edges need (``ktg_jax/plan.py``); sources are under ``stop_gradient`` (edge
+  edges need (``ktg_jax/core/plan.py``); sources are under ``stop_gradient`` (edge
   direction); each node's loss is the sum of its gated incoming edge losses
   (ch.5 eq 5.9 with self-loops); one simultaneous update of all learning
   nodes; then every EMA node moves towards its node.
@@ -16,7 +16,7 @@
   without a network: its kind's combination of its members' logits, eq 4.10).
 
 What a node does — its module, forward, state, own objective, averaged
-copies — is its kind's (``ktg_jax.nodes.NodeKind``, a registry): the step
+copies — is its kind's (``ktg_jax.core.nodes.NodeKind``, a registry): the step
 asks the kind and never tests its name.
 
 The edge table lives *in the state*, as arrays: graphs of one structure share
@@ -35,17 +35,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ktg_jax import gradient_aggregation
-from ktg_jax import losses
 from ktg_jax import models as models_lib
 from ktg_jax import node_axis
-from ktg_jax import nodes as nodes_lib
-from ktg_jax import table_checks
-from ktg_jax.graph import DEFAULT_VIEW, LABEL, EdgeTable, GraphSpec
-# The KTG objective, re-exported: ``step.graph_losses`` is public API.
-from ktg_jax.objective import graph_losses, slot_losses  # pylint: disable=unused-import
-from ktg_jax.nodes import node_key
-from ktg_jax.plan import make_plan
+from ktg_jax.core import gradient_aggregation
+from ktg_jax.core import losses
+from ktg_jax.core import nodes as nodes_lib
+from ktg_jax.core import table_checks
+from ktg_jax.core.nodes import node_key
+from ktg_jax.core.objective import slot_losses
+from ktg_jax.core.parts import DEFAULT_VIEW, LABEL, EdgeTable
+from ktg_jax.core.plan import make_plan
+from ktg_jax.core.spec import GraphSpec
 
 
 # What a step can select unless told otherwise: the probability losses of docs/papers.md

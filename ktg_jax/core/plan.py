@@ -15,8 +15,8 @@ edge's view, else the first view it runs): a node that only sees unlabelled
 images in its edges still has an accuracy.
 
 Example:
-  >>> from ktg_jax import gates
-  >>> from ktg_jax.graph import Edge, GraphSpec, LABEL
+  >>> from ktg_jax.core import gates
+  >>> from ktg_jax.core.spec import Edge, GraphSpec, LABEL
   >>> fixmatch = GraphSpec(nodes=["small_cnn"], edges={
   ...     (LABEL, 0): Edge(gates.Through(), target_view="weak"),
   ...     (0, 0): Edge(gates.Threshold(0.95), "pseudo_label",
@@ -30,8 +30,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ktg_jax import nodes as nodes_lib
-from ktg_jax.graph import DEFAULT_VIEW, LABEL
+from ktg_jax.core import nodes as nodes_lib
+from ktg_jax.core.parts import DEFAULT_VIEW, LABEL
 
 
 class Plan(NamedTuple):
