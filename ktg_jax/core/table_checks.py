@@ -42,7 +42,8 @@ def check_edge_table(spec: GraphSpec, edges: EdgeTable, loss_names) -> None:
   except (TypeError, jax.errors.TracerArrayConversionError):
     return  # traced (inside vmap/jit): checked where it was built
   label_live = table.label_kind != gates.CUTOFF
-  node_live = table.kind != gates.CUTOFF
+  gate_ids = table.kind  # [source, target] gate ids
+  node_live = gate_ids != gates.CUTOFF
   slots = {(s.source, s.target) for s in spec.slots()}
   learn = set(spec.learning_nodes())
   for t in range(spec.num_nodes):
