@@ -36,7 +36,7 @@ def jax_runner(name, spec, x, y, *, num_classes, donate=True, total_steps=10**6,
   ``fast_conv``: trace with benchmarks/fast_conv.py's weight gradient;
   ``split`` over all devices (state replicated): None (one device),
   ``"nodes"``: each group of nodes of one model runs one forward split over
-  them (``compile(node_mesh=)``, ktg_jax/node_axis.py; batch replicated),
+  them (``compile(node_mesh=)``, ktg_jax/parallel/node_axis.py; batch replicated),
   ``"data"``: the batch split over a ``data`` mesh, ``config.data_parallel``'s
   layout (XLA's SPMD partitioner adds the all-reduces). On the CPU the devices
   are forced host devices (``--devices``)."""
@@ -45,7 +45,7 @@ def jax_runner(name, spec, x, y, *, num_classes, donate=True, total_steps=10**6,
   from benchmarks import fast_conv as fast_conv_lib
   import ktg_jax as ktg
   from ktg_jax import memory
-  from ktg_jax import sharding
+  from ktg_jax.parallel import sharding
   if split not in (None, "nodes", "data"):
     raise ValueError(f"split={split!r}; allowed: None, 'nodes', 'data'")
   mesh = None if split is None else sharding.mesh(

@@ -14,7 +14,7 @@ alike (XLA_FLAGS must be set before jax is imported, hence the early parse).
 
 Node split: framework ``jax_nodes`` runs the same DML graph with each group of
 nodes of one model as one forward split over all devices
-(``compile(node_mesh=)``, ktg_jax/node_axis.py); on a CPU ``--devices N``
+(``compile(node_mesh=)``, ktg_jax/parallel/node_axis.py); on a CPU ``--devices N``
 forces N host devices (an XLA flag, set before jax is imported, like
 ``--threads``); ``jax`` then still runs on one of them.
 

@@ -1,5 +1,5 @@
 r"""Attention maps of a trained run's nodes on a few validation images, with
-the ch.4 crop windows drawn (``ktg_jax.viz_attention``).
+the ch.4 crop windows drawn (``ktg_jax.families.ensemble.attention_maps``).
 
   python experiments/attention_maps.py --run=/tmp/retrain/searched/member0 \
       --out=/tmp/attention.png --num_images=6
@@ -18,12 +18,12 @@ import jax
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import ktg_jax as ktg  # pylint: disable=wrong-import-position
-from ktg_jax import attention  # pylint: disable=wrong-import-position
+from ktg_jax.families.ensemble import attention  # pylint: disable=wrong-import-position
 from ktg_jax import checkpoint  # pylint: disable=wrong-import-position
 from ktg_jax import data as data_lib  # pylint: disable=wrong-import-position
-from ktg_jax import losses_attention  # pylint: disable=wrong-import-position
+from ktg_jax.families.ensemble import attention_losses as losses_attention  # pylint: disable=wrong-import-position
 from ktg_jax import models  # pylint: disable=wrong-import-position
-from ktg_jax import viz_attention  # pylint: disable=wrong-import-position
+from ktg_jax.families.ensemble import attention_maps as viz_attention  # pylint: disable=wrong-import-position
 
 flags.DEFINE_string("run", None, "run folder: graph.json, config.json, variables/")
 flags.DEFINE_string("out", None, "PNG path (default RUN/attention.png)")

@@ -46,7 +46,7 @@ from ml_collections import config_flags
 import ktg_jax as ktg
 from ktg_jax import data as data_lib
 from ktg_jax import seeds as seeds_lib
-from ktg_jax import sharding
+from ktg_jax.parallel import sharding
 from ktg_jax import training
 
 _CONFIG = config_flags.DEFINE_config_file(

@@ -19,7 +19,7 @@ from typing import Sequence
 
 from ktg_jax.core import gates
 from ktg_jax.core import LABEL, Edge, GraphSpec, Node
-from ktg_jax import losses_attention
+from ktg_jax.families.ensemble import attention_losses as losses_attention
 
 
 def vanilla(model: str = "resnet32") -> GraphSpec:

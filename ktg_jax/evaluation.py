@@ -26,7 +26,7 @@ from ktg_jax import classic
 from ktg_jax import data as data_lib
 from ktg_jax.core import step
 from ktg_jax import knn
-from ktg_jax import ensemble_nodes
+from ktg_jax.families.ensemble import nodes as ensemble_nodes
 
 
 def accuracy(logits, labels):

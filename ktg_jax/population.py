@@ -7,7 +7,7 @@ metrics with a leading member axis out). Two strategies, the same numbers:
 
 * ``sequential``: K jitted steps, one per member (state: a tuple of K states).
 * ``vmap``: one ``jax.jit(jax.vmap(program.step))`` over the members' stacked
-  states (every leaf gets a leading K axis; ``ktg_jax.sharding`` can spread
+  states (every leaf gets a leading K axis; ``ktg_jax.parallel.sharding`` can spread
   that axis over devices).
 
 ``STRATEGY`` picks one per backend from measurements: on the 2-core CPU
@@ -32,7 +32,7 @@ import jax.numpy as jnp
 from jax.sharding import PartitionSpec as P
 
 from ktg_jax import memory
-from ktg_jax import sharding
+from ktg_jax.parallel import sharding
 from ktg_jax.core import GraphSpec
 from ktg_jax.core import compile as compile_graph
 
@@ -192,7 +192,7 @@ def runner(members_: Sequence[Member], strategy: str | None = None,
            mesh=None, **compile_kw: Any) -> Runner:
   """A Runner of ``members_``; ``strategy`` None = by backend (``STRATEGY``).
 
-  ``mesh``: a ``jax.sharding.Mesh`` (``ktg_jax.sharding``): a ``population``
+  ``mesh``: a ``jax.sharding.Mesh`` (``ktg_jax.parallel.sharding``): a ``population``
   axis (vmap only) spreads the members over its devices, a ``data`` axis
   splits every batch over its devices (data parallel, either strategy; the
   parameters replicated; on N processes each puts only its own rows).

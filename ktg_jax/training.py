@@ -48,7 +48,7 @@ from ktg_jax import optim
 from ktg_jax import population
 from ktg_jax import run_files
 from ktg_jax import scoring
-from ktg_jax import sharding
+from ktg_jax.parallel import sharding
 from ktg_jax.data import augment as augment_lib
 from ktg_jax.core import GraphSpec
 
@@ -101,7 +101,7 @@ def default_config() -> ml_collections.ConfigDict:
       # axis (of every process); None = yes when several processes joined.
       data_parallel=config_dict.placeholder(bool),
       # Node parallel: each group of nodes of one model runs one forward
-      # split over this process's devices ("node" mesh, ktg_jax/node_axis.py).
+      # split over this process's devices ("node" mesh, ktg_jax/parallel/node_axis.py).
       node_parallel=False,
       # compile(): loss kinds the step can select (() = its default) and the
       # gradient aggregation (None = plain sum, "pcgrad": thesis §4.3.3).

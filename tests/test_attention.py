@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from ktg_jax import attention, losses_attention
+from ktg_jax.families.ensemble import attention
+from ktg_jax.families.ensemble import attention_losses as losses_attention
 from ktg_jax.core import losses
 
 RNG = np.random.default_rng(0)

@@ -14,7 +14,8 @@ import pytest
 from jax.test_util import check_grads
 
 import ktg_jax as ktg
-from ktg_jax import classic, data, losses_attention, training
+from ktg_jax import classic, data, training
+from ktg_jax.families.ensemble import attention_losses as losses_attention
 from ktg_jax.core import losses
 
 RNG = np.random.default_rng(0)
@@ -88,7 +89,7 @@ def test_attention_kinds_against_numpy(stem, family, hw):
                 {"logits": jnp.float32(zt), "attention": jnp.float32(t)},
                 jnp.float32(param))
   chex.assert_shape(got, (b,))
-  want = NP_KINDS[stem](zs, zt, s, t, ktg.attention.CROP_SIZES[family], param)
+  want = NP_KINDS[stem](zs, zt, s, t, ktg.families.ensemble.attention.CROP_SIZES[family], param)
   np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
 
 

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ktg_jax import evaluation as ev
-from ktg_jax import ensemble_nodes
+from ktg_jax.families.ensemble import nodes as ensemble_nodes
 
 RNG = np.random.default_rng(0)
 M, N, C = 4, 30, 5

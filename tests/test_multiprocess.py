@@ -43,7 +43,7 @@ WORKER = COMMON + textwrap.dedent("""
     import sys
     import jax
     from jax.sharding import PartitionSpec
-    from ktg_jax import sharding
+    from ktg_jax.parallel import sharding
     port, pid, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     # What experiments/train.py --coordinator_address=... does.
     assert sharding.initialize(f"127.0.0.1:{port}", 2, pid,
@@ -86,7 +86,7 @@ def _free_port() -> int:
 
 
 def test_initialize_checks_its_arguments():
-  from ktg_jax import sharding  # pylint: disable=import-outside-toplevel
+  from ktg_jax.parallel import sharding  # pylint: disable=import-outside-toplevel
   import pytest  # pylint: disable=import-outside-toplevel
   assert sharding.initialize(None, None, None) is False
   with pytest.raises(ValueError, match="without coordinator_address"):

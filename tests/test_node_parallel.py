@@ -1,4 +1,4 @@
-"""The node-split step (``ktg.compile(..., node_mesh=)``, ktg_jax/node_axis.py)
+"""The node-split step (``ktg.compile(..., node_mesh=)``, ktg_jax/parallel/node_axis.py)
 equals the one-device step to 1e-5: losses, params, optimizer state and
 BatchNorm statistics after 2 steps, on forced host CPU devices: a 4-node DML
 graph of small_cnn on 2 devices (two nodes per device)
@@ -21,7 +21,9 @@ SCRIPT = textwrap.dedent("""
     import sys, time
     import jax, numpy as np, optax
     import ktg_jax as ktg
-    from ktg_jax import data, node_axis, sharding, training
+    from ktg_jax import data, training
+    from ktg_jax.parallel import node_axis
+    from ktg_jax.parallel import sharding
     assert len(jax.devices()) == 4, jax.devices()
     digits = data.load("digits", limit=128)
     x = np.asarray(digits.train.images[:32], np.float32)
@@ -140,7 +142,8 @@ def test_node_split_step_equals_one_device():
 def test_node_mesh_refuses_bad_meshes_and_groups():
   import jax  # pylint: disable=import-outside-toplevel
   import ktg_jax as ktg  # pylint: disable=import-outside-toplevel
-  from ktg_jax import node_axis, sharding  # pylint: disable=import-outside-toplevel
+  from ktg_jax.parallel import node_axis  # pylint: disable=import-outside-toplevel
+  from ktg_jax.parallel import sharding
   one = jax.devices()[:1]
   with pytest.raises(ValueError, match="node_mesh axes.*allowed"):
     node_axis.group_mesh(sharding.mesh("data", devices=one), 2)

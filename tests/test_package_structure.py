@@ -17,7 +17,7 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 # What the core may import besides itself: shared models, the checkpoint
 # reader, and the parallel layout of its node axis. Never a family.
 CORE_MAY_IMPORT = ("ktg_jax.core", "ktg_jax.models", "ktg_jax.checkpoint",
-                   "ktg_jax.node_axis", "ktg_jax.sharding")
+                   "ktg_jax.parallel.node_axis", "ktg_jax.parallel.sharding")
 
 
 def modules() -> dict:
@@ -119,7 +119,8 @@ def draw(path: str) -> None:
   from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=import-outside-toplevel
   import networkx as nx  # pylint: disable=import-outside-toplevel
   del matplotlib
-  group = lambda m: ".".join(m.split(".")[:2])
+  group = lambda m: ".".join(m.split(".")[:3 if m.startswith(
+      "ktg_jax.families.") else 2])
   g = nx.DiGraph()
   for m, targets in imports().items():
     g.add_node(group(m))
@@ -130,9 +131,9 @@ def draw(path: str) -> None:
   ax = fig.add_subplot()
   pos = nx.kamada_kawai_layout(g)
   colour = ["tab:red" if n == "ktg_jax.core" else "tab:blue"
-            if n in ("ktg_jax.ssl", "ktg_jax.ema_nodes", "ktg_jax.ensemble_nodes",
-                     "ktg_jax.losses_attention", "ktg_jax.losses_ssl",
-                     "ktg_jax.attention") else "tab:gray" for n in g.nodes]
+            if n in ("ktg_jax.families.ssl", "ktg_jax.families.semi.ema", "ktg_jax.families.ensemble.nodes",
+                     "ktg_jax.families.ensemble.attention_losses", "ktg_jax.families.ssl.edge_losses",
+                     "ktg_jax.families.ensemble.attention") else "tab:gray" for n in g.nodes]
   nx.draw_networkx(g, pos, ax=ax, node_color=colour, node_size=900,
                    font_size=7, arrowsize=8, edge_color="0.7",
                    labels={n: n.replace("ktg_jax.", "") for n in g.nodes})

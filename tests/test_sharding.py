@@ -17,7 +17,8 @@ SCRIPT = textwrap.dedent("""
     import sys
     import jax, numpy as np, optax
     import ktg_jax as ktg
-    from ktg_jax import population, sharding
+    from ktg_jax import population
+    from ktg_jax.parallel import sharding
     from ktg_jax.core import gates
     from ktg_jax.core import LABEL, GraphSpec
     n = int(sys.argv[1])
@@ -139,7 +140,7 @@ def test_sharded_steps_match_one_device(runs, devices):
 
 
 def test_mesh_refuses_bad_axes_and_shapes():
-  from ktg_jax import sharding  # pylint: disable=import-outside-toplevel
+  from ktg_jax.parallel import sharding  # pylint: disable=import-outside-toplevel
   with pytest.raises(ValueError, match="axis=.*allowed"):
     sharding.mesh("nodes")
   with pytest.raises(ValueError, match="shape=.*does not fit"):

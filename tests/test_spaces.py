@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ktg_jax import GraphSpec
-from ktg_jax import losses_attention
+from ktg_jax.families.ensemble import attention_losses as losses_attention
 from ktg_jax.search import presets
 from ktg_jax.search import space_ops
 

@@ -1,5 +1,5 @@
-"""DoGo / DisCo edge losses (ktg_jax.ssl.edges, registered as loss kinds by
-ktg_jax.losses_ssl) against numpy references."""
+"""DoGo / DisCo edge losses (ktg_jax.families.ssl.edges, registered as loss kinds by
+ktg_jax.families.ssl.edge_losses) against numpy references."""
 
 import chex
 import jax
@@ -9,8 +9,8 @@ import pytest
 from jax.test_util import check_grads
 
 from ktg_jax.core import losses
-from ktg_jax.ssl import edges as E
-from ktg_jax.ssl.objectives import PROJECTION
+from ktg_jax.families.ssl import edges as E
+from ktg_jax.families.ssl.objectives import PROJECTION
 
 B, D = 6, 5
 TOL = dict(rtol=1e-5, atol=1e-6)

@@ -17,8 +17,8 @@ import ktg_jax as ktg
 from ktg_jax import LABEL, Edge, GraphSpec, Node, data, models, training
 from ktg_jax.core import gates
 from ktg_jax.models.small_cnn import SmallCNN
-from ktg_jax.ssl import learner as ssl_learner
-from ktg_jax.ssl import objectives
+from ktg_jax.families.ssl import learner as ssl_learner
+from ktg_jax.families.ssl import objectives
 
 TINY = "small_cnn_w4_ssltest"
 models.register(TINY, functools.partial(SmallCNN, width=4))

@@ -1,4 +1,4 @@
-"""SSL objectives (ktg_jax.ssl.objectives) against plain-numpy references.
+"""SSL objectives (ktg_jax.families.ssl.objectives) against plain-numpy references.
 
 Each reference is written from the published formula (cited per test), in
 loops where that is clearer, never by calling the code under test.
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from ktg_jax.ssl import objectives as ob
+from ktg_jax.families.ssl import objectives as ob
 
 B, D = 6, 5
 TOL = dict(rtol=1e-5, atol=1e-5)

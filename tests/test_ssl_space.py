@@ -8,7 +8,7 @@ import pytest
 from ktg_jax import LABEL, GraphSpec
 from ktg_jax.search import presets
 from ktg_jax.search import space_ops
-from ktg_jax.ssl import objectives
+from ktg_jax.families.ssl import objectives
 
 
 def test_size_counts_learners_gates_and_losses():

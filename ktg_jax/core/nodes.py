@@ -17,8 +17,8 @@ kind           network   learns     checkpoint       what updates it
                                                      checkpoint, then SGD (002)
 =============  ========  =========  ===============  =============================
 
-Families register more (``ema``: ``ktg_jax.ema_nodes``, ch.5; ``ensemble``:
-``ktg_jax.ensemble_nodes``, ch.4; ``ssl``: ``ktg_jax.ssl.learner``, 000) with
+Families register more (``ema``: ``ktg_jax.families.semi.ema``, ch.5; ``ensemble``:
+``ktg_jax.families.ensemble.nodes``, ch.4; ``ssl``: ``ktg_jax.families.ssl.learner``, 000) with
 ``register(kind)``; ``import ktg_jax`` imports them all. Adding a kind is one
 subclass of ``NodeKind`` and one ``register`` call (docs/node_kinds.md).
 

@@ -29,15 +29,15 @@ class GraphSpecError(ValueError):
   """A graph spec field is invalid; the message names the field and value."""
 
 
-def _err(field: str, value, allowed) -> GraphSpecError:
+def field_error(field: str, value, allowed) -> GraphSpecError:
   return GraphSpecError(f"{field}={value!r} is invalid; allowed: {allowed}")
 
 
-def _is_int(x) -> bool:
+def is_int(x) -> bool:
   return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
 
 
-def _is_real(x) -> bool:
+def is_real(x) -> bool:
   return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
 
 
@@ -54,7 +54,7 @@ class Node:
   afresh instead of loaded (the classifier head is re-initialised anyway when
   its class count differs from the checkpoint's).
   ``learner``: the method of a node kind that takes one (the ``ssl`` kind of
-  ``ktg_jax/ssl/learner.py``, 000: its heads, its own objective in the label
+  ``ktg_jax/families/ssl/learner.py``, 000: its heads, its own objective in the label
   slot, its momentum encoder). Edges at a node whose kind has views of its
   own default to its first view; its label edge must use that view.
   A kind takes only the optional fields it declares (``NodeKind.fields``).

@@ -48,8 +48,8 @@ from ktg_jax.core import losses as losses_lib
 from ktg_jax.core import nodes as nodes_lib
 from ktg_jax.core import rules
 from ktg_jax.core.parts import (DEFAULT_VIEW, LABEL, Edge, EdgeTable,
-                                GraphSpecError, Node, Slot, Source, _err,
-                                _is_int)
+                                GraphSpecError, Node, Slot, Source, field_error,
+                                is_int)
 
 _EDGE_KEYS = ("source", "target", "gate", "loss", "loss_param", "source_view",
               "target_view", "samples")
@@ -69,7 +69,7 @@ class GraphSpec:
       nodes = tuple(Node(n) if isinstance(n, str) else n for n in nodes)
     object.__setattr__(self, "nodes", nodes)
     if not isinstance(self.edges, Mapping):
-      raise _err("edges", self.edges, "a mapping {(source, target): gate}")
+      raise field_error("edges", self.edges, "a mapping {(source, target): gate}")
     edges = {}
     for key, value in self.edges.items():
       edges[key] = value if isinstance(value, Edge) else Edge(value)
@@ -85,7 +85,7 @@ class GraphSpec:
           own[key[1]])
     order = lambda kv: (kv[0][0] != LABEL, str(kv[0][0]), kv[0][1])
     object.__setattr__(self, "edges", dict(sorted(canon.items(), key=order)))
-    if _is_int(self.target) and not isinstance(self.target, int):
+    if is_int(self.target) and not isinstance(self.target, int):
       object.__setattr__(self, "target", int(self.target))
     rules.check_graph(self)
 
@@ -227,19 +227,19 @@ class GraphSpec:
     if isinstance(obj, str):
       obj = json.loads(obj)
     if not isinstance(obj, dict):
-      raise _err("spec", obj, "a JSON object")
+      raise field_error("spec", obj, "a JSON object")
     unknown = set(obj) - {"nodes", "edges", "target", "reduction"}
     if unknown:
-      raise _err("spec keys", sorted(unknown),
+      raise field_error("spec keys", sorted(unknown),
                  ["nodes", "edges", "target", "reduction"])
     if not isinstance(obj.get("nodes"), list):
-      raise _err("nodes", obj.get("nodes"), "a list of {'model': ...}")
+      raise field_error("nodes", obj.get("nodes"), "a list of {'model': ...}")
     nodes = []
     for i, n in enumerate(obj["nodes"]):
       if isinstance(n, str):
         n = {"model": n}
       if not isinstance(n, dict) or set(n) - set(_NODE_KEYS):
-        raise _err(f"nodes[{i}]", n, f"a model name or a dict with keys "
+        raise field_error(f"nodes[{i}]", n, f"a model name or a dict with keys "
                    f"{list(_NODE_KEYS)}")
       n = dict(n)
       for k in ("members", "reinit"):
@@ -248,13 +248,13 @@ class GraphSpec:
       nodes.append(Node(**n))
     raw_edges = obj.get("edges", [])
     if not isinstance(raw_edges, list):
-      raise _err("edges", raw_edges, "a list of {'source', 'target', 'gate'}")
+      raise field_error("edges", raw_edges, "a list of {'source', 'target', 'gate'}")
     edges = {}
     for i, e in enumerate(raw_edges):
       if not isinstance(e, dict) or "source" not in e or "target" not in e:
-        raise _err(f"edges[{i}]", e, "{'source', 'target', 'gate', ...}")
+        raise field_error(f"edges[{i}]", e, "{'source', 'target', 'gate', ...}")
       if set(e) - set(_EDGE_KEYS):
-        raise _err(f"edges[{i}] keys", sorted(set(e) - set(_EDGE_KEYS)),
+        raise field_error(f"edges[{i}] keys", sorted(set(e) - set(_EDGE_KEYS)),
                    list(_EDGE_KEYS))
       try:
         gate = gates_lib.from_json(e.get("gate"))
@@ -262,10 +262,10 @@ class GraphSpec:
         raise GraphSpecError(f"edges[{i}].gate: {err}") from None
       key = (e["source"], e["target"])
       if not all(isinstance(k, (str, int)) for k in key):
-        raise _err(f"edges[{i}] (source, target)", key, "'label' or node "
+        raise field_error(f"edges[{i}] (source, target)", key, "'label' or node "
                    "indices")
       if key in edges:
-        raise _err(f"edges[{i}]", key, "each (source, target) once")
+        raise field_error(f"edges[{i}]", key, "each (source, target) once")
       edges[key] = Edge(gate, e.get("loss"), e.get("loss_param"),
                         e.get("source_view"), e.get("target_view"),
                         e.get("samples"))

@@ -36,7 +36,7 @@ import numpy as np
 import optax
 
 from ktg_jax import models as models_lib
-from ktg_jax import node_axis
+from ktg_jax.parallel import node_axis
 from ktg_jax.core import gradient_aggregation
 from ktg_jax.core import losses
 from ktg_jax.core import nodes as nodes_lib
@@ -130,7 +130,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
       had a negative inner product this step.
     node_mesh: a 1-D ``node`` mesh (``sharding.mesh("node")``): each group
       of learning nodes of one model runs ONE forward split over its devices
-      (``ktg_jax.node_axis.forwards``); the step's numbers are unchanged.
+      (``ktg_jax.parallel.node_axis.forwards``); the step's numbers are unchanged.
       None: every node applied separately.
   """
   if aggregate not in gradient_aggregation.AGGREGATES:

@@ -1,7 +1,7 @@
 """Attention Branch Network (Fukui et al., CVPR 2019) on a CIFAR ResNet-(6n+2).
 
 The ch.4 ensemble nodes (thesis §4.4.1, paper 004) are ABNs; their attention
-map is what the attention edges crop (docs/papers.md §2, ``ktg_jax.attention``).
+map is what the attention edges crop (docs/papers.md §2, ``ktg_jax.families.ensemble.attention``).
 
 Layout, as the authors' CIFAR code (machine-perception-robotics-group/
 attention_branch_network, ``models/cifar/resnet.py`` at 5e41878), with this

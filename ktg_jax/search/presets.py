@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import inspect
 
-from ktg_jax import losses_attention
+from ktg_jax.families.ensemble import attention_losses as losses_attention
 from ktg_jax.search.semi_spaces import SemiSpace
 from ktg_jax.search.space_ops import SpaceError
 from ktg_jax.search.spaces import SearchSpace
-from ktg_jax.ssl import objectives as ssl_objectives
+from ktg_jax.families.ssl import objectives as ssl_objectives
 
 CH3_MODELS = ("resnet32", "resnet110", "wrn28_2")  # ch.3 §3.3.2 aux choices
 FOUR_GATES = ("through", "cutoff", "linear", "correct")  # ch.3, 002

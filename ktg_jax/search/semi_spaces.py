@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, NamedTuple
 
-from ktg_jax import ema_nodes
+from ktg_jax.families.semi import ema as ema_nodes
 from ktg_jax.core import LABEL, Node
 from ktg_jax.search import space_ops
 from ktg_jax.search.space_ops import Choice, EdgeOption
@@ -66,7 +66,7 @@ class _Fields(NamedTuple):
   score: str = "target"
   description: str = ""
   ema_decay: float = EMA_DECAY  # short CPU runs need less than ch.5's 0.999
-  # The EMA node's BatchNorm statistics (ktg_jax.ema_nodes.EMA_BN_MODES); None:
+  # The EMA node's BatchNorm statistics (ktg_jax.families.semi.ema.EMA_BN_MODES); None:
   # the Node default, "batch" (searches stored before this field resume).
   ema_bn: str | None = None
 

@@ -37,13 +37,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping, NamedTuple
 
-from ktg_jax import losses_attention
+from ktg_jax.families.ensemble import attention_losses as losses_attention
 from ktg_jax.core import LABEL, Node
 from ktg_jax.search.space_ops import Choice, EdgeOption, NodeOption
 from ktg_jax.search import space_ops
-from ktg_jax.ssl import objectives as ssl_objectives
+from ktg_jax.families.ssl import objectives as ssl_objectives
 
-SSL_LOSSES = ("dogo", "disco")  # 000's edges (ktg_jax/losses_ssl.py)
+SSL_LOSSES = ("dogo", "disco")  # 000's edges (ktg_jax/families/ssl/edge_losses.py)
 SCRATCH = "scratch"  # the init_{i} option of a randomly initialised node
 
 

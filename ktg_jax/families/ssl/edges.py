@@ -1,6 +1,6 @@
 """Per-sample transfer losses between self-supervised nodes (paper 000, docs/papers.md §2).
 
-``ktg_jax.losses_ssl`` registers both as edge-loss kinds of the core's
+``ktg_jax.families.ssl.edge_losses`` registers both as edge-loss kinds of the core's
 contract ``fn(source_outputs, target_outputs, param) -> float[..., B]``: the
 source is already ``stop_gradient``-ed by the caller, and gating and the batch
 reduction happen afterwards (docs/papers.md §2: per sample, then gated, then reduced).

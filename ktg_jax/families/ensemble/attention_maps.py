@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 from matplotlib.patches import Rectangle  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
-from ktg_jax import attention  # pylint: disable=wrong-import-position
+from ktg_jax.families.ensemble import attention  # pylint: disable=wrong-import-position
 from ktg_jax import models
 
 COLORS = ("#e63946", "#f4a261", "#2a9d8f", "#457b9d")

@@ -32,7 +32,7 @@ Example:
   >>> spec = ktg.classic.dml(["small_cnn", "resnet8", "small_cnn"])
   >>> groups(spec)
   ((0, 2), (1,))
-  >>> from ktg_jax import sharding
+  >>> from ktg_jax.parallel import sharding
   >>> group_mesh(sharding.mesh("node", devices=jax.devices()[:1]), 2) is None
   True
 """
@@ -47,7 +47,7 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec as P
 
 from ktg_jax.core import nodes as nodes_lib
-from ktg_jax import sharding
+from ktg_jax.parallel import sharding
 from ktg_jax.core.spec import GraphSpec
 from ktg_jax.core.nodes import node_key
 

@@ -34,7 +34,7 @@ Example:
 
 from __future__ import annotations
 
-from ktg_jax import attention
+from ktg_jax.families.ensemble import attention
 from ktg_jax.core import losses
 
 FAMILIES = {"resnet": "", "abn": "_abn"}   # crop-size family -> name suffix

@@ -4,7 +4,7 @@ Each method's own objective (docs/papers.md §2 "Self-supervised edges", §5 (00
 small pure function of the embeddings of two augmented views ``a`` and ``b``
 of one batch (and, for MoCo and DINO, of its extra state: the key queue, the
 teacher centre). Everything is a batch-mean scalar: these are a node's own
-loss, not per-sample edge losses (those live in ``ktg_jax.ssl.edges``).
+loss, not per-sample edge losses (those live in ``ktg_jax.families.ssl.edges``).
 
 Stop-gradients that belong to the *method* (SimSiam's target branch, BYOL's
 and MoCo's momentum targets, SwAV's codes, DINO's teacher) are applied inside

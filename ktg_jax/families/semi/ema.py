@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from ktg_jax.core import nodes
-from ktg_jax.core.parts import Node, _err, _is_int, _is_real
+from ktg_jax.core.parts import Node, field_error, is_int, is_real
 
 EMA_BN_MODES = ("batch", "running", "own")
 
@@ -61,30 +61,30 @@ class EMANode(nodes.NodeKind):
 
   def canonical(self, spec_nodes, i, node):
     n, f = len(spec_nodes), f"nodes[{i}]"
-    if not (_is_int(node.of) and 0 <= node.of < n and node.of != i):
-      raise _err(f"{f}.of", node.of, f"the index of another node in "
+    if not (is_int(node.of) and 0 <= node.of < n and node.of != i):
+      raise field_error(f"{f}.of", node.of, f"the index of another node in "
                  f"0..{n - 1}")
     src = spec_nodes[node.of]
     if not (isinstance(src, Node) and src.kind in nodes.KINDS
             and nodes.KINDS[src.kind].averageable):
       averageable = [k for k, v in nodes.KINDS.items() if v.averageable]
-      raise _err(f"{f}.of", node.of, f"a node of kind {averageable}")
+      raise field_error(f"{f}.of", node.of, f"a node of kind {averageable}")
     if node.model is None:
       object.__setattr__(node, "model", src.model)
     if node.model != src.model:
-      raise _err(f"{f}.model", node.model, f"{src.model!r}: an EMA node "
+      raise field_error(f"{f}.model", node.model, f"{src.model!r}: an EMA node "
                  "has the model of the node it averages")
     object.__setattr__(node, "of", int(node.of))
-    if not (_is_real(node.decay) and 0.0 <= node.decay < 1.0):
-      raise _err(f"{f}.decay", node.decay, "a number in [0, 1)")
+    if not (is_real(node.decay) and 0.0 <= node.decay < 1.0):
+      raise field_error(f"{f}.decay", node.decay, "a number in [0, 1)")
     if not (isinstance(node.bn, str) and node.bn in EMA_BN_MODES):
-      raise _err(f"{f}.bn", node.bn, list(EMA_BN_MODES))
+      raise field_error(f"{f}.bn", node.bn, list(EMA_BN_MODES))
     return node
 
   def check(self, spec, i, kinds):
     of = spec.nodes[i].of
     if not nodes.KINDS[kinds[of]].learns:
-      raise _err(f"nodes[{i}].of", of, "a node that learns: every "
+      raise field_error(f"nodes[{i}].of", of, "a node that learns: every "
                  f"edge into node {of} is Cutoff")
 
   def init_state(self, i, record, module, rng, copy_of):

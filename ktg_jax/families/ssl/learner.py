@@ -2,7 +2,7 @@
 
 An ``ssl`` node (``Node(model, kind="ssl", learner=name)``, ``name`` one of
 ``objectives.OBJECTIVES``) is a backbone with its learner's heads
-(``ktg_jax.ssl.model``) that runs on the two views ``a`` and ``b`` of every
+(``ktg_jax.families.ssl.model``) that runs on the two views ``a`` and ``b`` of every
 batch. Its **own term** is its method's objective on those views, and it sits
 in the node's *label slot*: the edge ``("label", i)`` carries the objective
 instead of the cross-entropy, gated like any label edge (Through, Cutoff,
@@ -34,9 +34,9 @@ import jax
 import jax.numpy as jnp
 
 from ktg_jax.core import nodes
-from ktg_jax.core.parts import _err
-from ktg_jax.ssl import model as ssl_model
-from ktg_jax.ssl import objectives
+from ktg_jax.core.parts import field_error
+from ktg_jax.families.ssl import model as ssl_model
+from ktg_jax.families.ssl import objectives
 
 VIEW_A, VIEW_B = "a", "b"
 VIEWS = (VIEW_A, VIEW_B)
@@ -99,7 +99,7 @@ class SSLNode(nodes.NodeKind):
   def canonical(self, spec_nodes, i, node):
     if not (isinstance(node.learner, str)
             and node.learner in objectives.BY_NAME):
-      raise _err(f"nodes[{i}].learner", node.learner,
+      raise field_error(f"nodes[{i}].learner", node.learner,
                  sorted(objectives.BY_NAME))
     return node
 

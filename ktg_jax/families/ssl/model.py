@@ -35,7 +35,7 @@ import jax.numpy as jnp
 
 from ktg_jax import models as models_lib
 from ktg_jax.models.resnet import batch_norm
-from ktg_jax.ssl import objectives
+from ktg_jax.families.ssl import objectives
 
 HIDDEN_DIM = 256
 PROJ_DIM = 128

@@ -17,7 +17,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ktg_jax.core import nodes
-from ktg_jax.core.parts import Node, _err, _is_int
+from ktg_jax.core.parts import Node, field_error, is_int
 
 
 def ensemble_logits(member_logits):
@@ -39,19 +39,19 @@ class EnsembleNode(nodes.NodeKind):
   def canonical(self, spec_nodes, i, node):
     n, f = len(spec_nodes), f"nodes[{i}]"
     if node.model is not None:
-      raise _err(f"{f}.model", node.model, "None: an ensemble node has no "
+      raise field_error(f"{f}.model", node.model, "None: an ensemble node has no "
                  "network of its own")
     m = node.members
     if (not isinstance(m, (tuple, list)) or len(m) < 2
-        or not all(_is_int(j) and 0 <= j < n and j != i for j in m)
+        or not all(is_int(j) and 0 <= j < n and j != i for j in m)
         or len(set(m)) != len(m)):
-      raise _err(f"{f}.members", m, f"two or more distinct node indices "
+      raise field_error(f"{f}.members", m, f"two or more distinct node indices "
                  f"in 0..{n - 1}, other than {i}")
     for j in m:
       k = spec_nodes[j].kind if isinstance(spec_nodes[j], Node) else None
       if not (isinstance(k, str) and k in nodes.KINDS
               and nodes.KINDS[k].has_model):
-        raise _err(f"{f}.members", m, "nodes with a network (not an "
+        raise field_error(f"{f}.members", m, "nodes with a network (not an "
                    "ensemble)")
     object.__setattr__(node, "members", tuple(int(j) for j in m))
     return node

@@ -17,7 +17,7 @@ runs over the devices of several hosts after ``jax.distributed.initialize``
 (see ``experiments/train.py --coordinator``): ``place`` puts each process's
 own rows of a host batch on its devices.
 
-* ``node`` (``ktg_jax.node_axis``): a graph's learning nodes of one
+* ``node`` (``ktg_jax.parallel.node_axis``): a graph's learning nodes of one
   architecture stacked on a leading node axis and split over devices; nodes
   of different architectures form separate groups (one SPMD program cannot
   stack different shapes). ``compile(node_mesh=)`` runs each group's forward

@@ -6,13 +6,13 @@ attention kinds; ids are appended, never reordered). Both read the nodes'
 every ``ssl`` node) and follow the edge contract of the core: source under
 ``stop_gradient`` (the caller's), one value per sample, then gated and
 reduced over the batch (docs/papers.md §2). Formulas, reductions and scales:
-``ktg_jax/ssl/edges.py``.
+``ktg_jax/families/ssl/edges.py``.
 
 * ``dogo`` (temperature ``T``, default 0.1 as DoGo's config):
   ``KL(P^s_i || P^t_i)`` with ``P_i = softmax_j(cos(z^a_i, z^b_j) / T)``, the
   row of sample i of the view-a x view-b similarity matrix of each node. An
   ``ssl`` node's view-a outputs carry its view-b projection
-  (``projection_b``, ``ktg_jax/ssl/learner.py``), so the edge reads both
+  (``projection_b``, ``ktg_jax/families/ssl/learner.py``), so the edge reads both
   views from its one slot; without it the matrix is view a's own.
 * ``disco`` (no parameter): ``||unit(z^t_i) - unit(z^s_i)||^2``, summed over
   the embedding (in [0, 4]).
@@ -28,9 +28,9 @@ Example:
 from __future__ import annotations
 
 from ktg_jax.core import losses
-from ktg_jax.ssl import edges
-from ktg_jax.ssl.learner import PAIRED
-from ktg_jax.ssl.objectives import PROJECTION
+from ktg_jax.families.ssl import edges
+from ktg_jax.families.ssl.learner import PAIRED
+from ktg_jax.families.ssl.objectives import PROJECTION
 
 
 def _as_features(out: dict) -> dict:
