@@ -8,11 +8,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup data test demo bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt setup.cfg
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
-	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip install -q -e .
+	$(PY) -m pip check
 	touch $@
 
 setup: $(STAMP)
