@@ -62,14 +62,12 @@ def resize(dataset, size: int):
 
 def picture(path: str) -> str:
   """Four instances of six fractal categories, 64x64 (002's source)."""
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  from ktg_jax import figures  # pylint: disable=import-outside-toplevel
   import numpy as np  # pylint: disable=import-outside-toplevel
   from ktg_jax.data import fractal  # pylint: disable=import-outside-toplevel
   systems = fractal.sample_systems(6, seed=0)
   images = fractal.render(systems, np.repeat(np.arange(6), 4), 64, seed=1)
-  fig, axes = plt.subplots(4, 6, figsize=(9, 6))
+  fig, axes = figures.subplots(4, 6, figsize=(9, 6))
   for k, ax in enumerate(axes.T.flat):
     ax.imshow(images[k, ..., 0], cmap="gray")
     ax.axis("off")
@@ -77,7 +75,6 @@ def picture(path: str) -> str:
     axes[0, c].set_title(f"category {c}", fontsize=9)
   fig.suptitle("fractal categories (random IFS), 4 instances each")
   fig.savefig(path, dpi=80)
-  plt.close(fig)
   return path
 
 

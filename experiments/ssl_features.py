@@ -49,7 +49,9 @@ def main(argv):
   title = (f"node {i}: {node.model} {node.learner or node.kind}, "
            f"{config.dataset} {_SPLIT.value} ({len(split.labels)} images), "
            "PCA of features")
-  print(viz_features.draw_features(feats, split.labels, _OUTPUT.value, title))
+  print(viz_features.draw_features(
+      feats, split.labels, _OUTPUT.value, title,
+      data_lib.class_names(config.dataset, data.num_classes)))
 
 
 if __name__ == "__main__":

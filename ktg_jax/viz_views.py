@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import os
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
+from ktg_jax import figures
 import numpy as np  # pylint: disable=wrong-import-position
 
 
@@ -49,7 +46,7 @@ def save_views_grid(path: str, images, views: dict, rng, *,
   images = np.asarray(images)[:max_images]
   rows = view_rows(images, views, rng)
   n_rows, n_cols = len(rows), images.shape[0]
-  fig, axes = plt.subplots(n_rows, n_cols, squeeze=False,
+  fig, axes = figures.subplots(n_rows, n_cols, squeeze=False,
                            figsize=(cell * n_cols + 0.8, cell * n_rows))
   for r, (name, batch) in enumerate(rows.items()):
     for c in range(n_cols):
@@ -66,5 +63,4 @@ def save_views_grid(path: str, images, views: dict, rng, *,
   fig.tight_layout()
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.savefig(path, dpi=80)
-  plt.close(fig)
   return path

@@ -23,6 +23,7 @@ import numpy as np
 
 from ktg_jax.data import augment
 from ktg_jax.data.idx import find_fashion_mnist, parse_idx, read_idx
+from ktg_jax.data.names import CLASS_NAMES, class_names
 from ktg_jax.data.sources import SOURCES, Raw
 
 SPLIT_FILE = "split_indices.npz"
@@ -153,7 +154,7 @@ def load_split(workdir: str) -> dict:
             **json.loads(str(f["meta"]))}
 
 
-__all__ = ["Dataset", "Raw", "SOURCES", "SealedSplit", "Split",
-           "TestSplitAccessError", "augment", "find_fashion_mnist",
+__all__ = ["CLASS_NAMES", "Dataset", "Raw", "SOURCES", "SealedSplit", "Split",
+           "TestSplitAccessError", "augment", "class_names", "find_fashion_mnist",
            "from_arrays", "load", "load_split", "parse_idx", "read_idx",
            "save_split", "sealed", "split_indices"]
