@@ -215,6 +215,17 @@ def run(main) -> None:
   app.run(guarded, argv=argv)
 
 
+def load_module(path: str):
+  """The Python file ``path`` as a module (no ``sys.path`` edit)."""
+  import importlib.util  # pylint: disable=import-outside-toplevel
+  name = os.path.splitext(os.path.basename(path))[0]
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  sys.modules.setdefault(name, module)
+  spec.loader.exec_module(module)
+  return module
+
+
 def config_path(name: str) -> str:
   """The absolute path of ``experiments/configs/<name>`` (script defaults do
   not depend on the current folder)."""

@@ -34,7 +34,7 @@ def command(output_dir):
           "--space=tiny", "--num_nodes=2", "--aux_models=small_cnn",
           "--dataset=digits", f"--num_trials={NUM_TRIALS}", "--workers=1",
           "--epochs=3", "--augment=false", "--num_cpus=2",
-          f"--output_dir={output_dir}"]
+          f"--workdir={output_dir}"]
 
 
 def env():
