@@ -75,7 +75,15 @@ class PopulationResult(NamedTuple):
 
 def default_config() -> ml_collections.ConfigDict:
   """The knobs of ``fit`` (the ch.3 CIFAR protocol, SPEC §5, at 200 epochs),
-  and of the experiment scripts around it (data set, split, node models)."""
+  and of the experiment scripts around it (data set, split, node models).
+
+  An ``ml_collections.ConfigDict``: change fields as attributes (the scripts:
+  ``--config.epochs=20``, where a misspelt field is refused).
+
+  >>> cfg = default_config()
+  >>> cfg.epochs, cfg.batch_size, cfg.lr_schedule, cfg.eval_split
+  (200, 64, 'step', 'val')
+  """
   return ml_collections.ConfigDict(dict(
       dataset="cifar100", val_fraction=0.2, models="resnet32",
       # None by default, overridable from the command line (--config.limit=N).
@@ -287,6 +295,19 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
 
   Raises:
     DivergedError: a node's training loss is NaN or inf.
+    run_files.RunFolderInUseError: ``workdir`` holds a run and
+      ``config.resume`` is False (nothing is overwritten).
+
+  Example (``ktg_jax.fit`` is this function):
+    >>> import ktg_jax as ktg
+    >>> cfg = ktg.default_config()
+    >>> cfg.epochs, cfg.batch_size, cfg.verbose = 2, 64, False
+    >>> r = ktg.fit(ktg.dml(["small_cnn", "small_cnn"]),
+    ...             ktg.load_data("fractal"), cfg)
+    >>> [m["epoch"] for m in r.history], len(r.history[-1]["accuracy"])
+    ([1, 2], 2)
+    >>> r.final_target_accuracy == r.history[-1]["target_accuracy"]
+    True
   """
   single = isinstance(spec, GraphSpec) and seeds is None
   members_ = population.members(spec, (config.seed,) if seeds is None
