@@ -184,6 +184,10 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
   from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
+  presets = sorted(spaces.PRESETS) + sorted(semi_spaces.PRESETS)
+  if FLAGS.space not in presets:  # both registries: ch.3/4/000 and ch.5
+    raise app.UsageError(f"--space={FLAGS.space!r} is unknown; allowed: "
+                         f"{presets}")
   try:
     space = build_space()
     sc = build_config(space)

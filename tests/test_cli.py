@@ -62,10 +62,10 @@ def test_graph_flag_takes_a_json_file_and_names_its_errors(tmp_path):
     common.build_graph(path, "")
 
 
-def _script(*argv):
+def _script(*argv, script="train.py"):
   env = dict(os.environ, JAX_PLATFORMS="cpu")
   return subprocess.run([sys.executable, os.path.join(ROOT, "experiments",
-                                                      "train.py"), *argv],
+                                                      script), *argv],
                         capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -78,6 +78,15 @@ def test_bad_invocations_answer_in_one_line(tmp_path):
   lines = out.stderr.strip().splitlines()
   assert out.returncode == 2 and len(lines) == 1, out.stderr[-2000:]
   assert "--config.models=resnet99" in lines[0] and "small_cnn" in lines[0]
+
+
+def test_an_unknown_space_lists_every_preset_ch5_included(tmp_path):
+  from ktg_jax.search import semi_spaces, spaces  # pylint: disable=import-outside-toplevel
+  out = _script("--space=nope", f"--workdir={tmp_path}", script="search.py")
+  lines = out.stderr.strip().splitlines()
+  assert out.returncode == 2 and len(lines) == 1, out.stderr[-2000:]
+  for name in list(spaces.PRESETS) + list(semi_spaces.PRESETS):
+    assert repr(name) in lines[0], name
 
 
 def _tiny_config(**kw):
