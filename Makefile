@@ -1,18 +1,20 @@
 # Two commands do everything on a fresh machine (see README.md):
 #   make demo   set up, then train Vanilla vs DML on 100-class Fashion-MNIST pairs (CPU)
 #   make test   set up, then run the whole test suite (what .ci/run calls)
+#   make docs   the API reference (docs/api/index.html)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup data test demo bench clean
+.PHONY: setup data test demo bench docs clean
 
-$(STAMP): requirements.txt requirements-dev.txt setup.cfg
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
-	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip install -q -e .
+	$(PY) -m pip check
 	touch $@
 
 setup: $(STAMP)
@@ -39,6 +41,11 @@ bench: setup
 	JAX_PLATFORMS=cpu $(PY) benchmarks/step_speed.py --quick \
 	  --frameworks jax,jax_dp,torch --devices $$(nproc)
 	JAX_PLATFORMS=cpu $(PY) benchmarks/step_speed.py --quick --threads 1
+
+# API reference from the docstrings (pdoc): docs/api/index.html.
+# tests/test_docs.py builds it too, so it cannot rot.
+docs: setup
+	JAX_PLATFORMS=cpu $(PY) docs/api.py docs/api
 
 clean:
 	rm -rf $(VENV) runs

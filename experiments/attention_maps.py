@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
 import jax
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import ktg_jax as ktg  # pylint: disable=wrong-import-position
-from ktg_jax.families.ensemble import attention  # pylint: disable=wrong-import-position
-from ktg_jax import checkpoint  # pylint: disable=wrong-import-position
-from ktg_jax import data as data_lib  # pylint: disable=wrong-import-position
-from ktg_jax.families.ensemble import attention_losses as losses_attention  # pylint: disable=wrong-import-position
-from ktg_jax import models  # pylint: disable=wrong-import-position
-from ktg_jax.families.ensemble import attention_maps as viz_attention  # pylint: disable=wrong-import-position
+import common  # experiments/common.py: the scripts' command line
+import ktg_jax as ktg
+from ktg_jax.families.ensemble import attention
+from ktg_jax import checkpoint
+from ktg_jax import data as data_lib
+from ktg_jax.families.ensemble import attention_losses as losses_attention
+from ktg_jax import models
+from ktg_jax.families.ensemble import attention_maps as viz_attention
 
 flags.DEFINE_string("run", None, "run folder: graph.json, config.json, variables/")
 flags.DEFINE_string("out", None, "PNG path (default RUN/attention.png)")
@@ -58,4 +57,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

@@ -1,4 +1,14 @@
-"""What the experiment scripts share: the seed summary and the results table.
+"""What the experiment scripts share: the command-line convention, one-line
+usage errors, the seed summary and the results table.
+
+The convention: ``--config`` (a config file; a relative path not found from
+the current folder is looked up beside this script, then at the repository
+root, so ``--config=configs/digits.py`` works from anywhere), ``--workdir``
+(the run folder), ``--seeds`` (comma-separated). ``run(main)`` replaces
+``absl.app.run``: a bad invocation — a missing config file, a broken JSON
+graph, an unknown model, gate, space or data set, a used run folder — ends
+in one line ``<script>: error: <what>`` naming the file and the field, exit
+status 2 (``KTG_TRACEBACK=1`` shows the traceback instead).
 
 Every "mean ± std over seeds" the scripts print is ``ktg_jax.stats``'s: the
 *sample* standard deviation (ddof 1), NaN (printed "—") for one seed.
@@ -13,8 +23,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from ktg_jax import stats
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 
 
 def seed_summary(values) -> dict:
@@ -47,3 +61,171 @@ def check_command_line(argv, **required) -> None:
   for name, value in required.items():
     if not value:
       raise app.UsageError(f"--{name} is required")
+
+
+# --- the command line ---------------------------------------------------------
+
+def find_file(path: str) -> str | None:
+  """``path`` as given if it exists, else beside the scripts, else at the
+  repository root; None if nowhere."""
+  for base in ("", HERE, ROOT):
+    p = os.path.join(base, path) if base else path
+    if os.path.exists(p):
+      return p
+  return None
+
+
+def resolve_config_argv(argv: list[str], flag: str = "config") -> list[str]:
+  """``argv`` with ``--config=PATH`` (or ``--config PATH``) made absolute by
+  ``find_file``; raises ``UsageError`` naming the flag and the places looked."""
+  from absl import app  # pylint: disable=import-outside-toplevel
+  out, i = list(argv), 1
+  while i < len(out):
+    a, value, j = out[i], None, None
+    if a.startswith(f"--{flag}="):
+      value, j = a.split("=", 1)[1], i
+    elif a == f"--{flag}" and i + 1 < len(out):
+      value, j = out[i + 1], i + 1
+    if value is not None:
+      path, _, override = value.partition(":")  # config_flags' file:arg
+      found = find_file(path)
+      if found is None:
+        raise app.UsageError(
+            f"--{flag}={value}: no such file (looked in {os.getcwd()}, "
+            f"{HERE}, {ROOT})")
+      new = os.path.abspath(found) + (":" + override if override else "")
+      out[j] = f"--{flag}={new}" if j == i else new
+    i += 1
+  return out
+
+
+def load_graph(path: str):
+  """``GraphSpec.load(path)`` with its errors as one ``UsageError`` line: the
+  file, and the JSON position or the spec's field."""
+  from absl import app  # pylint: disable=import-outside-toplevel
+  import ktg_jax as ktg  # pylint: disable=import-outside-toplevel
+  try:
+    return ktg.GraphSpec.load(path)
+  except json.JSONDecodeError as e:
+    raise app.UsageError(f"{path}: not valid JSON: line {e.lineno} column "
+                         f"{e.colno}: {e.msg}") from None
+  except (ktg.GraphSpecError, ValueError, KeyError, TypeError) as e:
+    raise app.UsageError(f"{path}: {e}") from None
+
+
+# Builder name -> spec from the config's comma-separated models and the
+# teacher checkpoint (kd; compression: one per teacher, comma-separated).
+def _first(models):
+  return models[0]
+
+
+GRAPH_BUILDERS = {
+    "vanilla": lambda m, t: _builders().vanilla(_first(m)),
+    "dml": lambda m, t: _builders().dml(m if len(m) > 1 else 2, m[0]),
+    "ensemble": lambda m, t: _builders().ensemble(m if len(m) > 1 else 2, m[0]),
+    "kd": lambda m, t: _builders().kd(m[0], m[1], t),
+    "compression": lambda m, t: _builders().compression(
+        m[0], m[1:], t.split(",")),
+    "pi_model": lambda m, t: _builders().pi_model(_first(m)),
+    "mean_teacher": lambda m, t: _builders().mean_teacher(_first(m)),
+    "pseudo_label": lambda m, t: _builders().pseudo_label(_first(m)),
+    "fixmatch": lambda m, t: _builders().fixmatch(_first(m)),
+    "ssl": lambda m, t: _builders().ssl(_first(m)),
+    "ssl_dml": lambda m, t: _builders().ssl_dml(
+        tuple(m) if len(m) > 1 else (m[0], m[0]),
+        ("simclr",) * max(len(m), 2)),
+}
+NEEDS = {"kd": (2, True), "compression": (2, True)}  # (models, checkpoint)
+
+
+def _builders():
+  from ktg_jax import classic  # pylint: disable=import-outside-toplevel
+  return classic
+
+
+def build_graph(graph: str, models: str, teacher: str | None = None):
+  """``--graph``: a builder of ``ktg_jax.classic.BUILDERS`` (models from
+  ``models``, comma-separated) or a GraphSpec JSON file (``find_file``)."""
+  from absl import app  # pylint: disable=import-outside-toplevel
+  names = [m for m in models.split(",") if m]
+  if graph in GRAPH_BUILDERS:
+    need_models, need_ckpt = NEEDS.get(graph, (1, False))
+    if len(names) < need_models:
+      raise app.UsageError(f"--graph={graph} needs {need_models}+ models in "
+                           f"--config.models (got {models!r})")
+    if need_ckpt and not teacher:
+      raise app.UsageError(f"--graph={graph} needs --teacher_checkpoint (the "
+                           "variables path a --graph=vanilla run prints)")
+    from ktg_jax.core.spec import GraphSpecError  # pylint: disable=import-outside-toplevel
+    try:
+      return GRAPH_BUILDERS[graph](names, teacher)
+    except (GraphSpecError, ValueError) as e:
+      raise app.UsageError(f"--graph={graph} --config.models={models}: {e}"
+                           ) from None
+  path = find_file(graph) if graph.endswith(".json") or os.sep in graph else None
+  if path and os.path.isfile(path):
+    return load_graph(path)
+  raise app.UsageError(f"--graph={graph!r}: not a builder "
+                       f"{sorted(GRAPH_BUILDERS)} and not a JSON file")
+
+
+def usage_errors() -> tuple:
+  """The exceptions ``run`` reports as one line: the ones whose message names
+  the field and the allowed values."""
+  from absl import app  # pylint: disable=import-outside-toplevel
+  from ktg_jax.core import gates# pylint: disable=import-outside-toplevel
+  from ktg_jax import run_files  # pylint: disable=import-outside-toplevel
+  from ktg_jax.core.spec import GraphSpecError  # pylint: disable=import-outside-toplevel
+  errors = [app.UsageError, GraphSpecError, gates.GateError,
+            run_files.RunFolderInUseError, FileNotFoundError]
+  try:
+    from ktg_jax.search import spaces  # pylint: disable=import-outside-toplevel
+    errors.append(spaces.SpaceError)
+  except ImportError:  # the search extra is not installed
+    pass
+  return tuple(errors)
+
+
+def _one_line(e: BaseException) -> str:
+  return " ".join(str(e).split()) or type(e).__name__
+
+
+def exit_with_usage_error(e: BaseException) -> None:
+  prog = os.path.basename(sys.argv[0])
+  print(f"{prog}: error: {_one_line(e)}", file=sys.stderr, flush=True)
+  sys.exit(2)
+
+
+def run(main) -> None:
+  """``absl.app.run(main)`` with the config path resolved (``find_file``)
+  and the usage errors (``usage_errors``) as one line, exit status 2."""
+  from absl import app  # pylint: disable=import-outside-toplevel
+  try:
+    argv = resolve_config_argv(sys.argv)
+  except app.UsageError as e:
+    exit_with_usage_error(e)
+  catch = () if os.environ.get("KTG_TRACEBACK") else usage_errors()
+
+  def guarded(args):
+    try:
+      return main(args)
+    except catch as e:  # pylint: disable=catching-non-exception
+      exit_with_usage_error(e)
+  app.run(guarded, argv=argv)
+
+
+def load_module(path: str):
+  """The Python file ``path`` as a module (no ``sys.path`` edit)."""
+  import importlib.util  # pylint: disable=import-outside-toplevel
+  name = os.path.splitext(os.path.basename(path))[0]
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  sys.modules.setdefault(name, module)
+  spec.loader.exec_module(module)
+  return module
+
+
+def config_path(name: str) -> str:
+  """The absolute path of ``experiments/configs/<name>`` (script defaults do
+  not depend on the current folder)."""
+  return os.path.join(HERE, "configs", name)

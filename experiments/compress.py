@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
 from absl import app
@@ -33,12 +32,11 @@ from absl import logging
 from ml_collections import config_flags
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import common  # pylint: disable=wrong-import-position  (experiments/common.py)
-import ktg_jax as ktg  # pylint: disable=wrong-import-position
-from ktg_jax import data as data_lib  # pylint: disable=wrong-import-position
-from ktg_jax import seeds as seeds_lib  # pylint: disable=wrong-import-position
+import common  # experiments/common.py: the scripts' command line
+import ktg_jax as ktg
+from ktg_jax import data as data_lib
+from ktg_jax import seeds as seeds_lib
 
 FLAGS = flags.FLAGS
 _CONFIG = config_flags.DEFINE_config_file(
@@ -145,4 +143,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

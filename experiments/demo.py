@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 import time
 
 from absl import app
@@ -28,11 +27,11 @@ from absl import flags
 from absl import logging
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ktg_jax import data as data_lib  # pylint: disable=wrong-import-position
-from ktg_jax import reproduce as rp  # pylint: disable=wrong-import-position
-from ktg_jax import stats  # pylint: disable=wrong-import-position
-from ktg_jax import training  # pylint: disable=wrong-import-position
+import common  # experiments/common.py: the scripts' command line
+from ktg_jax import data as data_lib
+from ktg_jax import reproduce as rp
+from ktg_jax import training
+from ktg_jax import stats
 
 _BUDGET = flags.DEFINE_float("budget_s", 540.0, "wall-clock budget (seconds)")
 _SEEDS = flags.DEFINE_string("seeds", "0,1,2,3,4", "seeds, while time allows")
@@ -117,4 +116,4 @@ def _report(results, seconds):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

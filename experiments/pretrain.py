@@ -3,17 +3,17 @@ kind="pretrained")``, or a search space's ``init_sources``.
 
   # (1) formula-driven fractals (ktg_jax/data/fractal.py), rendered offline
   python experiments/pretrain.py --source=fractal --model=small_cnn \
-      --epochs=3 --output_dir=runs/pre_fractal
+      --epochs=3 --workdir=runs/pre_fractal
   # (2) a label-only run on another real data set, resized to the target's
   #     8x8 digits (Fashion-MNIST: apt-get install dataset-fashion-mnist)
   python experiments/pretrain.py --source=fashion_mnist --limit=6000 \
-      --image_size=8 --model=small_cnn --epochs=2 --output_dir=runs/pre_fm
+      --image_size=8 --model=small_cnn --epochs=2 --workdir=runs/pre_fm
   # (3) any checkpoint (e.g. ImageNet weights converted to our layout):
   #     checks that it loads into --model and prints how to use it
   python experiments/pretrain.py --checkpoint=/path/to/variables \
       --model=small_cnn --num_classes=10
 
-The checkpoint is ``<output_dir>/variables/node0`` (training.fit's one-node
+The checkpoint is ``<workdir>/variables/node0`` (training.fit's one-node
 vanilla run: label edge only, the whole train split; the progress line is the
 SOURCE's test accuracy, which says nothing about the target task).
 The last line printed is ``init_source <source>:<model>=<path>``, the form
@@ -24,12 +24,11 @@ of a few classes of the source.
 from __future__ import annotations
 
 import os
-import sys
 
 from absl import app
 from absl import flags
+import common  # experiments/common.py: the scripts' command line
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("source", "fractal", "a data set of ktg_jax.data.SOURCES")
@@ -43,7 +42,8 @@ flags.DEFINE_integer("limit", None, "keep the first N images of each split")
 flags.DEFINE_integer("image_size", None, "resize the source to this size "
                      "(the target data set's, e.g. 8 for digits)")
 flags.DEFINE_integer("seed", 0, "init and data-order seed")
-flags.DEFINE_string("output_dir", None, "where the run and variables go")
+flags.DEFINE_string("workdir", None, "where the run and variables go")
+flags.DEFINE_alias("output_dir", "workdir")  # the old name
 flags.DEFINE_string("picture", None, "write a picture of 6 classes here")
 
 
@@ -62,14 +62,12 @@ def resize(dataset, size: int):
 
 def picture(path: str) -> str:
   """Four instances of six fractal categories, 64x64 (002's source)."""
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  from ktg_jax import figures  # pylint: disable=import-outside-toplevel
   import numpy as np  # pylint: disable=import-outside-toplevel
   from ktg_jax.data import fractal  # pylint: disable=import-outside-toplevel
   systems = fractal.sample_systems(6, seed=0)
   images = fractal.render(systems, np.repeat(np.arange(6), 4), 64, seed=1)
-  fig, axes = plt.subplots(4, 6, figsize=(9, 6))
+  fig, axes = figures.subplots(4, 6, figsize=(9, 6))
   for k, ax in enumerate(axes.T.flat):
     ax.imshow(images[k, ..., 0], cmap="gray")
     ax.axis("off")
@@ -77,7 +75,6 @@ def picture(path: str) -> str:
     axes[0, c].set_title(f"category {c}", fontsize=9)
   fig.suptitle("fractal categories (random IFS), 4 instances each")
   fig.savefig(path, dpi=80)
-  plt.close(fig)
   return path
 
 
@@ -105,8 +102,8 @@ def main(argv):
   if FLAGS.source not in data.SOURCES:
     raise app.UsageError(f"--source={FLAGS.source!r} is invalid; allowed: "
                          f"{sorted(data.SOURCES)}")
-  if not FLAGS.output_dir:
-    raise app.UsageError("--output_dir is required (without --checkpoint)")
+  if not FLAGS.workdir:
+    raise app.UsageError("--workdir is required (without --checkpoint)")
   dataset = data.load(FLAGS.source, limit=FLAGS.limit, val_fraction=0.0,
                       seed=FLAGS.seed)
   if FLAGS.image_size:
@@ -116,10 +113,10 @@ def main(argv):
              learning_rate=FLAGS.learning_rate, lr_schedule="cosine",
              seed=FLAGS.seed, eval_split="test", augment=False,
              pictures=False)
-  training.fit(classic.vanilla(FLAGS.model), dataset, cfg, FLAGS.output_dir)
-  path = os.path.abspath(os.path.join(FLAGS.output_dir, "variables", "node0"))
+  training.fit(classic.vanilla(FLAGS.model), dataset, cfg, FLAGS.workdir)
+  path = os.path.abspath(os.path.join(FLAGS.workdir, "variables", "node0"))
   print(f"init_source {FLAGS.source}:{FLAGS.model}={path}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

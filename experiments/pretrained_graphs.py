@@ -3,7 +3,7 @@ from scratch, all from one pre-training source, or from a mix of sources.
 
   python experiments/pretrain.py --source=fractal ...        # prints a triple
   python experiments/pretrain.py --source=fashion_mnist ...  # prints another
-  python experiments/pretrained_graphs.py --output_dir=runs/table002 \
+  python experiments/pretrained_graphs.py --workdir=runs/table002 \
       --init_source=fractal:small_cnn=runs/pre_fractal/variables/node0 \
       --init_source=fashion_mnist:small_cnn=runs/pre_fm/variables/node0
 
@@ -18,22 +18,21 @@ table.md, table.json.
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from absl import app
 from absl import flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import common  # pylint: disable=wrong-import-position  (experiments/common.py)
-from ktg_jax.search import presets  # pylint: disable=wrong-import-position
-from ktg_jax.search import space_ops  # pylint: disable=wrong-import-position
-from ktg_jax.search import spaces  # pylint: disable=wrong-import-position
+import common  # experiments/common.py: the scripts' command line
+from ktg_jax.search import spaces
+from ktg_jax.search import presets
+from ktg_jax.search import space_ops
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("init_source", [], "source:model=checkpoint")
-flags.DEFINE_string("output_dir", None, "where table.md / table.json go")
+flags.DEFINE_string("workdir", None, "where table.md / table.json go")
+flags.DEFINE_alias("output_dir", "workdir")  # the old name
 flags.DEFINE_string("dataset", "digits", "target data set")
 flags.DEFINE_integer("limit", None, "first N examples of each split")
 flags.DEFINE_string("model", "small_cnn", "the model of all three nodes")
@@ -54,7 +53,7 @@ def conditions(sources: list[str]) -> dict[str, tuple]:
 
 
 def main(argv):
-  common.check_command_line(argv, output_dir=FLAGS.output_dir)
+  common.check_command_line(argv, workdir=FLAGS.workdir)
   from ktg_jax import data, training  # pylint: disable=import-outside-toplevel
   try:
     space = presets.get("tiny", target_model=FLAGS.model,
@@ -64,7 +63,7 @@ def main(argv):
   except space_ops.SpaceError as e:
     raise app.UsageError(str(e)) from None
   start = time.time()
-  os.makedirs(FLAGS.output_dir, exist_ok=True)
+  os.makedirs(FLAGS.workdir, exist_ok=True)
   cfg = training.default_config()
   cfg.update(dataset=FLAGS.dataset, epochs=FLAGS.epochs,
              batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
@@ -83,11 +82,11 @@ def main(argv):
     print(f"[002] {name}: target test {r['mean']:.4f} +- {r['std']:.4f} "
           f"{r['test']}", flush=True)
   print(common.write_table(
-      FLAGS.output_dir, table,
+      FLAGS.workdir, table,
       ("nodes' initialisation (node 0 = target, 1, 2)",
        f"target test accuracy, mean ± std (ddof 1) over {len(seeds)} seeds")))
   print(f"[002] wall time: {time.time() - start:.0f} s")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

@@ -1,7 +1,7 @@
 r"""003 at reduced scale: random search on A, EDF curves, A -> B -> C -> X,
 exhaustive search of X with repeats, and a table like 003 Table 2.
 
-  python experiments/refine.py --output_dir=runs/refine003
+  python experiments/refine.py --workdir=runs/refine003
 
 Stages (each resumes when the same command runs again):
  1. random search on space A: ``--num_random`` feasible graphs drawn uniformly,
@@ -25,22 +25,21 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
 from absl import app
 from absl import flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import common  # pylint: disable=wrong-import-position  (experiments/common.py)
-from ktg_jax.search import edf  # pylint: disable=wrong-import-position
-from ktg_jax.search import exhaustive  # pylint: disable=wrong-import-position
-from ktg_jax.search import refine  # pylint: disable=wrong-import-position
-from ktg_jax.search import spaces  # pylint: disable=wrong-import-position
+import common  # experiments/common.py: the scripts' command line
+from ktg_jax.search import edf
+from ktg_jax.search import exhaustive
+from ktg_jax.search import refine
+from ktg_jax.search import spaces
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("output_dir", None, "where every stage writes")
+flags.DEFINE_string("workdir", None, "where every stage writes")
+flags.DEFINE_alias("output_dir", "workdir")  # the old name
 flags.DEFINE_string("dataset", "digits", "data set (ktg_jax.data.SOURCES)")
 flags.DEFINE_integer("limit", None, "first N examples of each split")
 flags.DEFINE_string("target_model", "small_cnn", "m1, the target")
@@ -157,8 +156,8 @@ def _json(path, obj=None):
 
 
 def main(argv):
-  common.check_command_line(argv, output_dir=FLAGS.output_dir)
-  out, start = FLAGS.output_dir, time.time()
+  common.check_command_line(argv, workdir=FLAGS.workdir)
+  out, start = FLAGS.workdir, time.time()
   os.makedirs(out, exist_ok=True)
   import jax  # pylint: disable=import-outside-toplevel
   # Packs of one structure compile the same step: share it on disk.
@@ -219,4 +218,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

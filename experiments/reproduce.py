@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
 from absl import app
@@ -34,10 +33,10 @@ from absl import logging
 from ml_collections import config_flags
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ktg_jax import reproduce as rp  # pylint: disable=wrong-import-position
-from ktg_jax import stats  # pylint: disable=wrong-import-position
+import common  # experiments/common.py: the scripts' command line
+from ktg_jax import reproduce as rp
+from ktg_jax import stats
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "experiments/configs/reproduce_fashion_pairs.py",
@@ -168,9 +167,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.WARNING)
-  sys.path.insert(0, os.path.dirname(os.path.dirname(
-      os.path.abspath(__file__))))
-  from benchmarks import published  # pylint: disable=import-outside-toplevel
+  published = common.load_module(os.path.join(common.ROOT, "benchmarks",
+                                               "published.py"))
   config, workdir = _CONFIG.value, _WORKDIR.value
   try:
     rows = reproduce(config, workdir, _ROWS.value)
@@ -187,4 +185,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import ktg_jax as ktg  # pylint: disable=wrong-import-position
-from ktg_jax import stats  # pylint: disable=wrong-import-position
+import common  # experiments/common.py: the scripts' command line
+import ktg_jax as ktg
+from ktg_jax import stats
 
 FLAGS = flags.FLAGS
 _CONFIG = config_flags.DEFINE_config_file(
@@ -143,4 +142,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("graph")
-  app.run(main)
+  common.run(main)

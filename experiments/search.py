@@ -1,13 +1,13 @@
 r"""Structure search of a KTG graph on Ray Tune (docs/papers.md §4).
 
   python experiments/search.py --space=tiny --num_nodes=3 --dataset=digits \
-      --num_trials=16 --workers=2 --epochs=4 --output_dir=/tmp/ktg_search
+      --num_trials=16 --workers=2 --epochs=4 --workdir=/tmp/ktg_search
   # no early stopping: 4 graphs per Ray trial, trained as one population
   python experiments/search.py --space=tiny --protocol=random --pack_size=4 \
-      --num_trials=16 --workers=2 --output_dir=/tmp/ktg_packs
+      --num_trials=16 --workers=2 --workdir=/tmp/ktg_packs
 
 Running the same command again after Ctrl-C / kill -9 resumes the search
-(finished trials are kept). Writes into --output_dir: trials.csv (every trial:
+(finished trials are kept). Writes into --workdir: trials.csv (every trial:
 graph, epochs reached, rung, score, status, failure reason), best_graph.json
 (usable as ``experiments/train.py --graph=...``), best_graph.png, scores.png,
 events.jsonl, and Ray's state under tune/.
@@ -16,20 +16,19 @@ events.jsonl, and Ray's state under tune/.
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ktg_jax.search import report  # pylint: disable=wrong-import-position
-from ktg_jax.search import presets  # pylint: disable=wrong-import-position
-from ktg_jax.search import semi_spaces  # pylint: disable=wrong-import-position
-from ktg_jax.search import space_ops  # pylint: disable=wrong-import-position
-from ktg_jax.search import spaces  # pylint: disable=wrong-import-position
+import common  # experiments/common.py: the scripts' command line
+from ktg_jax.search import report
+from ktg_jax.search import semi_spaces
+from ktg_jax.search import space_ops
+from ktg_jax.search import spaces
+from ktg_jax.search import presets
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("space", "tiny", "preset: "
@@ -77,9 +76,10 @@ flags.DEFINE_string("lr_schedule", None, "step|cosine|constant")
 flags.DEFINE_boolean("augment", None, "data augmentation in the step")
 flags.DEFINE_integer("max_failures", 0, "retries of a crashed trial")
 flags.DEFINE_integer("seed", 0, "searcher and split seed")
-flags.DEFINE_string("output_dir", None, "where results and Ray state go")
+flags.DEFINE_string("workdir", None, "where results and Ray state go")
+flags.DEFINE_alias("output_dir", "workdir")  # the old name
 flags.DEFINE_string("address", None, "join this Ray cluster (else a local "
-                    "one); on several machines --output_dir must be a shared "
+                    "one); on several machines --workdir must be a shared "
                     "folder or a cloud URI Ray can write to")
 flags.DEFINE_integer("num_cpus", None, "CPUs of the local Ray (default all)")
 
@@ -157,8 +157,8 @@ def train_overrides() -> tuple[dict, dict]:
 
 def build_config(space):
   from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
-  if not FLAGS.output_dir:
-    raise app.UsageError("--output_dir is required")
+  if not FLAGS.workdir:
+    raise app.UsageError("--workdir is required")
   train, data = train_overrides()
   if space.SEMI_SUPERVISED:  # ch.5
     config = _CONFIG.value
@@ -172,7 +172,7 @@ def build_config(space):
     train["score"] = space.score  # the FixMatch space: the better node
   settings = st.Settings(data_seed=FLAGS.seed, train=train, **data)
   return st.validate(st.SearchConfig(
-      space=space, output_dir=FLAGS.output_dir, protocol=FLAGS.protocol,
+      space=space, output_dir=FLAGS.workdir, protocol=FLAGS.protocol,
       num_trials=FLAGS.num_trials, workers=FLAGS.workers,
       cpus_per_trial=FLAGS.cpus_per_trial, gpus_per_trial=FLAGS.gpus_per_trial,
       epochs=train["epochs"], settings=settings,
@@ -186,6 +186,9 @@ def main(argv):
   from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
   from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
   from ktg_jax.search import trial  # pylint: disable=import-outside-toplevel
+  if FLAGS.space not in presets.PRESETS:  # ch.3/4/000 and ch.5 alike
+    raise app.UsageError(f"--space={FLAGS.space!r} is unknown; allowed: "
+                         f"{sorted(presets.PRESETS)}")
   try:
     space = build_space()
     sc = build_config(space)
@@ -230,5 +233,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.mark_flag_as_required("output_dir")
-  app.run(main)
+  flags.mark_flag_as_required("workdir")
+  common.run(main)

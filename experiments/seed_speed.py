@@ -14,6 +14,7 @@ from absl import flags
 import jax
 import numpy as np
 
+import common  # experiments/common.py: the scripts' command line
 import ktg_jax as ktg
 
 FLAGS = flags.DEFINE_integer("seeds", 3, "number of seeds")
@@ -55,4 +56,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

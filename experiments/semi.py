@@ -1,7 +1,7 @@
 r"""Semi-supervised baselines and a searched KTG graph, same script, same budget.
 
   python experiments/semi.py --config=experiments/configs/semi_fashion.py \
-      --per_class=10,40 --seeds=0,1,2 --output_dir=runs/semi
+      --per_class=10,40 --seeds=0,1,2 --workdir=runs/semi
 
 For every labels-per-class setting: (1) with ``ktg`` among --methods, the
 graph ``experiments/search.py`` found for it (--search: its best_graph.json;
@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
 from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=wrong-import-position
+import common  # experiments/common.py: the scripts' command line
 from ktg_jax import classic
 from ktg_jax.core import gates
 from ktg_jax import stats
@@ -45,7 +44,8 @@ _METHODS = flags.DEFINE_list(
 _PER_CLASS = flags.DEFINE_list("per_class", None, "labels per class "
                                "(default: --config.labels_per_class)")
 _SEEDS = flags.DEFINE_list("seeds", "0,1,2", "seeds (labelled draw and init)")
-_OUT = flags.DEFINE_string("output_dir", "runs/semi", "results folder")
+_OUT = flags.DEFINE_string("workdir", "runs/semi", "results folder")
+flags.DEFINE_alias("output_dir", "workdir")  # the old name
 _SEARCH = flags.DEFINE_string(
     "search", "runs/semi_search/n{n}/best_graph.json", "the searched KTG "
     "graph per labels-per-class setting ({n}): experiments/search.py's "
@@ -188,4 +188,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

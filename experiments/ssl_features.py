@@ -11,18 +11,17 @@ computes the node's ``features`` on the test split (inference mode) and draws
 from __future__ import annotations
 
 import os
-import sys
 
 from absl import app
 from absl import flags
 import jax
 from ml_collections import config_flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import ktg_jax as ktg  # pylint: disable=wrong-import-position
-from ktg_jax import checkpoint, data as data_lib, evaluation  # pylint: disable=wrong-import-position
-from ktg_jax import viz_features  # pylint: disable=wrong-import-position
+import common  # experiments/common.py: the scripts' command line
+import ktg_jax as ktg
+from ktg_jax import checkpoint, data as data_lib, evaluation
+from ktg_jax import viz_features
 
 _RUN = flags.DEFINE_string("run", None, "a fit workdir (graph.json, variables/)")
 _NODE = flags.DEFINE_integer("node", None, "node index (default: the target)")
@@ -49,9 +48,11 @@ def main(argv):
   title = (f"node {i}: {node.model} {node.learner or node.kind}, "
            f"{config.dataset} {_SPLIT.value} ({len(split.labels)} images), "
            "PCA of features")
-  print(viz_features.draw_features(feats, split.labels, _OUTPUT.value, title))
+  print(viz_features.draw_features(
+      feats, split.labels, _OUTPUT.value, title,
+      data_lib.class_names(config.dataset, data.num_classes)))
 
 
 if __name__ == "__main__":
   flags.mark_flags_as_required(["run", "output", "config"])
-  app.run(main)
+  common.run(main)

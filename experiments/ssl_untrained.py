@@ -16,7 +16,6 @@ the val or test split as the queries (``evaluation.untrained_knn``).
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from absl import app
@@ -24,9 +23,9 @@ from absl import flags
 from ml_collections import config_flags
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ktg_jax import data as data_lib, evaluation, stats  # pylint: disable=wrong-import-position
+import common  # experiments/common.py: the scripts' command line
+from ktg_jax import data as data_lib, evaluation, stats
 
 _MODEL = flags.DEFINE_string("model", None, "backbone (default config.models)")
 _SPLIT = flags.DEFINE_enum("split", "val", ["val", "test"], "query split")
@@ -57,4 +56,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flags_as_required(["config"])
-  app.run(main)
+  common.run(main)

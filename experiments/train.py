@@ -5,9 +5,15 @@
   python experiments/train.py --config=experiments/configs/ch3_cifar.py \
       --graph=runs/best_graph.json --mode=final --seeds=0,1,2,3,4
 
---graph: "vanilla", "dml", "kd" (ktg_jax.classic.BUILDERS; their models come
-from --config.models, comma-separated; kd = student,teacher and needs
---teacher_checkpoint) or a path to a GraphSpec JSON file.
+--graph: a builder of ktg_jax.classic.BUILDERS (vanilla, dml, ensemble, kd,
+compression, pi_model, mean_teacher, pseudo_label, fixmatch, ssl, ssl_dml;
+their models come from --config.models, comma-separated; kd = student,teacher
+and compression = student,teacher,... need --teacher_checkpoint) or a
+GraphSpec JSON file. --config paths not found from the current folder are
+looked up beside this script (configs/digits.py works from anywhere).
+
+A --workdir that holds a run is refused unless --resume (or
+--config.resume=True) continues it: nothing is overwritten or mixed.
 Multi-host (N processes, e.g. one per host; run the same command on every
 host with its own --process_id; process 0's host:port is the coordinator):
 
@@ -43,6 +49,7 @@ from absl import logging
 import jax
 from ml_collections import config_flags
 
+import common  # experiments/common.py: the scripts' command line
 import ktg_jax as ktg
 from ktg_jax import data as data_lib
 from ktg_jax import seeds as seeds_lib
@@ -50,16 +57,18 @@ from ktg_jax.parallel import sharding
 from ktg_jax import training
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", "experiments/configs/fashion_mnist.py", "ml_collections config")
-_GRAPH = flags.DEFINE_string("graph", "vanilla",
-                             "builder name (vanilla, dml, kd) or JSON spec")
+    "config", common.config_path("fashion_mnist.py"), "ml_collections config")
+_GRAPH = flags.DEFINE_string(
+    "graph", "vanilla", "a ktg_jax.classic.BUILDERS name "
+    f"({', '.join(sorted(common.GRAPH_BUILDERS))}) or a GraphSpec JSON file")
 _MODE = flags.DEFINE_enum("mode", "search", ["search", "final"],
                           "search: val split; final: full train, test split")
 _WORKDIR = flags.DEFINE_string("workdir", None, "run folder (default runs/...)")
 _SEEDS = flags.DEFINE_string("seeds", "0", "comma-separated seeds")
 _TEACHER = flags.DEFINE_string("teacher_checkpoint", None,
                                "kd: variables of a vanilla run (its printed path)")
-_RESUME = flags.DEFINE_bool("resume", False, "continue from the last checkpoint")
+_RESUME = flags.DEFINE_bool("resume", False, "continue the run in --workdir "
+                            "from its last checkpoint (= --config.resume=True)")
 _COORDINATOR = flags.DEFINE_string(
     "coordinator_address", None,
     "multi-host: host:port of process 0 (or 'auto'): jax.distributed")
@@ -68,27 +77,12 @@ _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None,
 _PROCESS_ID = flags.DEFINE_integer("process_id", None,
                                    "multi-host: this process, in [0, N)")
 
-# Builder name -> spec from (models, teacher checkpoint): data, not if-chains.
-GRAPHS = {
-    "vanilla": lambda models, teacher: ktg.classic.vanilla(models[0]),
-    "dml": lambda models, teacher: ktg.classic.dml(
-        models if len(models) > 1 else 2, models[0]),
-    "kd": lambda models, teacher: ktg.classic.kd(models[0], models[1], teacher),
-}
 # --mode -> (eval_split, val_fraction): final retrains on all of train (docs/papers.md §4).
 MODES = {"search": ("val", None), "final": ("test", 0.0)}
 
 
 def build_spec(graph: str, models: str, teacher: str | None) -> ktg.GraphSpec:
-  if graph in GRAPHS:
-    if graph == "kd" and not teacher:
-      raise app.UsageError("--graph=kd needs --teacher_checkpoint (the path a "
-                           "--graph=vanilla run prints)")
-    return GRAPHS[graph]([m for m in models.split(",") if m], teacher)
-  if os.path.isfile(graph):
-    return ktg.GraphSpec.load(graph)
-  raise app.UsageError(f"--graph={graph!r}: not a builder {sorted(GRAPHS)} "
-                       "and not a JSON file")
+  return common.build_graph(graph, models, teacher)
 
 
 def train(config, graph: str = "vanilla", mode: str = "search",
@@ -143,10 +137,10 @@ def main(argv):
         "differs between processes)")
   seeds = tuple(int(s) for s in _SEEDS.value.split(",") if s.strip())
   config = _CONFIG.value
-  config.resume = _RESUME.value
+  config.resume = bool(config.resume or _RESUME.value)  # either asks for it
   train(config, _GRAPH.value, _MODE.value, _WORKDIR.value, seeds,
         _TEACHER.value)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

@@ -23,12 +23,22 @@ from ktg_jax.families.ensemble import attention_losses as losses_attention
 
 
 def vanilla(model: str = "resnet32") -> GraphSpec:
-  """One node trained with labels only."""
+  """One node trained with labels only.
+
+  >>> spec = vanilla("small_cnn")
+  >>> spec.num_nodes, list(spec.edges)
+  (1, [('label', 0)])
+  """
   return GraphSpec(nodes=(Node(model),), edges={(LABEL, 0): gates.Through()})
 
 
 def dml(models: Sequence[str] | int = 2, model: str = "resnet32") -> GraphSpec:
-  """Deep Mutual Learning: label edges and every node edge Through (KL)."""
+  """Deep Mutual Learning: label edges and every node edge Through (KL).
+
+  >>> spec = dml(["small_cnn", "resnet20"])
+  >>> [n.model for n in spec.nodes], sorted(k for k in spec.edges if k[0] != "label")
+  (['small_cnn', 'resnet20'], [(0, 1), (1, 0)])
+  """
   names = [model] * models if isinstance(models, int) else list(models)
   edges = {(LABEL, t): gates.Through() for t in range(len(names))}
   edges.update({(s, t): gates.Through() for s in range(len(names))
@@ -38,7 +48,12 @@ def dml(models: Sequence[str] | int = 2, model: str = "resnet32") -> GraphSpec:
 
 def kd(student: str, teacher: str, teacher_checkpoint: str,
        temperature: float = 2.0) -> GraphSpec:
-  """Hinton KD: label CE + T^2 KL from a frozen, label-trained teacher."""
+  """Hinton KD: label CE + T^2 KL from a frozen, label-trained teacher.
+
+  >>> spec = kd("small_cnn", "resnet20", "runs/teacher/variables/node0")
+  >>> spec.node_kinds(), spec.edges[(1, 0)].loss, spec.edges[(1, 0)].loss_param
+  (('trainable', 'frozen'), 'kd', 2.0)
+  """
   return GraphSpec(
       nodes=(Node(student), Node(teacher, teacher_checkpoint)),
       edges={(LABEL, 0): gates.Through(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -15,14 +16,63 @@ from ktg_jax.core.nodes import node_key
 from ktg_jax.core import node_variables
 
 
-class Logs:
-  """JSONL + TensorBoard writers of a run (no-ops without a workdir)."""
+METRICS = "metrics.jsonl"
+CHECKPOINTS = "checkpoints"
 
-  def __init__(self, workdir: str | None):
+
+class RunFolderInUseError(ValueError):
+  """``fit`` into a folder that holds a run, without ``resume``."""
+
+
+def check_run_folder(workdir: str, resume: bool) -> None:
+  """Refuses to start a fresh run in a folder that holds one (its metrics or
+  checkpoints would be mixed with, or lost to, the new run's): the message
+  says how to continue it or where else to go. ``resume`` passes.
+
+  >>> import tempfile
+  >>> d = tempfile.mkdtemp()
+  >>> check_run_folder(d, resume=False)      # empty: fine
+  >>> _ = open(os.path.join(d, METRICS), "w").write("{}")
+  >>> check_run_folder(d, resume=False)
+  Traceback (most recent call last):
+  ...
+  ktg_jax.run_files.RunFolderInUseError: workdir ... already holds a run (metrics.jsonl); continue it with --resume (config.resume=True) or choose another --workdir
+  """
+  if resume or not workdir:
+    return
+  found = []
+  metrics = os.path.join(workdir, METRICS)
+  if os.path.isfile(metrics) and os.path.getsize(metrics):
+    found.append(METRICS)
+  ckpt = os.path.join(workdir, CHECKPOINTS)
+  if os.path.isdir(ckpt) and os.listdir(ckpt):
+    found.append(CHECKPOINTS + "/")
+  members = [m for m in sorted(os.listdir(workdir)) if m.startswith("member")
+             and os.path.isfile(os.path.join(workdir, m, METRICS))] if (
+                 os.path.isdir(workdir)) else []
+  found += [f"{m}/{METRICS}" for m in members]
+  if found:
+    raise RunFolderInUseError(
+        f"workdir {workdir!r} already holds a run ({', '.join(found)}); "
+        "continue it with --resume (config.resume=True) or choose another "
+        "--workdir")
+
+
+class Logs:
+  """JSONL + TensorBoard writers of a run (no-ops without a workdir).
+
+  ``metrics.jsonl`` is written anew: the epochs of ``history`` (a resumed
+  run's, from its checkpoint) first, so the file never holds two runs, nor
+  an epoch twice after a resume."""
+
+  def __init__(self, workdir: str | None, history=()):
     self.jsonl = self.tb = None
     if workdir:
       from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
-      self.jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+      self.jsonl = open(os.path.join(workdir, METRICS), "w")
+      for m in history:
+        self.jsonl.write(json.dumps(m) + "\n")
+      self.jsonl.flush()
       self.tb = SummaryWriter(os.path.join(workdir, "tb"))
 
   def write(self, m: dict) -> None:
@@ -49,13 +99,52 @@ class Logs:
       self.tb.close()
 
 
-def progress(m: dict, epochs: int) -> str:
+def duration(seconds: float) -> str:
+  """``1h02m``, ``3m05s``, ``42s``.
+
+  >>> duration(3725), duration(185), duration(42.4)
+  ('1h02m', '3m05s', '42s')
+  """
+  s = int(round(seconds))
+  if s >= 3600:
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+  return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+class StepBar:
+  """The run's steps as a tqdm bar with its ETA, on a terminal; elsewhere
+  (a log file, CI) no bar, and ``line`` prints one line per epoch."""
+
+  def __init__(self, total: int, done: int, enabled: bool):
+    self.bar = None
+    if enabled and sys.stderr.isatty():
+      from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+      self.bar = tqdm(total=total, initial=done, unit="step", leave=False,
+                      dynamic_ncols=True)
+
+  def update(self, n: int = 1) -> None:
+    if self.bar is not None:
+      self.bar.update(n)
+
+  def line(self, text: str) -> None:
+    if self.bar is not None:
+      self.bar.write(text)
+    else:
+      print(text, flush=True)
+
+  def close(self) -> None:
+    if self.bar is not None:
+      self.bar.close()
+
+
+def progress(m: dict, epochs: int, eta_s: float | None = None) -> str:
   fmt = lambda xs: "[" + " ".join(f"{x:.3f}" for x in xs) + "]"
+  eta = "" if eta_s is None else f"  eta {duration(eta_s)}"
   return (f"epoch {m['epoch']:3d}/{epochs}  {m['steps_per_sec']:6.1f} steps/s  "
           f"input {100 * m['input_fraction']:4.1f}%  lr {m['lr']:.4g}  "
           f"loss {fmt(m['train_loss'])}  train_acc {fmt(m['train_accuracy'])}"
           f"  {m['eval_split']}_acc {fmt(m['accuracy'])}  "
-          f"target {m['target_accuracy']:.4f}")
+          f"target {m['target_accuracy']:.4f}{eta}")
 
 
 def prepare_workdir(workdir, member, feed, config) -> None:

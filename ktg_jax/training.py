@@ -75,7 +75,15 @@ class PopulationResult(NamedTuple):
 
 def default_config() -> ml_collections.ConfigDict:
   """The knobs of ``fit`` (the ch.3 CIFAR protocol, docs/papers.md §5, at 200 epochs),
-  and of the experiment scripts around it (data set, split, node models)."""
+  and of the experiment scripts around it (data set, split, node models).
+
+  An ``ml_collections.ConfigDict``: change fields as attributes (the scripts:
+  ``--config.epochs=20``, where a misspelt field is refused).
+
+  >>> cfg = default_config()
+  >>> cfg.epochs, cfg.batch_size, cfg.lr_schedule, cfg.eval_split
+  (200, 64, 'step', 'val')
+  """
   return ml_collections.ConfigDict(dict(
       dataset="cifar100", val_fraction=0.2, models="resnet32",
       # None by default, overridable from the command line (--config.limit=N).
@@ -200,7 +208,7 @@ def fit_mesh(config, strategy: str, size: int):
   return sharding.mesh(sharding.DATA)
 
 
-def _run_epoch(runner, state, feed, epoch):
+def _run_epoch(runner, state, feed, epoch, bar=None):
   """Trains one epoch of every member (batches from ``feed``); returns (state,
   mean node loss [K, N], mean node acc [K, N], seconds, input seconds, summed
   extra metrics: ``conflicts`` [K, N, N] under PCGrad aggregation)."""
@@ -213,6 +221,8 @@ def _run_epoch(runner, state, feed, epoch):
     batch = feed.batch(epoch, s)
     input_sec += time.perf_counter() - t0
     state, m = runner.step(state, batch)
+    if bar is not None:
+      bar.update()
     # Summed on device: no host sync per step, so slicing overlaps the step.
     loss_sum = loss_sum + m["node_loss"]
     acc_sum = acc_sum + m["node_accuracy"]
@@ -285,6 +295,19 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
 
   Raises:
     DivergedError: a node's training loss is NaN or inf.
+    run_files.RunFolderInUseError: ``workdir`` holds a run and
+      ``config.resume`` is False (nothing is overwritten).
+
+  Example (``ktg_jax.fit`` is this function):
+    >>> import ktg_jax as ktg
+    >>> cfg = ktg.default_config()
+    >>> cfg.epochs, cfg.batch_size, cfg.verbose = 2, 64, False
+    >>> r = ktg.fit(ktg.dml(["small_cnn", "small_cnn"]),
+    ...             ktg.load_data("fractal"), cfg)
+    >>> [m["epoch"] for m in r.history], len(r.history[-1]["accuracy"])
+    ([1, 2], 2)
+    >>> r.final_target_accuracy == r.history[-1]["target_accuracy"]
+    True
   """
   single = isinstance(spec, GraphSpec) and seeds is None
   members_ = population.members(spec, (config.seed,) if seeds is None
@@ -321,6 +344,7 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
   # (checkpoints, variables) runs in all of them, as it requires.
   writer = jax.process_index() == 0
   if workdir:
+    run_files.check_run_folder(workdir, config.resume)
     for member, d in zip(members_, dirs):
       if writer:
         run_files.prepare_workdir(d, member, feed, config)
@@ -335,13 +359,23 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
         histories = meta.get("histories") or [meta["history"]]
         if config.verbose:
           print(f"resumed from epoch {start_epoch} in {workdir}", flush=True)
-  logs = [run_files.Logs(d if writer else None) for d in dirs]
+  logs = [run_files.Logs(d if writer else None, h)
+          for d, h in zip(dirs, histories)]
   if start_epoch < config.epochs:  # compile, then free the compiler's heap
+    t0 = time.perf_counter()
+    if config.verbose:
+      print("compiling the step ...", end=" ", flush=True)
     runner.warm(state, feed.batch(start_epoch, 0))
+    if config.verbose:
+      print(f"{time.perf_counter() - t0:.1f} s", flush=True)
+  bar = run_files.StepBar(config.epochs * steps_per_epoch,
+                          start_epoch * steps_per_epoch,
+                          config.verbose and writer)
+  run_start = time.perf_counter()
   try:
     for epoch in range(start_epoch, config.epochs):
       state, loss, train_acc, sec, input_sec, extra = _run_epoch(
-          runner, state, feed, epoch)
+          runner, state, feed, epoch, bar)
       for k in range(runner.size):
         _check_finite(epoch + 1, loss[k], "" if single else f"member {k}: ")
       acc = (scoring.EVAL_METRICS[metric](config, runner, members_, state,
@@ -358,14 +392,18 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
       if mngr and (epoch + 1) % config.checkpoint_every == 0:
         checkpoint.save_run(mngr, epoch + 1, to_saved(state),
                             {"histories": histories})
+      done = epoch + 1 - start_epoch
+      eta = ((time.perf_counter() - run_start) / done
+             * (config.epochs - epoch - 1))
       for k, (log, m) in enumerate(zip(logs, ms)):
         log.write(m)
         if config.verbose:
-          print(("" if single else f"[member {k}] ") +
-                run_files.progress(m, config.epochs), flush=True)
+          bar.line(("" if single else f"[member {k}] ") +
+                   run_files.progress(m, config.epochs, eta))
       if callback is not None and callback(epoch + 1, ms[0] if single else ms):
         break
   finally:
+    bar.close()
     for log in logs:
       log.close()
     if mngr:

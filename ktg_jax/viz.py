@@ -1,6 +1,7 @@
 """Pictures of a run: the graph, its gate schedules, accuracy curves (PNG).
 
-Drawn with matplotlib alone (Agg backend, no display): a graph of at most a
+Drawn with matplotlib's object-oriented API on a private Agg canvas
+(``ktg_jax.figures``; the process's backend is never switched): a graph of at most a
 handful of nodes is laid out on a circle by hand, so no system ``graphviz``
 binary (``dot``) and no pygraphviz build is needed on a fresh machine.
 
@@ -18,15 +19,12 @@ from __future__ import annotations
 import math
 import os
 
-import matplotlib
+from matplotlib.patches import Circle, FancyArrowPatch
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
-from matplotlib.patches import FancyArrowPatch  # pylint: disable=wrong-import-position
-
+from ktg_jax import figures
 from ktg_jax.core import losses as losses_lib
-from ktg_jax.core import LABEL, GraphSpec  # pylint: disable=wrong-import-position
+from ktg_jax.core.spec import LABEL, GraphSpec
 
 TARGET_COLOR, NODE_COLOR, FROZEN_COLOR, LABEL_COLOR = (
     "#f4a261", "#a8dadc", "#d9d9d9", "#f1f1f1")
@@ -60,19 +58,34 @@ def _label_position(pos: dict, i: int, n: int) -> tuple:
   return (1.75 * x, 1.75 * y)
 
 
-def _edge(ax, p, q, text, color, rad, shrink_a=30):
-  """A curved arrow p -> q stopping at the node circles, its text at the bend."""
+def label_point(p, q, rad: float, at: float = 0.5) -> tuple:
+  """The point at parameter ``at`` of the arc3 curve p -> q (a quadratic
+  Bezier whose control point is the midpoint offset by ``rad`` * length,
+  perpendicular). Two-way edges put their texts at ``at`` > 0.5, each
+  nearer its own target and on its own side, so the two never overlap.
+
+  >>> label_point((0, 0), (2, 0), 0.0)
+  (1.0, 0.0)
+  >>> label_point((0, 0), (2, 0), 0.5)  # half the control offset (0.5 * 2)
+  (1.0, -0.5)
+  """
+  (x0, y0), (x1, y1) = p, q
+  cx = (x0 + x1) / 2 + rad * (y1 - y0)
+  cy = (y0 + y1) / 2 - rad * (x1 - x0)
+  a, b, c = (1 - at) ** 2, 2 * at * (1 - at), at ** 2
+  return (float(a * x0 + b * cx + c * x1), float(a * y0 + b * cy + c * y1))
+
+
+def _edge(ax, p, q, text, color, rad, shrink_a=30, at=0.5):
+  """A curved arrow p -> q stopping at the node circles, its text on the
+  curve at parameter ``at`` (``label_point``)."""
   (x0, y0), (x1, y1) = p, q
   arrow = FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>",
                           mutation_scale=14, lw=1.3, color=color,
                           connectionstyle=f"arc3,rad={rad}",
                           shrinkA=shrink_a, shrinkB=36, zorder=1)
   ax.add_patch(arrow)
-  # The arc3 control point is offset by rad * length, perpendicular; the
-  # curve passes half way to it.
-  mx, my = (x0 + x1) / 2, (y0 + y1) / 2
-  dx, dy = x1 - x0, y1 - y0
-  tx, ty = mx + rad * dy / 2, my - rad * dx / 2
+  tx, ty = label_point(p, q, rad, at)
   ax.text(tx, ty, text, fontsize=7.5, ha="center", va="center", color=color,
           zorder=3, bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none",
                               alpha=0.85))
@@ -99,9 +112,14 @@ def _self_loop(ax, center, text, color="#1d3557"):
 def draw_graph(spec: GraphSpec, path: str, title: str | None = None) -> str:
   """The graph: nodes with their models (target highlighted, frozen grey),
   the label node, and every non-Cutoff edge with its gate (and loss)."""
+  return _save(graph_figure(spec, title), path)
+
+
+def graph_figure(spec: GraphSpec, title: str | None = None):
+  """``draw_graph``'s figure (a ``matplotlib.figure.Figure``), not saved."""
   n = spec.num_nodes
   pos = _layout(n)
-  fig, ax = plt.subplots(figsize=(7, 6.5))
+  fig, ax = figures.subplots(figsize=(7, 6.5))
   frozen = spec.frozen_nodes()
   for (src, tgt), edge in spec.edges.items():
     if edge.gate.name == "cutoff":
@@ -128,12 +146,14 @@ def draw_graph(spec: GraphSpec, path: str, title: str | None = None) -> str:
     if src == tgt:  # a self-loop (ch.5 eq 5.9)
       _self_loop(ax, pos[src], text)
       continue
-    _edge(ax, pos[src], pos[tgt], text, "#1d3557", 0.25)
+    two_way = (tgt, src) in spec.edges and spec.gate(tgt, src).name != "cutoff"
+    _edge(ax, pos[src], pos[tgt], text, "#1d3557", 0.35 if two_way else 0.25,
+          at=0.68 if two_way else 0.5)
   kinds = spec.node_kinds()
   for i, node in enumerate(spec.nodes):
     face = (TARGET_COLOR if i == spec.target else
             FROZEN_COLOR if kinds[i] in ("frozen", "ema") else NODE_COLOR)
-    ax.add_patch(plt.Circle(pos[i], NODE_RADIUS, fc=face, ec="black",
+    ax.add_patch(Circle(pos[i], NODE_RADIUS, fc=face, ec="black",
                             lw=2.5 if i == spec.target else 1.0, zorder=2))
     role = {"frozen": "frozen", "pretrained": "pre-trained",
             "ema": f"EMA of {node.of}",
@@ -158,7 +178,7 @@ def draw_graph(spec: GraphSpec, path: str, title: str | None = None) -> str:
   ax.axis("off")
   ax.set_title(title or f"KTG: {n} node(s), target = node {spec.target} "
                "(edges: gate, loss if not KL)", fontsize=10)
-  return _save(fig, path)
+  return fig
 
 
 def draw_gates(spec: GraphSpec, path: str) -> str:
@@ -168,7 +188,7 @@ def draw_gates(spec: GraphSpec, path: str) -> str:
   dashed: their per-sample mask depends on the data and is not shown.
   """
   t = np.linspace(0.0, 1.0, 201)
-  fig, ax = plt.subplots(figsize=(6.5, 4))
+  fig, ax = figures.subplots(figsize=(6.5, 4))
   groups = {}  # edges with the same gate share one curve (no hidden overlaps)
   for (src, tgt), edge in spec.edges.items():
     if edge.gate.name != "cutoff":
@@ -189,26 +209,52 @@ def draw_gates(spec: GraphSpec, path: str) -> str:
 
 
 def draw_curves(spec: GraphSpec, history: list, path: str) -> str:
-  """Per-node accuracy on the eval split and training loss, per epoch."""
+  """Per-node accuracy on the eval split and training loss, per epoch.
+
+  A run evaluated once (``eval_every_epochs=0``, or one epoch) has no
+  accuracy curve: its accuracy panel is one bar per node instead."""
+  return _save(curves_figure(spec, history), path)
+
+
+def curves_figure(spec: GraphSpec, history: list):
+  """``draw_curves``' figure, not saved."""
   epochs = [m["epoch"] for m in history]
-  acc = np.asarray([m["accuracy"] for m in history])
+  acc = np.asarray([m["accuracy"] for m in history], np.float64)
   loss = np.asarray([m["train_loss"] for m in history])
   split = history[0].get("eval_split", "eval")
-  fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 4))
-  for i, node in enumerate(spec.nodes):
+  evaluated = np.isfinite(acc).all(axis=1)  # epochs with an evaluation
+  fig, (ax_acc, ax_loss) = figures.subplots(1, 2, figsize=(10, 4))
+  labels = [f"{i}: {node.model or node.kind}" + (
+      " (target)" if i == spec.target else "") for i, node in enumerate(spec.nodes)]
+  for i, label in enumerate(labels):
     bold = dict(lw=2.6) if i == spec.target else dict(lw=1.3)
-    label = f"{i}: {node.model}" + (" (target)" if i == spec.target else "")
-    ax_acc.plot(epochs, 100 * acc[:, i], marker="o", ms=3, label=label, **bold)
+    if evaluated.sum() > 1:
+      ax_acc.plot(np.asarray(epochs)[evaluated], 100 * acc[evaluated, i],
+                  marker="o", ms=3, label=label, **bold)
     ax_loss.plot(epochs, loss[:, i], marker="o", ms=3, label=label, **bold)
-  ax_acc.set_ylabel(f"{split} accuracy (%)")
+  if evaluated.sum() <= 1:  # one final evaluation: a bar per node
+    last = acc[evaluated][-1] if evaluated.any() else np.full(len(labels), np.nan)
+    bars = ax_acc.bar(range(len(labels)), 100 * np.nan_to_num(last),
+                      color=["#f4a261" if i == spec.target else "#a8dadc"
+                             for i in range(len(labels))], edgecolor="black")
+    ax_acc.bar_label(bars, labels=[f"{100 * a:.2f}" for a in last], fontsize=8)
+    ax_acc.set_xticks(range(len(labels)), labels, fontsize=8, rotation=15)
+    ax_acc.set_ylabel(f"{split} accuracy (%), after epoch "
+                      f"{np.asarray(epochs)[evaluated][-1] if evaluated.any() else '-'}")
+    ax_acc.grid(alpha=0.3, axis="y")
+  else:
+    ax_acc.set_ylabel(f"{split} accuracy (%)")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.xaxis.get_major_locator().set_params(integer=True)
+    ax_acc.grid(alpha=0.3)
+    ax_acc.legend(fontsize=8)
   ax_loss.set_ylabel("training loss (gated sum)")
-  for ax in (ax_acc, ax_loss):
-    ax.set_xlabel("epoch")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+  ax_loss.set_xlabel("epoch")
+  ax_loss.xaxis.get_major_locator().set_params(integer=True)
+  ax_loss.grid(alpha=0.3)
+  ax_loss.legend(fontsize=8)
   fig.suptitle("accuracy and loss per node", fontsize=11)
-  return _save(fig, path)
+  return fig
 
 
 def write_run_pictures(spec: GraphSpec, history: list, workdir: str) -> list:
@@ -219,8 +265,4 @@ def write_run_pictures(spec: GraphSpec, history: list, workdir: str) -> list:
 
 
 def _save(fig, path: str) -> str:
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110, bbox_inches="tight")
-  plt.close(fig)
-  return path
+  return figures.save(fig, path, dpi=110)

@@ -1,6 +1,6 @@
 """A 2-D picture of a node's features, coloured by class (000: what the KNN
 score reads). Projection: PCA by SVD of the centred features; matplotlib
-(Agg) only.
+on a private Agg canvas (``ktg_jax.figures``).
 
 Example:
   >>> import numpy as np
@@ -12,10 +12,9 @@ Example:
 from __future__ import annotations
 
 import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
+from ktg_jax import figures
 
 
 def pca_2d(features) -> np.ndarray:
@@ -29,22 +28,29 @@ def pca_2d(features) -> np.ndarray:
 
 def draw_features(features, labels, path: str, title: str = "",
                   class_names=None) -> str:
-  """Scatter of ``pca_2d(features)`` coloured by ``labels``; returns path."""
+  """Scatter of ``pca_2d(features)`` coloured by ``labels``, the legend
+  naming each class (``class_names[c]``, e.g. ``data.class_names(name)``;
+  the class index without them); returns path."""
+  fig = features_figure(features, labels, title, class_names)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  return path
+
+
+def features_figure(features, labels, title: str = "", class_names=None):
+  """``draw_features``' figure, not saved."""
   xy, labels = pca_2d(features), np.asarray(labels)
-  fig, ax = plt.subplots(figsize=(6, 5))
-  cmap = plt.get_cmap("tab10")
+  fig, ax = figures.subplots(figsize=(6, 5))
+  cmap = matplotlib.colormaps["tab10" if len(np.unique(labels)) <= 10 else "tab20"]
   for c in np.unique(labels):
     m = labels == c
     name = class_names[c] if class_names is not None else str(c)
-    ax.scatter(xy[m, 0], xy[m, 1], s=4, color=cmap(int(c) % 10), label=name)
+    ax.scatter(xy[m, 0], xy[m, 1], s=4, color=cmap(int(c) % cmap.N), label=name)
   ax.set_xlabel("PC 1")
   ax.set_ylabel("PC 2")
   ax.set_title(title, fontsize=9)
   ax.legend(markerscale=3, fontsize=7, loc="best")
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
-  return path
+  return fig
 
 
-__all__ = ["draw_features", "pca_2d"]
+__all__ = ["draw_features", "features_figure", "pca_2d"]

@@ -58,6 +58,36 @@ _NODE_KEYS = tuple(f.name for f in dataclasses.fields(Node))
 
 @dataclasses.dataclass(frozen=True)
 class GraphSpec:
+  """A knowledge transfer graph: what ``compile`` and ``fit`` train.
+
+  Attributes:
+    nodes: the networks, ``Node``s (or model names: ``"resnet20"`` is
+      ``Node("resnet20")``); index i is node i. A node is a model that
+      learns, a frozen or pre-trained one (``checkpoint``), an EMA of another
+      node (``of``), an ensemble of others (``members``) or a self-supervised
+      learner (``learner``); see ``ktg_jax.core.nodes``.
+    edges: ``{(source, target): gate or Edge}``. ``source`` is a node index
+      or ``"label"`` (the ground truth); the loss on the edge (KL by default,
+      ``Edge(gate, loss, ...)`` for others) is weighted by the gate
+      (``ktg_jax.core.gates``: Through, Cutoff, Linear, Sine, ...). Pairs not
+      listed are Cutoff. Validated on construction (``GraphSpecError`` names
+      the field and the allowed values).
+    target: the node whose accuracy is the graph's score.
+    reduction: how per-sample losses reduce over the batch ("mean" or "sum").
+
+  Graphs are values: equal specs compare equal, and ``save`` / ``load``
+  (``to_json`` / ``from_json``) round-trip them through JSON, the format of
+  ``experiments/train.py --graph=FILE.json``.
+
+  >>> from ktg_jax.core import gates
+  >>> spec = GraphSpec(nodes=["small_cnn", "small_cnn"],
+  ...                  edges={("label", 0): gates.Through(),
+  ...                         ("label", 1): gates.Through(),
+  ...                         (1, 0): gates.Linear()})
+  >>> spec.num_nodes, spec.gate(1, 0).name, spec.gate(0, 1).name
+  (2, 'linear', 'cutoff')
+  """
+
   nodes: tuple[Node, ...]
   edges: Mapping[tuple[Source, int], Edge]
   target: int = 0

@@ -23,6 +23,7 @@ import numpy as np
 
 from ktg_jax.data import augment
 from ktg_jax.data.idx import find_fashion_mnist, parse_idx, read_idx
+from ktg_jax.data.names import CLASS_NAMES, class_names
 from ktg_jax.data.raw import Raw
 from ktg_jax.data.sources import SOURCES
 
@@ -131,6 +132,13 @@ def load(name: str, *, seed: int = 0, val_fraction: float = 0.2,
       (0 = train on all of it: the final retraining of docs/papers.md §4).
     data_dir: where the files are (Fashion-MNIST IDX folder, TFDS data_dir).
     limit: keep only the first ``limit`` examples of each official split.
+
+  Example (``ktg_jax.load_data`` is this function):
+    >>> d = load("fractal", seed=0)      # generated offline, 32 classes
+    >>> d.train.images.shape[1:], d.num_classes, d.train.images.dtype
+    ((8, 8, 1), 32, dtype('float32'))
+    >>> len(d.train.labels) + len(d.val.labels), len(d.test.labels)
+    (1536, 256)
   """
   if name not in SOURCES:
     raise ValueError(f"data set {name!r} is unknown; allowed: {sorted(SOURCES)}")
@@ -154,7 +162,7 @@ def load_split(workdir: str) -> dict:
             **json.loads(str(f["meta"]))}
 
 
-__all__ = ["Dataset", "Raw", "SOURCES", "SealedSplit", "Split",
-           "TestSplitAccessError", "augment", "find_fashion_mnist",
+__all__ = ["CLASS_NAMES", "Dataset", "Raw", "SOURCES", "SealedSplit", "Split",
+           "TestSplitAccessError", "augment", "class_names", "find_fashion_mnist",
            "from_arrays", "load", "load_split", "parse_idx", "read_idx",
            "save_split", "sealed", "split_indices"]

@@ -133,10 +133,8 @@ def best_values(rows: Iterable, params: Sequence[str], k: int = 1,
 def plot(rows: Sequence, param: str, path: str, floor: float = 0.02,
          min_epochs: int = 0, title: str = "") -> str:
   """One picture: the EDF of the error, one step curve per value of ``param``."""
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-  fig, ax = plt.subplots(figsize=(4.5, 3.4))
+  from ktg_jax import figures  # pylint: disable=import-outside-toplevel
+  fig, ax = figures.subplots(figsize=(4.5, 3.4))
   for v, cu in curves(rows, param, floor, min_epochs).items():
     x = np.concatenate([[cu.errors[0]], cu.errors])
     ax.step(x, np.arange(cu.n + 1) / cu.n, where="post",
@@ -148,7 +146,6 @@ def plot(rows: Sequence, param: str, path: str, floor: float = 0.02,
   ax.legend(fontsize=8, loc="lower right")
   fig.tight_layout()
   fig.savefig(path, dpi=90)
-  plt.close(fig)
   return path
 
 

@@ -174,10 +174,8 @@ def summary(trials: list[TrialRecord], epochs: int) -> str:
 
 def plot_scores(trials: list[TrialRecord], path: str, title: str = "") -> str:
   """Score of every trial in creation order, by status, and the best so far."""
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-  fig, ax = plt.subplots(figsize=(7, 4))
+  from ktg_jax import figures  # pylint: disable=import-outside-toplevel
+  fig, ax = figures.subplots(figsize=(7, 4))
   styles = {"completed": ("tab:blue", "o"), "stopped": ("tab:gray", "."),
             "interrupted": ("tab:orange", "."), "error": ("tab:red", "x")}
   for status, (color, marker) in styles.items():
@@ -198,7 +196,6 @@ def plot_scores(trials: list[TrialRecord], path: str, title: str = "") -> str:
   ax.legend(loc="best", fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
   return path
 
 

@@ -21,10 +21,7 @@ from __future__ import annotations
 import os
 
 import jax.numpy as jnp
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
+from ktg_jax import figures
 from matplotlib.patches import Rectangle  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
@@ -56,7 +53,7 @@ def save_attention_grid(path: str, images, maps: dict, sizes: dict) -> str:
   b, h, w = images.shape[:3]
   names = list(maps)
   every = sorted({k for s in sizes.values() for k in s})
-  fig, axes = plt.subplots(len(names), b, figsize=(1.8 * b, 1.9 * len(names)),
+  fig, axes = figures.subplots(len(names), b, figsize=(1.8 * b, 1.9 * len(names)),
                            squeeze=False)
   for r, name in enumerate(names):
     m = np.asarray(maps[name], np.float32)
@@ -82,5 +79,4 @@ def save_attention_grid(path: str, images, maps: dict, sizes: dict) -> str:
   fig.tight_layout()
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.savefig(path, dpi=110)
-  plt.close(fig)
   return path
