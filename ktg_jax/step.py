@@ -35,6 +35,7 @@ from ktg_jax import gradient_aggregation
 from ktg_jax import losses
 from ktg_jax import models as models_lib
 from ktg_jax import nodes as nodes_lib
+from ktg_jax import precision
 from ktg_jax import table_checks
 from ktg_jax.graph import DEFAULT_VIEW, LABEL, EdgeTable, GraphSpec
 # The KTG objective, re-exported: ``step.graph_losses`` is public API.
@@ -99,7 +100,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
             views: Mapping[str, Callable] | None = None,
             loss_kinds=None, jit: bool = True,
             donate: bool = False, aggregate: str | None = None,
-            node_mesh=None) -> Program:
+            node_mesh=None, compute_dtype=None) -> Program:
   """Builds the KTG program of ``spec``.
 
   Programs of specs with the same structure (``GraphSpec.structure()``) and the
@@ -132,6 +133,9 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
       of learning nodes of one model runs ONE forward split over its devices
       (``ktg_jax.node_axis.forwards``); the step's numbers are unchanged.
       None: every node applied separately.
+    compute_dtype: None (float32) or "bfloat16": every node's forward and
+      backward in that dtype, its variables and the losses in float32
+      (``ktg_jax.precision``, mixed precision).
   """
   if aggregate not in gradient_aggregation.AGGREGATES:
     raise ValueError(f"aggregate={aggregate!r}; allowed: "
@@ -155,7 +159,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
       structure, num_classes, total_steps, optimizer,
       tuple(sorted((k, v) for k, v in view_fns.items() if k in named
                    or k == DEFAULT_VIEW)), tuple(names), jit, donate, aggregate,
-      node_mesh)
+      node_mesh, precision.check(compute_dtype))
 
   def init(rng, images, edges: EdgeTable | None = None,
            checkpoint_variables: dict | None = None,
@@ -172,7 +176,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
     for i, module in enumerate(modules):
       if module is None or kinds[i] == "ema":
         continue
-      variables = module.init(node_rngs[i], images, train=False)
+      variables = models_lib.init(module, node_rngs[i], images)  # jitted
       if kinds[i] == "frozen":
         frozen[node_key(i)] = _loaded(spec, i, variables, given)
         continue
@@ -204,10 +208,12 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
 # fit (a new optimizer, so a new key) trial after trial.
 @functools.lru_cache(maxsize=8)
 def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
-                    loss_names, jit, donate, aggregate=None, node_mesh=None):
+                    loss_names, jit, donate, aggregate=None, node_mesh=None,
+                    compute_dtype=None):
   """The structure-specialised step and evaluate (cached: one per structure)."""
   nodes, slots, _, reduction = structure
-  modules = tuple(node_module(n, num_classes) for n in nodes)
+  modules = tuple(precision.wrap(node_module(n, num_classes), compute_dtype)
+                  for n in nodes)
   learners = {i: n[6] for i, n in enumerate(nodes) if n[0] == "ssl"
               and any(s.source == LABEL and s.target == i for s in slots)}
   view_fns = dict(view_fns)
