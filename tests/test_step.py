@@ -12,6 +12,8 @@ from ktg_jax import checkpoint, gates
 from ktg_jax.graph import LABEL, Edge, GraphSpec, Node
 from ktg_jax.step import graph_losses
 
+pytestmark = pytest.mark.gpu_subset  # benchmarks/device_check.py
+
 C = 5
 SHAPE = (8, 12, 12, 1)
 
