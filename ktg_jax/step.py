@@ -176,7 +176,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
     for i, module in enumerate(modules):
       if module is None or kinds[i] == "ema":
         continue
-      variables = models_lib.init(module, node_rngs[i], images)  # jitted
+      variables = module.init(node_rngs[i], images, train=False)
       if kinds[i] == "frozen":
         frozen[node_key(i)] = _loaded(spec, i, variables, given)
         continue

@@ -54,8 +54,8 @@ def test_unknown_model_lists_allowed():
 
 @pytest.mark.parametrize("name", ["small_cnn", "resnet8", "wrn10_2"])
 def test_jitted_init_equals_eager_init_bit_for_bit(name):
-  """models.init (one compiled program, what Program.init uses) draws the
-  same variables as flax's op-by-op eager ``module.init``."""
+  """models.init (one compiled program; not used by Program.init, see its
+  docstring) draws the same variables as flax's op-by-op eager init."""
   module = models.create(name, 10)
   rng, images = jax.random.PRNGKey(3), jnp.zeros((2, 16, 16, 3))
   eager = module.init(rng, images, train=False)

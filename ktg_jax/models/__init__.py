@@ -106,18 +106,22 @@ def create(name: str, num_classes: int,
 
 def init(module: nn.Module, rng, images, **kwargs) -> dict:
   """``module.init(rng, images, train=False, **kwargs)`` as ONE compiled
-  program instead of op-by-op eager dispatch (issue 28: 17.1 s instead of
-  21.6 s for ResNet-32 + WRN-28-2 on the CPU), bit for bit the same variables
-  (tests/test_models.py).
+  program, bit for bit the variables of flax's op-by-op eager init
+  (tests/test_models.py). ``Program.init`` does NOT use it (issue 28 item 3):
+  measured 2026-12-03 on the 2-core CPU at load ~11, ResNet-32 + WRN-28-2 at
+  batch 64 took 28-30 s this way, 30 s as ``jax.jit(program.init)`` and
+  21-22 s eager (eager reuses its per-op executables across modules and
+  shapes, a whole-init program compiles every time); tests/test_step.py ran
+  142 s with it in ``Program.init`` against 103 s without.
 
   Bit for bit: XLA's algebraic simplifier would fold the two constant
   factors of a normal initialiser (``sqrt(2) * erf_inv(u) * stddev``) into
   one and round once where eager rounds twice (1 ulp on ~1/3 of the conv
   weights), so this program is compiled without that pass (``NO_ALGSIMP``);
-  an init is run once, its speed is the dispatch it saves. Compiled programs
-  are cached by the module's repr (its architecture) and the shapes, so the
-  trials of a search reuse them. Under an enclosing trace (``jax.jit`` or
-  ``jax.vmap`` of a program's init) it is plain ``module.init``, as before.
+  ``jax.jit(program.init)`` is therefore NOT bit-identical to eager init.
+  Compiled programs are cached by the module's repr (its architecture) and
+  the shapes. Under an enclosing trace (``jax.jit`` / ``jax.vmap``) it is
+  plain ``module.init``.
 
   >>> import jax.numpy as jnp
   >>> m = create("small_cnn", 3)
