@@ -31,7 +31,7 @@ def batch(batch_size, image_size, num_classes, seed=0):
 
 
 def jax_runner(name, spec, x, y, *, num_classes, donate=True, total_steps=10**6,
-               fast_conv=False, split=None):
+               fast_conv=False, split=None, compute_dtype=None):
   """ktg_jax's compiled step; ``donate``: the state buffers are reused in place;
   ``fast_conv``: trace with benchmarks/fast_conv.py's weight gradient;
   ``split`` over all devices (state replicated): None (one device),
@@ -39,7 +39,8 @@ def jax_runner(name, spec, x, y, *, num_classes, donate=True, total_steps=10**6,
   them (``compile(node_mesh=)``, ktg_jax/parallel/node_axis.py; batch replicated),
   ``"data"``: the batch split over a ``data`` mesh, ``config.data_parallel``'s
   layout (XLA's SPMD partitioner adds the all-reduces). On the CPU the devices
-  are forced host devices (``--devices``)."""
+  are forced host devices (``--devices``). ``compute_dtype``: mixed
+  precision (``compile(compute_dtype=)``, e.g. "bfloat16")."""
   import contextlib
   import jax
   from benchmarks import fast_conv as fast_conv_lib
@@ -52,7 +53,8 @@ def jax_runner(name, spec, x, y, *, num_classes, donate=True, total_steps=10**6,
       sharding.NODE if split == "nodes" else sharding.DATA)
   program = ktg.compile(spec, num_classes=num_classes, total_steps=total_steps,
                         optimizer=ktg.optim.sgd(0.1), jit=False,
-                        node_mesh=mesh if split == "nodes" else None)
+                        node_mesh=mesh if split == "nodes" else None,
+                        compute_dtype=compute_dtype)
   step = jax.jit(program.step, donate_argnums=(0,) if donate else ())
   t0 = time.perf_counter()
   state = jax.jit(program.init)(jax.random.PRNGKey(0), x)

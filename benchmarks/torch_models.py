@@ -51,10 +51,10 @@ class BasicBlock(nn.Module):
 
 
 class CifarResNet(nn.Module):
-  def __init__(self, depth, num_classes, widths=(16, 32, 64)):
+  def __init__(self, depth, num_classes, widths=(16, 32, 64), in_channels=3):
     super().__init__()
     n = (depth - 2) // 6
-    self.conv1, self.bn1 = _conv(3, widths[0]), _bn(widths[0])
+    self.conv1, self.bn1 = _conv(in_channels, widths[0]), _bn(widths[0])
     cin, self.blocks = widths[0], []
     for stage, width in enumerate(widths):
       for i in range(n):
@@ -87,10 +87,10 @@ class WideBlock(nn.Module):
 
 
 class WideResNet(nn.Module):
-  def __init__(self, depth, widen, num_classes):
+  def __init__(self, depth, widen, num_classes, in_channels=3):
     super().__init__()
     n = (depth - 4) // 6
-    self.conv1 = _conv(3, 16)
+    self.conv1 = _conv(in_channels, 16)
     cin, self.blocks = 16, []
     for stage, width in enumerate((16 * widen, 32 * widen, 64 * widen)):
       for i in range(n):
@@ -110,9 +110,9 @@ class WideResNet(nn.Module):
 
 
 class SmallCNN(nn.Module):
-  def __init__(self, num_classes, width=16):
+  def __init__(self, num_classes, width=16, in_channels=3):
     super().__init__()
-    self.conv0, self.bn0 = _conv(3, width), _bn(width)
+    self.conv0, self.bn0 = _conv(in_channels, width), _bn(width)
     self.conv1, self.bn1 = _conv(width, 2 * width), _bn(2 * width)
     self.fc = nn.Linear(2 * width, num_classes)
 
@@ -123,16 +123,18 @@ class SmallCNN(nn.Module):
     return self.fc(x.mean((2, 3)))
 
 
-def create(name: str, num_classes: int) -> nn.Module:
-  """The torch twin of ``ktg_jax.models.create(name, num_classes)``."""
+def create(name: str, num_classes: int, in_channels: int = 3) -> nn.Module:
+  """The torch twin of ``ktg_jax.models.create(name, num_classes)``;
+  ``in_channels``: of the images (flax infers it at init, torch is told)."""
   if name == "small_cnn":
-    return SmallCNN(num_classes)
+    return SmallCNN(num_classes, in_channels=in_channels)
   m = re.fullmatch(r"resnet(\d+)", name)
   if m:
-    return CifarResNet(int(m.group(1)), num_classes)
+    return CifarResNet(int(m.group(1)), num_classes, in_channels=in_channels)
   m = re.fullmatch(r"wrn(\d+)_(\d+)", name)
   if m:
-    return WideResNet(int(m.group(1)), int(m.group(2)), num_classes)
+    return WideResNet(int(m.group(1)), int(m.group(2)), num_classes,
+                      in_channels=in_channels)
   raise ValueError(f"model={name!r} has no torch twin; allowed: small_cnn, "
                    "resnet{6n+2}, wrn{6n+4}_{k}")
 

@@ -97,18 +97,20 @@ class TorchKTG:
       semantics that ``ktg_jax.optim.sgd`` reproduces.
     edges: an ``EdgeTable``; default ``spec.edge_table()``.
     dtype, device: of the models and the step.
+    in_channels: of the images (3: RGB; 1: Fashion-MNIST).
   """
 
   def __init__(self, spec, *, num_classes, total_steps, lr=0.1, momentum=0.9,
                nesterov=True, weight_decay=5e-4, edges=None,
-               dtype=torch.float32, device="cpu", channels_last=False):
+               dtype=torch.float32, device="cpu", channels_last=False,
+               in_channels=3):
     self.spec, self.total_steps = spec, total_steps
     self.reduction = spec.reduction
     self.frozen = set(spec.frozen_nodes())
     self.device, self.dtype = torch.device(device), dtype
     self.memory_format = (torch.channels_last if channels_last
                           else torch.contiguous_format)
-    self.models = [torch_models.create(n.model, num_classes).to(
+    self.models = [torch_models.create(n.model, num_classes, in_channels).to(
         self.device, dtype, memory_format=self.memory_format)
         for n in spec.nodes]
     self.optimizers = [

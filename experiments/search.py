@@ -56,7 +56,9 @@ flags.DEFINE_integer("grace_period", 1, "epochs before ASHA's first rung "
                      "too short for any graph to leave chance")
 flags.DEFINE_integer("num_trials", 16, "graphs to train")
 flags.DEFINE_integer("workers", 2, "trials at once (max_concurrent_trials)")
-flags.DEFINE_float("cpus_per_trial", 1.0, "CPUs reserved per trial")
+flags.DEFINE_float("cpus_per_trial", 1.0, "CPUs reserved per trial; with "
+                   "workers > 1 a CPU trial gets that many XLA threads "
+                   "(tune.thread_env)")
 flags.DEFINE_float("gpus_per_trial", 0.0, "GPUs (fractions ok) per trial")
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "training protocol file (experiments/configs/*.py); the "
@@ -215,7 +217,9 @@ def main(argv):
   fraction = (0.9 * FLAGS.gpus_per_trial if 0 < FLAGS.gpus_per_trial < 1
               else None)
   st.init_ray(FLAGS.address, FLAGS.num_cpus,
-              env_vars=trial.allocator_env(fraction))
+              env_vars={**trial.thread_env(sc.workers, sc.cpus_per_trial,
+                                           sc.gpus_per_trial),
+                        **trial.allocator_env(fraction)})
   try:
     grid = st.run(sc)
     trials = report.records(grid, space, sc.epochs,

@@ -114,6 +114,8 @@ def default_config() -> ml_collections.ConfigDict:
       # compile(): loss kinds the step can select (() = its default) and the
       # gradient aggregation (None = plain sum, "pcgrad": thesis §4.3.3).
       loss_kinds=(), aggregate=config_dict.placeholder(str),
+      # Mixed precision (ktg_jax/core/precision.py): None = float32, "bfloat16".
+      compute_dtype=config_dict.placeholder(str),
       # The reported score of a graph: "target" node or "best" node (SCORES).
       score="target",
       # What a node's score is (EVAL_METRICS): "accuracy" (top-1 of its
@@ -330,7 +332,8 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
       num_classes=data.num_classes, total_steps=config.epochs * steps_per_epoch,
       optimizer=optimizer, augment=augment, views=feed.views,
       loss_kinds=tuple(config.get("loss_kinds", ())) or None,
-      aggregate=config.get("aggregate"))
+      aggregate=config.get("aggregate"),
+      compute_dtype=config.get("compute_dtype"))
   state = runner.init(feed.init_images)
   # One graph keeps its plain KTGState on disk; a population the stacked one.
   to_saved = (lambda s: s[0]) if single else runner.stacked

@@ -8,6 +8,8 @@ from jax.test_util import check_grads
 
 from ktg_jax.core import losses
 
+pytestmark = pytest.mark.gpu_subset  # benchmarks/device_check.py
+
 jax.config.update("jax_enable_x64", False)
 
 RNG = np.random.default_rng(0)

@@ -50,3 +50,24 @@ def test_unknown_model_lists_allowed():
     models.create("resnet21", 10)
   assert models.exists("wrn16_3") and models.exists("resnet8")
   assert not models.exists("wrn28_0")
+
+
+@pytest.mark.parametrize("name", ["small_cnn", "resnet8", "wrn10_2"])
+def test_jitted_init_equals_eager_init_bit_for_bit(name):
+  """models.init (one compiled program; not used by Program.init, see its
+  docstring) draws the same variables as flax's op-by-op eager init."""
+  module = models.create(name, 10)
+  rng, images = jax.random.PRNGKey(3), jnp.zeros((2, 16, 16, 3))
+  eager = module.init(rng, images, train=False)
+  jitted = models.init(module, rng, images)
+  leaves_e, tree_e = jax.tree.flatten(eager)
+  leaves_j, tree_j = jax.tree.flatten(jitted)
+  assert tree_e == tree_j and len(leaves_e) > 4
+  for a, b in zip(leaves_e, leaves_j):
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  # compiled once per architecture and shapes: a new module object of the
+  # same model (a search's next trial) reuses it
+  n = len(models._COMPILED_INITS)
+  models.init(models.create(name, 10), jax.random.PRNGKey(4), images)
+  assert len(models._COMPILED_INITS) == n

@@ -53,6 +53,7 @@ def _assert_trees_close(a, b, atol):
                                rtol=atol)
 
 
+@pytest.mark.gpu_subset
 @pytest.mark.parametrize("strategy", ["sequential", "vmap"])
 def test_members_equal_separate_runs(small, separate, strategy):
   result = training.fit(_graphs(), small,

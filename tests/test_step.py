@@ -13,6 +13,8 @@ from ktg_jax.core import gates
 from ktg_jax.core import LABEL, Edge, GraphSpec, Node
 from ktg_jax.core import graph_losses
 
+pytestmark = pytest.mark.gpu_subset  # benchmarks/device_check.py
+
 C = 5
 SHAPE = (8, 12, 12, 1)
 

@@ -15,6 +15,10 @@ tensor's max, BN statistics <= 4e-7; asserted 1e-4):
   biased one, so torch's value is first rewritten exactly as flax's with
   ``torch_models.flax_running_var`` (n = samples per channel of that BN layer),
   then compared at the same tolerance.
+
+On a GPU (``benchmarks/device_check.py``) torch runs on CUDA and JAX on its
+GPU, both in true float32: TF32 off in cuDNN / cuBLAS and
+``jax.default_matmul_precision("highest")``, the same 1e-4.
 """
 
 import os
@@ -36,6 +40,10 @@ from benchmarks import torch_reference  # noqa: E402
 
 B, HW, C, STEPS, TOTAL = 16, 16, 10, 3, 4
 RTOL = 1e-4
+# Both frameworks on the accelerator when there is one, else both on the CPU.
+DEVICE = ("cuda" if torch.cuda.is_available() and jax.default_backend() == "gpu"
+          else "cpu")
+pytestmark = pytest.mark.gpu_subset
 
 
 def _spec():
@@ -59,7 +67,7 @@ def _bn_sample_counts(model, images):
               name, inp[0].numel() // inp[0].shape[1])))
   model.eval()
   with torch.no_grad():
-    model(images)
+    model(images.to(DEVICE))
   for h in hooks:
     h.remove()
   return counts
@@ -77,19 +85,27 @@ def runs():
   x = rng.randn(STEPS, B, HW, HW, 3).astype(np.float32)
   y = rng.randint(0, C, (STEPS, B)).astype(np.int32)
   spec = _spec()
+  if DEVICE == "cuda":  # true float32 on both sides (TF32 is a 10-bit mantissa)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+  with jax.default_matmul_precision("highest"):
+    return _runs(spec, x, y)
+
+
+def _runs(spec, x, y):
   program = ktg.compile(spec, num_classes=C, total_steps=TOTAL,
                         optimizer=ktg.optim.sgd(0.1))
   # jit: one XLA compile instead of op-by-op eager init (2x faster here).
   state = jax.jit(program.init)(jax.random.PRNGKey(0), x[0])
   ref = torch_reference.TorchKTG(spec, num_classes=C, total_steps=TOTAL,
-                                 lr=0.1).load_flax(state)
+                                 lr=0.1, device=DEVICE).load_flax(state)
   jax_losses, torch_losses, gate_means = [], [], []
   for k in range(STEPS):
     state, metrics = program.step(state, {"image": x[k], "label": y[k]})
     jax_losses.append(np.asarray(metrics["node_loss"]))
     gate_means.append(np.asarray(metrics["gate"]))
     torch_losses.append(ref.step(torch_reference.nhwc_to_nchw(x[k]),
-                                 torch.from_numpy(y[k]).long()).numpy())
+                                 torch.from_numpy(y[k]).long()).cpu().numpy())
   return dict(state=state, ref=ref, x=x, jax_losses=np.stack(jax_losses),
               torch_losses=np.stack(torch_losses), gates=np.stack(gate_means))
 

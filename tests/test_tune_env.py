@@ -58,3 +58,18 @@ def test_allocator_env_is_in_the_trial_process_from_its_start(tmp_path):
   assert preallocate == 1.0
   assert int(pid) != os.getpid()  # it ran in a Ray worker, not here
   assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in os.environ  # driver untouched
+
+
+def test_thread_env_gives_side_by_side_cpu_trials_their_cpus_as_threads():
+  one = trial.thread_env(2, 1.0, environ={})
+  assert one == {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false "
+                              "intra_op_parallelism_threads=1"}
+  two = trial.thread_env(3, 2.0, environ={"XLA_FLAGS": "--xla_dump_to=/tmp/d"})
+  assert two == {"XLA_FLAGS": "--xla_dump_to=/tmp/d --xla_cpu_multi_thread_"
+                              "eigen=true intra_op_parallelism_threads=2"}
+  # one trial at a time keeps XLA's default (all cores); GPU trials and a
+  # user's own thread setting are left alone
+  assert trial.thread_env(1, 1.0, environ={}) == {}
+  assert trial.thread_env(2, 1.0, gpus_per_trial=1.0, environ={}) == {}
+  assert trial.thread_env(2, 1.0, environ={
+      "XLA_FLAGS": "intra_op_parallelism_threads=4"}) == {}

@@ -36,6 +36,7 @@ import numpy as np
 import optax
 
 from ktg_jax import models as models_lib
+from ktg_jax.core import precision
 from ktg_jax.parallel import node_axis
 from ktg_jax.core import gradient_aggregation
 from ktg_jax.core import losses
@@ -99,7 +100,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
             views: Mapping[str, Callable] | None = None,
             loss_kinds=None, jit: bool = True,
             donate: bool = False, aggregate: str | None = None,
-            node_mesh=None) -> Program:
+            node_mesh=None, compute_dtype=None) -> Program:
   """Builds the KTG program of ``spec``.
 
   Programs of specs with the same structure (``GraphSpec.structure()``) and the
@@ -132,6 +133,9 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
       of learning nodes of one model runs ONE forward split over its devices
       (``ktg_jax.parallel.node_axis.forwards``); the step's numbers are unchanged.
       None: every node applied separately.
+    compute_dtype: None (float32) or "bfloat16": every node's forward and
+      backward in that dtype, its variables and the losses in float32
+      (``ktg_jax.core.precision``, mixed precision).
   """
   if aggregate not in gradient_aggregation.AGGREGATES:
     raise ValueError(f"aggregate={aggregate!r}; allowed: "
@@ -155,7 +159,7 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
       structure, num_classes, total_steps, optimizer,
       tuple(sorted((k, v) for k, v in view_fns.items() if k in named
                    or k == DEFAULT_VIEW)), tuple(names), jit, donate, aggregate,
-      node_mesh)
+      node_mesh, precision.check(compute_dtype))
 
   def init(rng, images, edges: EdgeTable | None = None,
            checkpoint_variables: dict | None = None,
@@ -203,11 +207,13 @@ def compile(spec: GraphSpec, *, num_classes: int, total_steps: int,
 # fit (a new optimizer, so a new key) trial after trial.
 @functools.lru_cache(maxsize=8)
 def _step_functions(structure, num_classes, total_steps, optimizer, view_fns,
-                    loss_names, jit, donate, aggregate=None, node_mesh=None):
+                    loss_names, jit, donate, aggregate=None, node_mesh=None,
+                    compute_dtype=None):
   """The structure-specialised step and evaluate (cached: one per structure)."""
   nodes, slots, _, reduction = structure
   kinds_of = [nodes_lib.KINDS[n.kind] for n in nodes]
-  modules = tuple(k.module(n, num_classes) for k, n in zip(kinds_of, nodes))
+  modules = tuple(precision.wrap(k.module(n, num_classes), compute_dtype)
+                  for k, n in zip(kinds_of, nodes))
   own_nodes = [i for i, k in enumerate(kinds_of) if k.own_objective
                and any(s.source == LABEL and s.target == i for s in slots)]
   view_fns = dict(view_fns)

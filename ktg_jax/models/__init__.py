@@ -18,6 +18,7 @@ import re
 from typing import Callable
 
 import flax.linen as nn
+import jax
 
 from ktg_jax.models import abn
 from ktg_jax.models.resnet import CifarResNet
@@ -101,3 +102,49 @@ def create(name: str, num_classes: int,
   if module_name is not None:
     return factory(num_classes=num_classes, name=module_name)
   return factory(num_classes=num_classes)
+
+
+def init(module: nn.Module, rng, images, **kwargs) -> dict:
+  """``module.init(rng, images, train=False, **kwargs)`` as ONE compiled
+  program, bit for bit the variables of flax's op-by-op eager init
+  (tests/test_models.py). ``Program.init`` does NOT use it (issue 28 item 3):
+  measured 2026-12-03 on the 2-core CPU at load ~11, ResNet-32 + WRN-28-2 at
+  batch 64 took 28-30 s this way, 30 s as ``jax.jit(program.init)`` and
+  21-22 s eager (eager reuses its per-op executables across modules and
+  shapes, a whole-init program compiles every time); tests/test_step.py ran
+  142 s with it in ``Program.init`` against 103 s without.
+
+  Bit for bit: XLA's algebraic simplifier would fold the two constant
+  factors of a normal initialiser (``sqrt(2) * erf_inv(u) * stddev``) into
+  one and round once where eager rounds twice (1 ulp on ~1/3 of the conv
+  weights), so this program is compiled without that pass (``NO_ALGSIMP``);
+  ``jax.jit(program.init)`` is therefore NOT bit-identical to eager init.
+  Compiled programs are cached by the module's repr (its architecture) and
+  the shapes. Under an enclosing trace (``jax.jit`` / ``jax.vmap``) it is
+  plain ``module.init``.
+
+  >>> import jax.numpy as jnp
+  >>> m = create("small_cnn", 3)
+  >>> v = init(m, jax.random.PRNGKey(0), jnp.zeros((1, 8, 8, 1)))
+  >>> v["params"]["fc"]["kernel"].shape
+  (32, 3)
+  """
+  kw = {"train": False, **kwargs}
+  if any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(
+      (rng, images, kwargs))):
+    return module.init(rng, images, **kw)
+  rng, images = jax.numpy.asarray(rng), jax.numpy.asarray(images)
+  key = (type(module), repr(module), tuple(sorted(kw.items())),
+         rng.shape, str(rng.dtype), images.shape, str(images.dtype))
+  compiled = _COMPILED_INITS.get(key)
+  if compiled is None:
+    compiled = jax.jit(functools.partial(module.init, **kw)).lower(
+        rng, images).compile(compiler_options=NO_ALGSIMP)
+    if len(_COMPILED_INITS) >= 64:
+      _COMPILED_INITS.pop(next(iter(_COMPILED_INITS)))
+    _COMPILED_INITS[key] = compiled
+  return compiled(rng, images)
+
+
+NO_ALGSIMP = {"xla_disable_hlo_passes": "algsimp"}
+_COMPILED_INITS: dict = {}  # (module, kwargs, shapes) -> compiled init

@@ -107,6 +107,36 @@ def prepare(settings: Settings) -> None:
     os.environ.setdefault(k, v)
 
 
+def thread_env(workers: int, cpus_per_trial: float,
+               gpus_per_trial: float = 0.0,
+               environ: Mapping[str, str] | None = None) -> dict:
+  """The XLA:CPU threads of CPU trials that run side by side.
+
+  Measured (benchmarks/RESULTS.md, "CPU search layout"): on 2 cores, 2
+  trials of one thread each train ~30% more graphs per hour than 1 trial on
+  both cores, and more than 2 trials on XLA's default threads (each then
+  spreads over every core). So when ``workers`` > 1 trials share the CPU,
+  each gets an Eigen pool of ``cpus_per_trial`` threads (none for 1) from
+  its process start. One trial at a time keeps XLA's default (all cores);
+  GPU trials and an ``XLA_FLAGS`` that already sets the threads are left
+  alone.
+
+  >>> thread_env(2, 1.0, environ={})["XLA_FLAGS"]
+  '--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1'
+  >>> thread_env(1, 1.0, environ={}), thread_env(2, 1.0, 0.5, environ={})
+  ({}, {})
+  """
+  environ = os.environ if environ is None else environ
+  given = environ.get("XLA_FLAGS", "")
+  if (workers <= 1 or gpus_per_trial > 0
+      or "intra_op_parallelism_threads" in given):
+    return {}
+  n = max(1, int(cpus_per_trial))
+  flags = (f"--xla_cpu_multi_thread_eigen={'true' if n > 1 else 'false'} "
+           f"intra_op_parallelism_threads={n}")
+  return {"XLA_FLAGS": f"{given} {flags}".strip()}
+
+
 def default_fit():
   return training.fit
 

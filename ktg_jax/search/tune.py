@@ -309,7 +309,9 @@ def run(sc: SearchConfig, fit_fn: Callable | None = None):
     sc = sc._replace(settings=sc.settings._replace(
         gpu_memory_fraction=0.9 * sc.gpus_per_trial))
   # Workers started from here on carry the allocator settings from birth.
-  init_ray(env_vars=trial.allocator_env(sc.settings.gpu_memory_fraction))
+  init_ray(env_vars={**trial.thread_env(sc.workers, sc.cpus_per_trial,
+                                       sc.gpus_per_trial),
+                     **trial.allocator_env(sc.settings.gpu_memory_fraction)})
   tuner, resumed = make_tuner(sc, fit_fn)
   if resumed:
     print(f"[search] resuming the search in {experiment_path(sc.output_dir)}",
