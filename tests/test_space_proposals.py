@@ -1,7 +1,9 @@
 """Every preset proposes what it proposed before the one-protocol refactor.
 
 ``tests/data/space_proposals.json.gz`` was recorded from main at 9466522
-(before ``ktg_jax/search`` had one space protocol): for each preset (and a
+(before ``ktg_jax/search`` had one space protocol; its five infeasibility
+messages then cited "SPEC §1", now "docs/papers.md §1", the only edit since):
+for each preset (and a
 few overridden variants) its free parameters and their domains, its size,
 ``describe`` and ``loss_kinds``, its fingerprint (``_asdict``, what a stored
 search compares on resume), and for seeds 0..7 the point ``sample`` draws,
