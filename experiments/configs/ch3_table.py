@@ -1,29 +1,36 @@
 """The tabulated 2-node ch.3 benchmark (issue 23): a converged regime.
 
-Everything here was chosen on the *validation* split (test split sealed);
-the pilot numbers, commands, dates and machine load are in docs/ch3_table.md.
+Chosen on the *validation* split (test split sealed); the pilot's numbers,
+commands, date and machine load are in docs/ch3_table.md.
 
 * Data ``fashion_pairs14`` (the 100-class Fashion-MNIST pairs stand-in of
   experiments/configs/reproduce_fashion_pairs.py, 14 x 28), but 1,200 pairs
   with a third held out: 800 training / 400 validation pairs. Fewer pairs
-  converge in fewer steps (a DML epoch is 12-13 steps instead of 25), and
-  400 validation pairs keep the score's resolution at 0.25 %: the 2,000-pair
-  regime (1,600 / 400) left the target at ~0.84 training accuracy after 15
-  epochs.
-* 40 epochs, cosine lr from 0.05: the pilot's target reached a last-epoch
-  training accuracy >= 0.98 (criterion (a) of the issue), and DML of two
-  nodes beat Vanilla on validation beyond seed noise (criterion (b)).
+  converge in fewer steps (12 steps an epoch instead of 25); 400 validation
+  pairs keep the score's resolution at 0.25 %. The 2,000-pair regime
+  (1,600 / 400, 15 epochs) left the target at ~0.84 training accuracy.
+* 40 epochs, cosine lr from 0.05. Pilot (3 seeds each): the target's
+  training accuracy passes 0.98 at epoch 18-20 and ends at 1.00 in Vanilla
+  and in DML (criterion (a)); validation: Vanilla resnet8 42.67 +- 3.21 %,
+  DML (resnet8 + wrn10_2) 45.75 +- 0.66 % — +3.08 points, but Welch p = 0.24
+  and the gain is under 2 std of Vanilla (one Vanilla seed at 39.0), so
+  criterion (b) is met in the means only; more seeds: docs/ch3_table.md.
+  Both curves are flat from about epoch 25; 40 keeps the slower gated
+  graphs converged too.
 * Target resnet8, aux wrn10_2 (the ch.3 pair scaled down, as in the
   reproduction): DML (target + aux) is the DML of the table's space.
 * Otherwise the reproduction's protocol: SGD + Nesterov, wd 5e-4, batch 64,
   no augmentation; evaluation on the validation split after every epoch
-  (per-epoch curves of both nodes for replayed multi-fidelity searchers).
-* ``table``: seeds in order (all 240 graphs at seed 0 first: 1 seed per
-  graph fits the ~12 CPU-hour budget; run ``--seeds=1`` afterwards for the
-  second), the reference graphs trained first, 2 single-threaded shards
-  (XLA:CPU's convolutions at this size barely use a second thread; measured
-  in docs/ch3_table.md), 1 graph a pack (one ``fit`` a graph: exact
-  wall_s per record and the finest resume).
+  (per-epoch curves of both nodes, for replayed multi-fidelity searchers).
+* Cost (pilot, single-threaded, load 15-20): a DML graph 136 CPU-s, Vanilla
+  31 CPU-s; 225 graphs with two trained nodes + 15 with the frozen teacher
+  ~ 8.7 CPU-hours a seed, so 1 seed for all graphs fits the ~12 CPU-hour
+  budget and a second seed does not (it runs after, if left running).
+* ``table``: seeds in order (all 240 graphs at one seed, then the next),
+  the reference graphs first, 2 single-threaded shards (at this size XLA:CPU
+  spends the same CPU seconds a step on 1 or 2 threads, so two 1-thread
+  processes get twice the work from two cores), one graph a pack (one
+  ``fit`` a graph: exact wall_s per record and the finest resume).
 """
 
 import importlib.util
@@ -51,7 +58,7 @@ def get_config():
   # (name, gates on label->0, label->1, 1->0, 0->1), trained first in order.
   # Node 1 all-Cutoff (label->1 and 0->1) = the frozen pre-trained aux.
   c.table = dict(
-      seeds=(0,), shards=2, pack_size=1,
+      seeds=(0, 1), shards=2, pack_size=1,
       gates=("through", "cutoff", "linear", "correct"),  # ch.3's four
       first=(
           ("vanilla_like", ("through", "cutoff", "cutoff", "cutoff")),
