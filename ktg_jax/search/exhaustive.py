@@ -16,6 +16,23 @@ the same call again after a kill: packs with all their lines are skipped, the
 pack that was running continues from its last checkpoint. ``plan.json``
 holds what must not change between a run and its resume.
 
+A record (one JSON line, the contract ``ktg_jax.search`` replays read):
+``index`` (the point's place in ``points(space)``, or in ``chosen``),
+``seed``, ``point`` (parameter name -> value, e.g. ``gate_label_0``),
+``score`` (final target accuracy on ``config.eval_split``, 0-1), ``best``
+(its max over epochs), ``epochs``, ``curve`` (per epoch, every node's
+accuracy: ``[[acc_node0, acc_node1, ...], ...]``; ``None`` where an epoch was
+not evaluated), ``train_acc`` (the target's training accuracy over the last
+epoch), ``wall_s`` / ``cpu_s`` (this process's wall and CPU seconds of the
+``fit`` call, divided by the pack's size: a resumed pack counts only what
+was left) and ``train_s`` (the summed per-epoch training seconds of the
+whole run, resumed or not, divided by the pack's size).
+
+Frozen teachers: an all-Cutoff auxiliary node loads
+``space.pretrained_checkpoints[model]``; a path with a ``{seed}`` field is
+one teacher per seed (``ktg_jax.search.teachers``), trained before the
+graphs when ``run(..., teachers_first=True)``.
+
 Example:
   >>> from ktg_jax.search import presets
   >>> s = presets.get("tiny", num_nodes=1, gates=("through", "linear"))
@@ -27,15 +44,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import shutil
+import time
 from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
 from ktg_jax import stats
-from ktg_jax.search import fingerprint
-from ktg_jax.search import space_ops
+from ktg_jax.search import fingerprint, space_ops, teachers
 
 RESULTS = "results.jsonl"
 PLAN = "plan.json"
@@ -66,17 +84,11 @@ def points(space: space_ops.Space) -> list[dict]:
   return out
 
 
-def packs(space: space_ops.Space, repeats: Sequence[int],
-          pack_size: int, chosen: Sequence[dict] | None = None
-          ) -> list[list[Unit]]:
-  """The units, grouped by graph structure, cut into packs of <= pack_size.
-  ``chosen``: train these points instead of all (a random search's sample)."""
-  if pack_size < 1:
-    raise ValueError(f"pack_size={pack_size!r} is invalid; allowed: >= 1")
-  if not repeats:
-    raise ValueError("repeats=() is invalid; allowed: at least one seed")
+def _cut(space, indexed, repeats, pack_size) -> list[list[Unit]]:
+  """(index, point) pairs grouped by graph structure (in order of first
+  appearance), cut into packs of <= pack_size units."""
   groups: dict = {}
-  for i, point in enumerate(points(space) if chosen is None else chosen):
+  for i, point in indexed:
     structure = space.to_spec(point).structure()
     groups.setdefault(structure, []).extend(
         Unit(i, int(s), point) for s in repeats)
@@ -84,6 +96,49 @@ def packs(space: space_ops.Space, repeats: Sequence[int],
   for units in groups.values():
     out += [units[k:k + pack_size] for k in range(0, len(units), pack_size)]
   return out
+
+
+def packs(space: space_ops.Space, repeats: Sequence[int],
+          pack_size: int, chosen: Sequence[dict] | None = None,
+          first: Sequence[int] | None = None) -> list[list[Unit]]:
+  """The units, grouped by graph structure, cut into packs of <= pack_size.
+  ``chosen``: train these points instead of all (a random search's sample).
+  ``first``: indices whose packs come before all others, in this order
+  (grouped by structure among themselves), e.g. the reference graphs."""
+  if pack_size < 1:
+    raise ValueError(f"pack_size={pack_size!r} is invalid; allowed: >= 1")
+  if not repeats:
+    raise ValueError("repeats=() is invalid; allowed: at least one seed")
+  pts = points(space) if chosen is None else list(chosen)
+  first = [int(i) for i in first or ()]
+  bad = [i for i in first if not 0 <= i < len(pts)]
+  if bad or len(set(first)) != len(first):
+    raise ValueError(f"first={first!r} is invalid; allowed: distinct "
+                     f"indices in [0, {len(pts)})")
+  head = set(first)
+  return (_cut(space, [(i, pts[i]) for i in first], repeats, pack_size) +
+          _cut(space, [(i, p) for i, p in enumerate(pts) if i not in head],
+               repeats, pack_size))
+
+
+def _number(x) -> float | None:
+  return None if x is None or not math.isfinite(x) else float(x)
+
+
+def record(unit: Unit, member, spec, wall_s: float, cpu_s: float) -> dict:
+  """The JSON line of one finished (graph, seed) (the contract: top)."""
+  history = member.history
+  return {"index": unit.index, "seed": unit.seed, "point": unit.point,
+          "score": float(member.final_target_accuracy),
+          "best": float(member.best_target_accuracy),
+          "epochs": len(history),
+          "curve": [[_number(a) for a in m.get("accuracy", ())]
+                    for m in history],
+          "train_acc": (_number(history[-1]["train_accuracy"][spec.target])
+                        if history and "train_accuracy" in history[-1]
+                        else None),
+          "wall_s": wall_s, "cpu_s": cpu_s,
+          "train_s": sum(m.get("seconds", 0.0) for m in history)}
 
 
 def read_results(output_dir: str) -> dict[tuple, dict]:
@@ -116,40 +171,60 @@ def _append(output_dir: str, records: list[dict]) -> None:
 
 def run(space: space_ops.Space, data, config, output_dir: str, *,
         repeats: Sequence[int] = (0,), pack_size: int = 8,
-        chosen: Sequence[dict] | None = None, fit_fn: Callable | None = None, log: Callable = print) -> list[dict]:
+        chosen: Sequence[dict] | None = None,
+        first: Sequence[int] | None = None, teachers_first: bool = True,
+        teachers_dir: str | None = None, shard: tuple[int, int] = (0, 1),
+        fit_fn: Callable | None = None, log: Callable = print) -> list[dict]:
   """Trains every (graph, seed) of ``space`` once; returns all records.
 
   ``config``: ``training.default_config()``-like; evaluated on
   ``config.eval_split`` (keep "val" for a search). ``fit_fn``: defaults to
   ``training.fit``. ``chosen``: a list of points to train instead of the
   whole space (random search without pruning: 003's searches of A, B, C).
+  ``first``: indices trained before the others (``packs``).
+  ``teachers_first``: train the per-seed teachers the space's ``{seed}``
+  checkpoint templates name (``ktg_jax.search.teachers``) before the graphs;
+  ``teachers_dir``: the folder those templates are relative to (default
+  ``output_dir``; several sweeps may share one). ``shard=(k, n)``: train only
+  packs ``k, k + n, k + 2n, ...`` (n processes, each its own ``output_dir``).
   """
   if fit_fn is None:
     from ktg_jax import training  # pylint: disable=import-outside-toplevel
     fit_fn = training.fit
   os.makedirs(output_dir, exist_ok=True)
-  todo = packs(space, repeats, pack_size, chosen)
+  k_shard, n_shards = shard
+  if not 0 <= k_shard < n_shards:
+    raise ValueError(f"shard={shard!r} is invalid; allowed: (k, n) with "
+                     "0 <= k < n")
+  todo = packs(space, repeats, pack_size, chosen, first)
+  root = output_dir if teachers_dir is None else teachers_dir
   fingerprint.check_or_write(
       os.path.join(output_dir, PLAN),
       {"space": space._asdict(), "repeats": list(repeats),
-       "pack_size": pack_size, "config": config.to_dict(), "chosen": chosen},
+       "pack_size": pack_size, "config": config.to_dict(), "chosen": chosen,
+       "first": list(first) if first else None,
+       "shard": list(shard) if n_shards > 1 else None},
       "sweep")
+  if teachers_first:
+    teachers.train(space, data, config, root, repeats, fit_fn=fit_fn, log=log)
   done = read_results(output_dir)
   cfg = config.copy_and_resolve_references()
   cfg.update(checkpoint_every=1, resume=True, save_variables=False,
              pictures=False)
-  total = sum(len(p) for p in todo)
+  total = sum(len(p) for k, p in enumerate(todo) if k % n_shards == k_shard)
   for k, pack in enumerate(todo):
-    if all((u.index, u.seed) in done for u in pack):
+    if k % n_shards != k_shard or all((u.index, u.seed) in done for u in pack):
       continue
     workdir = os.path.join(output_dir, "packs", f"{k:05d}")
-    result = fit_fn([space.to_spec(u.point) for u in pack], data, cfg,
-                    workdir, seeds=[u.seed for u in pack])
-    records = [{"index": u.index, "seed": u.seed, "point": u.point,
-                "score": float(m.final_target_accuracy),
-                "best": float(m.best_target_accuracy),
-                "epochs": len(m.history)}
-               for u, m in zip(pack, result.members)]
+    specs = [teachers.for_seed(space, u.seed, root).to_spec(u.point)
+             for u in pack]
+    wall, cpu = time.time(), time.process_time()
+    result = fit_fn(specs, data, cfg, workdir, seeds=[u.seed for u in pack])
+    wall, cpu = time.time() - wall, time.process_time() - cpu
+    records = [record(u, m, spec, wall / len(pack), cpu / len(pack))
+               for u, m, spec in zip(pack, result.members, specs)]
+    for r in records:
+      r["train_s"] /= len(pack)
     _append(output_dir, records)
     done.update({(r["index"], r["seed"]): r for r in records})
     shutil.rmtree(workdir, ignore_errors=True)

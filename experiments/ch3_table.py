@@ -1,0 +1,192 @@
+r"""The tabulated 2-node ch.3 benchmark: every graph of the space trained.
+
+  python experiments/ch3_table.py --config=experiments/configs/ch3_table.py \
+      --workdir=runs/ch3_table --seeds=0
+  # the finished rows, copied into the repository (any time, also mid-run)
+  python experiments/ch3_table.py --config=experiments/configs/ch3_table.py \
+      --workdir=runs/ch3_table --collect=benchmarks/results/ch3_table.jsonl
+
+Space (``table_space``): target ``config.target``, one auxiliary node
+``config.aux``, the four gates {through, cutoff, linear, correct} on the four
+edges label->0, label->1, 1->0, 0->1: 256 assignments, less the 16 whose
+target gets only Cutoff = 240 graphs. An auxiliary node whose incoming edges
+are all Cutoff is the pre-trained auxiliary (KD's frozen teacher): the aux
+model alone on the labels in the same regime, one teacher per seed
+(``ktg_jax.search.teachers``), trained first.
+
+Every (graph, seed) is one ``training.fit`` run of the library's exhaustive
+sweep (``ktg_jax.search.exhaustive``), scored on the validation split after
+every epoch (the test split is sealed); a record per line in
+``<workdir>/seed<s>/shard<k>/results.jsonl`` (the contract: exhaustive's
+docstring). Seeds run one after another (all graphs at the first seed,
+then the next); the reference graphs (``config.table.first``: Vanilla-like,
+DML, KD, the thesis's 2-node graph) first. ``config.table.shards`` > 1 runs
+that many single-threaded processes, each a disjoint share of the packs.
+
+Resume after a kill (kill -9 included): run the same command again; finished
+teachers and graphs are read back, the graph in progress continues from its
+last epoch checkpoint.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# pylint: disable=wrong-import-position
+from ktg_jax import reproduce as rp
+from ktg_jax.search import exhaustive, presets, spaces, teachers
+from ktg_jax.search.presets import FOUR_GATES
+# pylint: enable=wrong-import-position
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", "experiments/configs/ch3_table.py", "the table's regime")
+_WORKDIR = flags.DEFINE_string("workdir", None, "teachers, sweeps, results")
+_SEEDS = flags.DEFINE_list("seeds", None, "override config.table.seeds")
+_SHARD = flags.DEFINE_integer("shard", None, "internal: this process's shard")
+_COLLECT = flags.DEFINE_string(
+    "collect", None, "write the finished rows (results.jsonl lines, sorted "
+    "by seed and index) to this file and the teachers' records beside it "
+    "(<name>_teachers.jsonl), then exit")
+
+EDGES = ("gate_label_0", "gate_label_1", "gate_1_0", "gate_0_1")
+
+
+def table_space(config) -> spaces.SearchSpace:
+  """The 2-node 4-gate ch.3 space with a per-seed frozen teacher."""
+  return presets.get("ch3_4gates", 2, target_model=config.target,
+                    aux_models=(config.aux,), fixed={"model_1": config.aux},
+                    gates=tuple(config.table.get("gates", FOUR_GATES)),
+                    pretrained_checkpoints={
+                        config.aux: teachers.template(config.aux)})
+
+
+def first_indices(space, named) -> list[int]:
+  """Indices (in ``exhaustive.points``) of the reference graphs, in order."""
+  pts = exhaustive.points(space)
+  out = []
+  for name, gates in named:
+    point = dict(zip(EDGES, gates))
+    if point not in pts:
+      raise ValueError(f"table.first[{name!r}]={gates!r} is not a feasible "
+                       f"point; allowed: gates of {EDGES} from "
+                       f"{space.gates}, target not all-Cutoff")
+    out.append(pts.index(point))
+  return out
+
+
+def sweep_dir(workdir: str, seed: int, shard: int) -> str:
+  return os.path.join(workdir, f"seed{seed}", f"shard{shard}")
+
+
+def collect(workdir: str, path: str) -> tuple[int, int]:
+  """Copies every finished row under ``workdir`` into ``path`` (JSONL,
+  sorted by (seed, index), one line per (graph, seed)) and the teachers'
+  records into ``<path stem>_teachers.jsonl``; returns both counts."""
+  rows = {}
+  for seed_dir in sorted(os.listdir(workdir)):
+    if not seed_dir.startswith("seed"):
+      continue
+    for shard in sorted(os.listdir(os.path.join(workdir, seed_dir))):
+      rows.update(exhaustive.read_results(os.path.join(workdir, seed_dir,
+                                                       shard)))
+  found = []
+  tdir = os.path.join(workdir, "teachers")
+  for name in sorted(os.listdir(tdir)) if os.path.isdir(tdir) else ():
+    record = teachers.read(os.path.join(tdir, name, "variables", "node0"))
+    if record is not None:
+      found.append(record)
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w") as f:
+    for key in sorted(rows, key=lambda k: (k[1], k[0])):
+      f.write(json.dumps(rows[key]) + "\n")
+  with open(os.path.splitext(path)[0] + "_teachers.jsonl", "w") as f:
+    for r in sorted(found, key=lambda r: (r["model"], r["seed"])):
+      f.write(json.dumps(r) + "\n")
+  return len(rows), len(found)
+
+
+def _data(config):
+  """The training split and ``config.val_fraction`` of it held out; the
+  test split sealed (reading it raises): the table is validation only."""
+  from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
+  return data_lib.sealed(rp.load_data(config, config.val_fraction))
+
+
+def _log(prefix: str):
+  start = time.time()
+
+  def log(message: str) -> None:
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S")
+    print(f"{now} +{(time.time() - start) / 60:.1f} min {prefix}{message}",
+          flush=True)
+  return log
+
+
+def _children(argv, seed: int, n: int, log) -> None:
+  """Runs the n shards of ``seed`` as single-threaded child processes."""
+  env = {**os.environ, "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") +
+                                     " --xla_cpu_multi_thread_eigen=false"
+                                     ).strip()}
+  args = [a for a in argv[1:] if not a.startswith(("--shard=", "--seeds="))]
+  procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), *args,
+                             f"--seeds={seed}", f"--shard={k}"], env=env)
+           for k in range(n)]
+  codes = [p.wait() for p in procs]
+  if any(codes):
+    raise SystemExit(f"seed {seed}: shard exit codes {codes}")
+  log(f"seed {seed}: all {n} shards finished")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if not _WORKDIR.value:
+    raise app.UsageError("--workdir is required")
+  config, workdir = _CONFIG.value, os.path.abspath(_WORKDIR.value)
+  if _COLLECT.value:
+    n, t = collect(workdir, _COLLECT.value)
+    print(f"{n} rows and {t} teachers -> {_COLLECT.value}")
+    return
+  seeds = [int(s) for s in (_SEEDS.value or config.table.seeds)]
+  n = int(config.table.shards)
+  shard = _SHARD.value
+  log = _log("" if shard is None else f"[seed {seeds[0]} shard {shard}] ")
+  space = table_space(config)
+  first = first_indices(space, config.table.first)
+  cfg = rp.train_config(config)
+  cfg.update(verbose=False, eval_split="val", eval_every_epochs=1)
+  data = None
+  if shard is None:
+    log(f"{space.describe()}; {len(exhaustive.points(space))} graphs, "
+        f"seeds {seeds}, {n} shard(s), reference graphs first: "
+        f"{[name for name, _ in config.table.first]} = indices {first}")
+  for seed in seeds:
+    if shard is None:  # the teachers before any graph (shards share them)
+      if any(teachers.read(c) is None
+             for _, _, c in teachers.needed(space, [seed], workdir)):
+        data = data or _data(config)
+        teachers.train(space, data, cfg, workdir, [seed], log=log)
+      if n > 1:
+        _children(sys.argv, seed, n, log)
+        continue
+    data = data or _data(config)
+    exhaustive.run(space, data, cfg, sweep_dir(workdir, seed, shard or 0),
+                   repeats=(seed,), pack_size=int(config.table.pack_size),
+                   first=first, teachers_first=False, teachers_dir=workdir,
+                   shard=(shard or 0, n), log=log)
+    log(f"seed {seed} done")
+
+
+if __name__ == "__main__":
+  app.run(main)
