@@ -129,13 +129,13 @@ def draw(path: str) -> None:
         g.add_edge(group(m), group(t))
   fig = matplotlib_figure((12, 9))
   ax = fig.add_subplot()
-  pos = nx.kamada_kawai_layout(g)
+  pos = nx.spring_layout(g, k=1.6, seed=0)
+  nodelist = sorted(g.nodes)
   colour = ["tab:red" if n == "ktg_jax.core" else "tab:blue"
-            if n in ("ktg_jax.families.ssl", "ktg_jax.families.semi.ema", "ktg_jax.families.ensemble.nodes",
-                     "ktg_jax.families.ensemble.attention_losses", "ktg_jax.families.ssl.edge_losses",
-                     "ktg_jax.families.ensemble.attention") else "tab:gray" for n in g.nodes]
-  nx.draw_networkx(g, pos, ax=ax, node_color=colour, node_size=900,
-                   font_size=7, arrowsize=8, edge_color="0.7",
+            if n.startswith("ktg_jax.families") else "tab:gray"
+            for n in nodelist]
+  nx.draw_networkx(g, pos, ax=ax, nodelist=nodelist, node_color=colour,
+                   node_size=900, font_size=7, arrowsize=8, edge_color="0.7",
                    labels={n: n.replace("ktg_jax.", "") for n in g.nodes})
   ax.set_title("ktg_jax imports (red: core, blue: families, grey: the rest)")
   ax.axis("off")
