@@ -156,7 +156,7 @@ def build_graph(graph: str, models: str, teacher: str | None = None):
     if need_ckpt and not teacher:
       raise app.UsageError(f"--graph={graph} needs --teacher_checkpoint (the "
                            "variables path a --graph=vanilla run prints)")
-    from ktg_jax.core.spec import GraphSpecError  # pylint: disable=import-outside-toplevel
+    from ktg_jax.core import GraphSpecError  # pylint: disable=import-outside-toplevel
     try:
       return GRAPH_BUILDERS[graph](names, teacher)
     except (GraphSpecError, ValueError) as e:
@@ -173,14 +173,14 @@ def usage_errors() -> tuple:
   """The exceptions ``run`` reports as one line: the ones whose message names
   the field and the allowed values."""
   from absl import app  # pylint: disable=import-outside-toplevel
-  from ktg_jax.core import gates# pylint: disable=import-outside-toplevel
+  from ktg_jax.core import gates  # pylint: disable=import-outside-toplevel
   from ktg_jax import run_files  # pylint: disable=import-outside-toplevel
-  from ktg_jax.core.spec import GraphSpecError  # pylint: disable=import-outside-toplevel
+  from ktg_jax.core import GraphSpecError  # pylint: disable=import-outside-toplevel
   errors = [app.UsageError, GraphSpecError, gates.GateError,
             run_files.RunFolderInUseError, FileNotFoundError]
   try:
-    from ktg_jax.search import spaces  # pylint: disable=import-outside-toplevel
-    errors.append(spaces.SpaceError)
+    from ktg_jax.search import space_ops  # pylint: disable=import-outside-toplevel
+    errors.append(space_ops.SpaceError)
   except ImportError:  # the search extra is not installed
     pass
   return tuple(errors)

@@ -81,11 +81,12 @@ def test_bad_invocations_answer_in_one_line(tmp_path):
 
 
 def test_an_unknown_space_lists_every_preset_ch5_included(tmp_path):
-  from ktg_jax.search import semi_spaces, spaces  # pylint: disable=import-outside-toplevel
+  from ktg_jax.search import presets  # pylint: disable=import-outside-toplevel
   out = _script("--space=nope", f"--workdir={tmp_path}", script="search.py")
   lines = out.stderr.strip().splitlines()
   assert out.returncode == 2 and len(lines) == 1, out.stderr[-2000:]
-  for name in list(spaces.PRESETS) + list(semi_spaces.PRESETS):
+  assert set(presets.SEMI_SUPERVISED) <= set(presets.PRESETS)
+  for name in presets.PRESETS:
     assert repr(name) in lines[0], name
 
 

@@ -21,7 +21,8 @@ def test_api_reference_builds(tmp_path):
     page = f.read()
   for name in ("GraphSpec", "compile", "load_data", "default_config"):
     assert name in page, name
-  for module in ("graph", "step", "training", "search/tune", "data/names"):
+  for module in ("core/spec", "core/step", "training", "search/tune",
+                 "data/names", "families/ssl/learner"):
     assert os.path.exists(tmp_path / "ktg_jax" / f"{module}.html"), module
   with open(tmp_path / "ktg_jax" / "training.html") as f:
     assert "default_config" in f.read()

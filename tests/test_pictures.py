@@ -17,7 +17,7 @@ def test_drawing_keeps_the_process_backend_and_never_loads_pyplot():
   code = """
 import sys, tempfile, os, matplotlib
 matplotlib.use("svg")
-from ktg_jax import classic, viz, viz_features, viz_views
+from ktg_jax import classic, viz, viz_features
 from ktg_jax.families.ensemble import attention_maps as viz_attention
 from ktg_jax.search import report, edf
 d = tempfile.mkdtemp()

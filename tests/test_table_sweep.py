@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from ktg_jax import training
-from ktg_jax.graph import LABEL
+from ktg_jax.core import LABEL
 from ktg_jax.search import exhaustive, presets, spaces, teachers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
