@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import ktg_jax as ktg
-from ktg_jax import models, precision
+from ktg_jax import models
+from ktg_jax.core import precision
 
 pytestmark = pytest.mark.gpu_subset
 
