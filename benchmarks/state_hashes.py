@@ -7,7 +7,7 @@ the bits depend on the CPU and the XLA build.
 
   JAX_PLATFORMS=cpu python benchmarks/state_hashes.py
 """
-import hashlib, sys, jax, jax.numpy as jnp, numpy as np, optax
+import hashlib, jax, jax.numpy as jnp, numpy as np, optax
 import ktg_jax as ktg
 from ktg_jax import classic, gates
 from ktg_jax.core import LABEL, Edge, GraphSpec, Node
