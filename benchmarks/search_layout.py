@@ -23,7 +23,7 @@ workers are; T threads each):
   (``benchmarks/torch_reference.py``, one process per trial worker,
   ``torch.set_num_threads`` and ``OMP_NUM_THREADS``).
 
-Trial i trains graph i (``spaces.sample`` with seed i: the same graphs in
+Trial i trains graph i (``space.sample`` with seed i: the same graphs in
 every layout) for ``--epochs`` epochs and evaluates on the validation split
 after each; worker w of W takes trials w, w + W, ... . ktg_jax trials go
 through ``training.fit`` (what a search trial runs) with a JAX persistent
@@ -94,21 +94,20 @@ def parse(argv=None):
 
 
 def space(args):
-  from ktg_jax.search import spaces
-  return spaces.get(args.space, args.nodes, target_model=args.target,
+  from ktg_jax.search import presets
+  return presets.get(args.space, args.nodes, target_model=args.target,
                     aux_models=(args.aux,))
 
 
 def graph(args, i):
   """Trial i's graph: a uniform random point of the space, seed i."""
   import numpy as np
-  from ktg_jax.search import spaces
   sp = space(args)
   rng = np.random.default_rng(i)
   while True:  # as the searcher, only feasible points
-    point = spaces.sample(sp, rng)
-    if spaces.feasible(sp, point):
-      return spaces.to_spec(sp, point), point
+    point = sp.sample(rng)
+    if sp.feasible(point):
+      return sp.to_spec(point), point
 
 
 def load(args):
@@ -119,14 +118,13 @@ def load(args):
 
 def jax_trial(args, layout, spec, d, seed):
   from ktg_jax import training
-  from ktg_jax.search import space_ops
   cfg = training.default_config()
   cfg.update(dict(epochs=args.epochs, batch_size=args.batch,
                   learning_rate=0.05, lr_schedule="cosine", augment=False,
                   seed=seed, eval_split="val", checkpoint_every=0,
                   resume=False, save_variables=False, pictures=False,
                   verbose=False, data_parallel=layout.devices > 1))
-  kinds = space_ops.of(space(args)).loss_kinds(space(args))
+  kinds = space(args).loss_kinds()
   if kinds:
     cfg.loss_kinds = kinds
   r = training.fit(spec, d, cfg, workdir=None)
