@@ -141,19 +141,24 @@ def record(unit: Unit, member, spec, wall_s: float, cpu_s: float) -> dict:
           "train_s": sum(m.get("seconds", 0.0) for m in history)}
 
 
-def read_results(output_dir: str) -> dict[tuple, dict]:
-  """``{(index, seed): record}``; a half-written last line (kill) is skipped."""
+def read_file(path: str) -> dict[tuple, dict]:
+  """``{(index, seed): record}`` of a results JSONL file; a half-written last
+  line (kill) is skipped, a (graph, seed) written twice counts once."""
   out = {}
-  path = os.path.join(output_dir, RESULTS)
-  if os.path.exists(path):
-    with open(path) as f:
-      for line in f:
-        try:
-          r = json.loads(line)
-        except json.JSONDecodeError:
-          continue
-        out[(r["index"], r["seed"])] = r
+  with open(path) as f:
+    for line in f:
+      try:
+        r = json.loads(line)
+      except json.JSONDecodeError:
+        continue
+      out[(r["index"], r["seed"])] = r
   return out
+
+
+def read_results(output_dir: str) -> dict[tuple, dict]:
+  """``read_file`` of a sweep folder's results ({} before the first)."""
+  path = os.path.join(output_dir, RESULTS)
+  return read_file(path) if os.path.exists(path) else {}
 
 
 def _append(output_dir: str, records: list[dict]) -> None:

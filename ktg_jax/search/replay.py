@@ -50,6 +50,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import numpy as np
 
 from ktg_jax.search import edf
+from ktg_jax.search import exhaustive
 from ktg_jax.search import spaces
 
 
@@ -146,17 +147,9 @@ def from_records(records: Sequence[Mapping], params: Mapping[str, Sequence]
 
 
 def read_records(path: str) -> list[dict]:
-  """The JSONL records; a half-written last line (a kill) is skipped, and a
-  (graph, seed) written twice (a resumed sweep) counts once."""
-  out: dict[tuple, dict] = {}
-  with open(path) as f:
-    for line in f:
-      try:
-        r = json.loads(line)
-      except json.JSONDecodeError:
-        continue
-      out[(r["index"], r["seed"])] = r
-  return list(out.values())
+  """The JSONL records (``exhaustive.read_file``: a half-written last line is
+  skipped, a (graph, seed) written twice counts once)."""
+  return list(exhaustive.read_file(path).values())
 
 
 def load(path: str, params: Mapping[str, Sequence] | None = None,
