@@ -36,7 +36,7 @@ import numpy as np
 import common  # experiments/common.py: the scripts' command line
 import ktg_jax as ktg
 from ktg_jax import data as data_lib
-from ktg_jax import seeds as seeds_lib
+from ktg_jax.run import seeds as seeds_lib
 
 FLAGS = flags.FLAGS
 _CONFIG = config_flags.DEFINE_config_file(

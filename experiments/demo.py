@@ -30,7 +30,7 @@ import numpy as np
 import common  # experiments/common.py: the scripts' command line
 from ktg_jax import data as data_lib
 from ktg_jax import reproduce as rp
-from ktg_jax import training
+from ktg_jax.run import training
 from ktg_jax import stats
 
 _BUDGET = flags.DEFINE_float("budget_s", 540.0, "wall-clock budget (seconds)")

@@ -62,7 +62,7 @@ def resize(dataset, size: int):
 
 def picture(path: str) -> str:
   """Four instances of six fractal categories, 64x64 (002's source)."""
-  from ktg_jax import figures  # pylint: disable=import-outside-toplevel
+  from ktg_jax.viz import figures  # pylint: disable=import-outside-toplevel
   import numpy as np  # pylint: disable=import-outside-toplevel
   from ktg_jax.data import fractal  # pylint: disable=import-outside-toplevel
   systems = fractal.sample_systems(6, seed=0)
@@ -91,7 +91,8 @@ def check_checkpoint(path: str, model: str, num_classes: int) -> None:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  from ktg_jax import classic, data, training  # pylint: disable=import-outside-toplevel
+  from ktg_jax import classic, data  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import training
   if FLAGS.picture:
     print(f"picture: {picture(FLAGS.picture)}")
   if FLAGS.checkpoint:

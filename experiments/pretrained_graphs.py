@@ -54,7 +54,8 @@ def conditions(sources: list[str]) -> dict[str, tuple]:
 
 def main(argv):
   common.check_command_line(argv, workdir=FLAGS.workdir)
-  from ktg_jax import data, training  # pylint: disable=import-outside-toplevel
+  from ktg_jax import data  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import training
   try:
     space = presets.get("tiny", target_model=FLAGS.model,
                        aux_models=(FLAGS.model,), gates=("through",),

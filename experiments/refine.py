@@ -62,7 +62,7 @@ flags.DEFINE_list("stages", ["random", "edf", "x", "asha", "final"],
 flags.DEFINE_integer("seed", 0, "sampler, searcher and split seed")
 
 def train_config(epochs: int):
-  from ktg_jax import training  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import training  # pylint: disable=import-outside-toplevel
   cfg = training.default_config()
   cfg.update(dataset=FLAGS.dataset, epochs=epochs,
              batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
@@ -136,7 +136,8 @@ def run_asha(space, out_dir: str):
 
 def final(space, point, seeds) -> dict:
   """The graph retrained on the whole training split, tested once per seed."""
-  from ktg_jax import data, training  # pylint: disable=import-outside-toplevel
+  from ktg_jax import data  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import training
   cfg = train_config(FLAGS.final_epochs)
   cfg.update(eval_split="test", checkpoint_every=0, save_variables=False,
              pictures=False)

@@ -77,7 +77,8 @@ def _random_search(config, space, protocol, out):
   validation split (sealed test split), no early stopping: the tiny-data
   and TFDS-mock path (no Ray workers)."""
   from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
-  from ktg_jax import training, viz  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import training  # pylint: disable=import-outside-toplevel
+  from ktg_jax.viz import run_pictures
   del protocol
   data = data_lib.sealed(rp.load_data(config, config.val_fraction))
   cfg = rp.train_config(config)
@@ -99,7 +100,7 @@ def _random_search(config, space, protocol, out):
     if best is None or score > best[0]:
       best = (score, spec)
   best[1].save(os.path.join(out, "best_graph.json"))
-  viz.draw_graph(best[1], os.path.join(out, "best_graph.png"),
+  run_pictures.draw_graph(best[1], os.path.join(out, "best_graph.png"),
                  f"{space.name}: best of {len(trials)} (val)")
   with open(os.path.join(out, "trials.json"), "w") as f:
     json.dump(trials, f, indent=1)
@@ -129,7 +130,7 @@ def search_runner(config, workdir):
 
 
 def run_row(name, ctx, data, config, workdir) -> dict:
-  from ktg_jax import seeds as seeds_lib  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import seeds as seeds_lib  # pylint: disable=import-outside-toplevel
   start = time.time()
   spec = rp.ROWS[name].build(ctx)
   cfg = rp.train_config(config)

@@ -140,7 +140,7 @@ TRAIN_FLAGS = ("epochs", "batch_size", "learning_rate", "lr_schedule",
 
 def train_overrides() -> tuple[dict, dict]:
   """(training.fit overrides, data fields) from --config, then the flags."""
-  from ktg_jax import training  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import training  # pylint: disable=import-outside-toplevel
   known = training.default_config().keys()
   config = _CONFIG.value
   train = ({k: v for k, v in config.items() if k in known} if config

@@ -32,7 +32,7 @@ import common  # experiments/common.py: the scripts' command line
 from ktg_jax import classic
 from ktg_jax.core import gates
 from ktg_jax import stats
-from ktg_jax import training
+from ktg_jax.run import training
 from ktg_jax.data import semi as semi_lib
 from ktg_jax.core import GraphSpec
 

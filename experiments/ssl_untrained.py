@@ -7,7 +7,7 @@ The node (``classic.ssl(model)``'s backbone and heads) is initialised with
 each seed, as ``fit`` initialises a member, and scored like a trained one:
 weighted cosine KNN (``config.knn_k``, ``config.knn_temperature``) of its
 backbone ``features`` in inference mode, the training split as the bank and
-the val or test split as the queries (``evaluation.untrained_knn``).
+the val or test split as the queries (``node_knn.untrained_knn``).
 ``--split=val`` holds out ``config.val_fraction`` of the training split, as
 ``--mode=search`` does; ``--split=test`` banks the whole training split, as
 ``--mode=final`` does. Prints per-seed accuracies, mean and sample std.
@@ -25,7 +25,8 @@ import numpy as np
 
 
 import common  # experiments/common.py: the scripts' command line
-from ktg_jax import data as data_lib, evaluation, stats
+from ktg_jax import data as data_lib, stats
+from ktg_jax.metrics import node_knn
 
 _MODEL = flags.DEFINE_string("model", None, "backbone (default config.models)")
 _SPLIT = flags.DEFINE_enum("split", "val", ["val", "test"], "query split")
@@ -42,7 +43,7 @@ def main(argv):
       0.0 if _SPLIT.value == "test" else config.val_fraction),
                        data_dir=config.data_dir, limit=config.limit)
   query = getattr(data, _SPLIT.value)
-  accs = 100 * evaluation.untrained_knn(
+  accs = 100 * node_knn.untrained_knn(
       data, model, [int(s) for s in _SEEDS.value.split(",")],
       split=_SPLIT.value, k=config.knn_k, temperature=config.knn_temperature)
   s = stats.summarize(accs)

@@ -1,4 +1,4 @@
-"""Trains one KTG graph (a classic builder or a JSON spec) with ``ktg_jax.training.fit``.
+"""Trains one KTG graph (a classic builder or a JSON spec) with ``ktg_jax.run.training.fit``.
 
   python experiments/train.py --config=experiments/configs/fashion_mnist.py \
       --graph=vanilla --config.models=resnet8 --workdir=runs/teacher
@@ -52,9 +52,9 @@ from ml_collections import config_flags
 import common  # experiments/common.py: the scripts' command line
 import ktg_jax as ktg
 from ktg_jax import data as data_lib
-from ktg_jax import seeds as seeds_lib
+from ktg_jax.run import seeds as seeds_lib
 from ktg_jax.parallel import sharding
-from ktg_jax import training
+from ktg_jax.run import training
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", common.config_path("fashion_mnist.py"), "ml_collections config")

@@ -2,7 +2,7 @@
 half-cosine schedule to 0; 100 epochs while searching (200 for the final space:
 ``--config.epochs=200``)."""
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config(dataset: str = "cifar100"):
