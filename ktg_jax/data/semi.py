@@ -27,6 +27,7 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
+from ktg_jax import data as data_lib
 from ktg_jax.data import Dataset, Split
 
 LABELED_FILE = "labeled_indices.json"
@@ -123,7 +124,6 @@ def load(name: str, per_class: int, *, seed: int = 0, split_seed: int = 0,
          limit: int | None = None) -> SemiDataset:
   """``ktg_jax.data.load`` (train / val cut by ``split_seed``), then the
   labelled / unlabelled cut of its train split by ``seed``."""
-  from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
   base = data_lib.load(name, seed=split_seed, val_fraction=val_fraction,
                        data_dir=data_dir, limit=limit)
   return semi_supervised(base, per_class, seed=seed)

@@ -53,6 +53,7 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 
 from ktg_jax import stats
+from ktg_jax.run import training
 from ktg_jax.search import fingerprint, space_ops, teachers
 
 RESULTS = "results.jsonl"
@@ -193,9 +194,7 @@ def run(space: space_ops.Space, data, config, output_dir: str, *,
   ``output_dir``; several sweeps may share one). ``shard=(k, n)``: train only
   packs ``k, k + n, k + 2n, ...`` (n processes, each its own ``output_dir``).
   """
-  if fit_fn is None:
-    from ktg_jax.run import training  # pylint: disable=import-outside-toplevel
-    fit_fn = training.fit
+  fit_fn = fit_fn or training.fit
   os.makedirs(output_dir, exist_ok=True)
   k_shard, n_shards = shard
   if not 0 <= k_shard < n_shards:

@@ -29,6 +29,8 @@ import shutil
 import time
 from typing import Callable, Sequence
 
+from ktg_jax import classic
+from ktg_jax.run import training
 from ktg_jax.search import spaces
 
 DONE = "teacher.json"
@@ -87,10 +89,7 @@ def train(space: spaces.SearchSpace, data, config, root: str,
   only, ``config``'s regime, scored on ``config.eval_split``); returns one
   record per teacher: model, seed, checkpoint, score (final accuracy),
   curve (accuracy per epoch), train_acc (last epoch), wall_s."""
-  from ktg_jax import classic  # pylint: disable=import-outside-toplevel
-  if fit_fn is None:
-    from ktg_jax.run import training  # pylint: disable=import-outside-toplevel
-    fit_fn = training.fit
+  fit_fn = fit_fn or training.fit
   out = []
   for model, seed, checkpoint in needed(space, seeds, root):
     record = read(checkpoint)
