@@ -37,7 +37,7 @@ def main(argv):
   spec = ktg.GraphSpec.load(os.path.join(FLAGS.run, "graph.json"))
   with open(os.path.join(FLAGS.run, "config.json")) as f:
     cfg = json.load(f)
-  data = data_lib.load(cfg["dataset"], val_fraction=0.2, limit=cfg["limit"])
+  data = data_lib.from_config(cfg)  # the run's own data and split
   images = data.val.images[:FLAGS.num_images]
   variables = {}
   for i, node in enumerate(spec.nodes):

@@ -72,9 +72,7 @@ def graph(source, attention, temperature):
 
 
 def load(config, val_fraction):
-  return data_lib.load(config.dataset, seed=0, val_fraction=val_fraction,
-                       data_dir=config.get("data_dir"),
-                       limit=config.get("limit"))
+  return data_lib.from_config(config, val_fraction=val_fraction)
 
 
 def choose_temperature(config) -> tuple[float, dict]:

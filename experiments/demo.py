@@ -65,8 +65,7 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   start = time.time()
   config, protocol = demo_config()
-  data = data_lib.load(config.dataset, seed=0, val_fraction=0.0,
-                       limit=config.limit)
+  data = data_lib.from_config(config, val_fraction=0.0)
   print(f"{config.dataset}: {len(data.train.labels)} train / "
         f"{len(data.test.labels)} test pairs, {data.num_classes} classes, "
         f"{config.epochs} epochs, budget {_BUDGET.value:.0f} s", flush=True)

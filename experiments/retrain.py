@@ -70,9 +70,7 @@ BASELINES = {
 def final_data(config):
   """All of the official training set for training, the test set to score."""
   from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
-  return data_lib.load(config.dataset, seed=0, val_fraction=0.0,
-                       data_dir=config.get("data_dir"),
-                       limit=config.get("limit"))
+  return data_lib.from_config(config, val_fraction=0.0)
 
 
 def retrain(spec, data, config, seeds, workdir=None) -> dict:

@@ -33,7 +33,7 @@ from ktg_jax import classic
 from ktg_jax.core import gates
 from ktg_jax import stats
 from ktg_jax import training
-from ktg_jax.data import semi as semi_lib
+from ktg_jax import data as data_lib
 from ktg_jax.core import GraphSpec
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -73,9 +73,9 @@ EMA_EVAL = ("fixmatch",)
 
 
 def load(cfg, per_class: int, seed: int):
-  return semi_lib.load(cfg.dataset, per_class, seed=seed, split_seed=0,
-                       val_fraction=cfg.val_fraction, data_dir=cfg.data_dir,
-                       limit=cfg.limit)
+  """The labelled draw ``seed`` of ``per_class`` labels a class (split 0)."""
+  return data_lib.from_config(dict(cfg.items(), labels_per_class=per_class),
+                              labels_seed=seed)
 
 
 def searched_graph(per_class: int) -> GraphSpec:

@@ -35,9 +35,8 @@ def main(argv):
   config = _CONFIG.value
   spec = ktg.GraphSpec.load(os.path.join(_RUN.value, "graph.json"))
   i = spec.target if _NODE.value is None else _NODE.value
-  data = data_lib.load(config.dataset, seed=0, val_fraction=(
-      0.0 if _SPLIT.value == "test" else config.val_fraction),
-                       data_dir=config.data_dir, limit=config.limit)
+  data = data_lib.from_config(
+      config, val_fraction=0.0 if _SPLIT.value == "test" else None)
   split = data.test if _SPLIT.value == "test" else data.val
   module = ktg.core.step.node_modules(spec, data.num_classes)[i]
   like = module.init(jax.random.key(0), split.images[:2], train=False)

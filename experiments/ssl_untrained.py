@@ -38,9 +38,8 @@ def main(argv):
   start = time.time()
   config = _CONFIG.value
   model = _MODEL.value or config.models.split(",")[0]
-  data = data_lib.load(config.dataset, seed=0, val_fraction=(
-      0.0 if _SPLIT.value == "test" else config.val_fraction),
-                       data_dir=config.data_dir, limit=config.limit)
+  data = data_lib.from_config(
+      config, val_fraction=0.0 if _SPLIT.value == "test" else None)
   query = getattr(data, _SPLIT.value)
   accs = 100 * evaluation.untrained_knn(
       data, model, [int(s) for s in _SEEDS.value.split(",")],

@@ -98,8 +98,7 @@ def train(config, graph: str = "vanilla", mode: str = "search",
   workdir = workdir or os.path.join("runs", "{}-{}".format(
       os.path.splitext(os.path.basename(graph))[0],
       datetime.datetime.now().strftime("%Y%m%d-%H%M%S")))
-  data = data_lib.load(config.dataset, seed=0, val_fraction=config.val_fraction,
-                       data_dir=config.data_dir, limit=config.limit)
+  data = data_lib.from_config(config)
   if mode == "search":  # the test split cannot be read, even by mistake
     data = data_lib.sealed(data)
   if len(seeds) == 1:
