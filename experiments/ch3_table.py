@@ -41,16 +41,13 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-# pylint: disable=wrong-import-position
+import common  # experiments/common.py: the scripts' command line
 from ktg_jax import reproduce as rp
 from ktg_jax.search import exhaustive, presets, spaces, teachers
 from ktg_jax.search.presets import FOUR_GATES
-# pylint: enable=wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", "experiments/configs/ch3_table.py", "the table's regime")
+    "config", common.config_path("ch3_table.py"), "the table's regime")
 _WORKDIR = flags.DEFINE_string("workdir", None, "teachers, sweeps, results")
 _SEEDS = flags.DEFINE_list("seeds", None, "override config.table.seeds")
 _SHARD = flags.DEFINE_integer("shard", None, "internal: this process's shard")
@@ -189,4 +186,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

@@ -40,7 +40,7 @@ from ktg_jax import seeds as seeds_lib
 
 FLAGS = flags.FLAGS
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", "experiments/configs/ch4_fashion_mnist.py", "training protocol")
+    "config", common.config_path("ch4_fashion_mnist.py"), "training protocol")
 flags.DEFINE_string("teachers", None, "run folder holding variables/node{i} "
                     "of the trained ensemble's members")
 flags.DEFINE_integer("num_teachers", 3, "teachers = nodes 0..K-1 of that run")

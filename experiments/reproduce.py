@@ -39,7 +39,7 @@ from ktg_jax import reproduce as rp
 from ktg_jax import stats
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", "experiments/configs/reproduce_fashion_pairs.py",
+    "config", common.config_path("reproduce_fashion_pairs.py"),
     "protocol (experiments/configs/reproduce_*.py)")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/reproduce",
                                "rows, runs, searches and the table go here")

@@ -30,13 +30,12 @@ from ktg_jax import stats
 
 FLAGS = flags.FLAGS
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", "experiments/configs/fashion_mnist.py",
+    "config", common.config_path("fashion_mnist.py"),
     "training protocol (ml_collections config file)")
 flags.DEFINE_string("graph", None, "GraphSpec JSON (a search's best_graph.json)")
 flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "seeds (docs/papers.md §4: 5)")
 flags.DEFINE_list("baselines", [], "also train these with the same budget: "
                   "vanilla, dml, independent")
-flags.DEFINE_integer("epochs", None, "override config.epochs")
 flags.DEFINE_string("workdir", None, "run folders and retrain.json go here")
 
 def _members(spec):
@@ -106,8 +105,6 @@ def main(argv):
     raise app.UsageError(f"--seeds={FLAGS.seeds} is invalid; allowed: "
                          "comma-separated ints") from None
   config = _CONFIG.value
-  if FLAGS.epochs is not None:
-    config.epochs = FLAGS.epochs
   config.verbose = False
   searched = ktg.GraphSpec.load(FLAGS.graph)
   graphs = {"searched": searched}

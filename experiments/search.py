@@ -1,10 +1,18 @@
 r"""Structure search of a KTG graph on Ray Tune (docs/papers.md §4).
 
-  python experiments/search.py --space=tiny --num_nodes=3 --dataset=digits \
-      --num_trials=16 --workers=2 --epochs=4 --workdir=/tmp/ktg_search
+  python experiments/search.py --space=tiny --num_nodes=3 \
+      --config.dataset=digits --config.epochs=4 \
+      --num_trials=16 --workers=2 --workdir=/tmp/ktg_search
   # no early stopping: 4 graphs per Ray trial, trained as one population
   python experiments/search.py --space=tiny --protocol=random --pack_size=4 \
       --num_trials=16 --workers=2 --workdir=/tmp/ktg_packs
+
+The training protocol is ``--config`` (default configs/search.py: digits, 4
+epochs a trial) and its fields ``--config.FIELD=...`` (epochs = ASHA's max_t,
+dataset, data_dir, limit, labels_per_class for the ch5_* spaces, batch_size,
+learning_rate, lr_schedule, augment; seed = the searcher's, the split's and
+the trials'); the flags say what only a search has: the space, the
+searcher and the resources.
 
 Running the same command again after Ctrl-C / kill -9 resumes the search
 (finished trials are kept). Writes into --workdir: trials.csv (every trial:
@@ -61,23 +69,9 @@ flags.DEFINE_float("cpus_per_trial", 1.0, "CPUs reserved per trial; with "
                    "(tune.thread_env)")
 flags.DEFINE_float("gpus_per_trial", 0.0, "GPUs (fractions ok) per trial")
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "training protocol file (experiments/configs/*.py); the "
-    "flags below override it; without it: training.default_config()")
-flags.DEFINE_integer("epochs", None, "max epochs per trial (ASHA's max_t); "
-                     "default: the config's, else 4")
-flags.DEFINE_string("dataset", None, "fashion_mnist|digits|cifar10|cifar100; "
-                    "default: the config's, else digits")
-flags.DEFINE_string("data_dir", None, "data folder (Fashion-MNIST IDX, TFDS)")
-flags.DEFINE_integer("limit", None, "keep the first N examples per split")
-flags.DEFINE_integer("labels_per_class", None, "ch.5 spaces: labelled "
-                     "examples per class, the rest unlabelled (default: the "
-                     "config's)")
-flags.DEFINE_integer("batch_size", None, "training batch size")
-flags.DEFINE_float("learning_rate", None, "initial learning rate")
-flags.DEFINE_string("lr_schedule", None, "step|cosine|constant")
-flags.DEFINE_boolean("augment", None, "data augmentation in the step")
+    "config", common.config_path("search.py"), "training protocol "
+    "(experiments/configs/*.py; fields: --config.epochs=3 ...)")
 flags.DEFINE_integer("max_failures", 0, "retries of a crashed trial")
-flags.DEFINE_integer("seed", 0, "searcher and split seed")
 flags.DEFINE_string("workdir", None, "where results and Ray state go")
 flags.DEFINE_alias("output_dir", "workdir")  # the old name
 flags.DEFINE_string("address", None, "join this Ray cluster (else a local "
@@ -112,9 +106,9 @@ def build_semi_space() -> semi_spaces.SemiSpace:
   if FLAGS.gates:
     space = space._replace(gates=tuple(FLAGS.gates))
   config = _CONFIG.value
-  if config and config.get("ema_decay") is not None:
+  if config.get("ema_decay") is not None:
     space = space._replace(ema_decay=config.ema_decay)
-  if config and config.get("ema_bn") is not None:  # e.g. "own" (README)
+  if config.get("ema_bn") is not None:  # e.g. "own" (README)
     space = space._replace(ema_bn=config.ema_bn)
   return space.validate()
 
@@ -134,26 +128,15 @@ def build_space():
                     **overrides)
 
 
-TRAIN_FLAGS = ("epochs", "batch_size", "learning_rate", "lr_schedule",
-               "augment")
-
-
 def train_overrides() -> tuple[dict, dict]:
-  """(training.fit overrides, data fields) from --config, then the flags."""
+  """(training.fit overrides, data fields) of --config."""
   from ktg_jax import training  # pylint: disable=import-outside-toplevel
   known = training.default_config().keys()
   config = _CONFIG.value
-  train = ({k: v for k, v in config.items() if k in known} if config
-           else {"epochs": 4, "lr_schedule": "cosine"})
-  train.update({k: getattr(FLAGS, k) for k in TRAIN_FLAGS
-                if getattr(FLAGS, k) is not None})
-  train["seed"] = FLAGS.seed
-  get = lambda k, default=None: (getattr(FLAGS, k) if getattr(FLAGS, k)
-                                 is not None else (config.get(k, default)
-                                                   if config else default))
-  data = dict(dataset=get("dataset", "digits"), data_dir=get("data_dir"),
-              limit=get("limit"), labels_per_class=None, val_fraction=(
-                  config.get("val_fraction", 0.2) if config else 0.2))
+  train = {k: v for k, v in config.items() if k in known}
+  data = dict(dataset=config.dataset, data_dir=config.get("data_dir"),
+              limit=config.get("limit"), labels_per_class=None,
+              val_fraction=config.get("val_fraction", 0.2))
   return train, data
 
 
@@ -162,23 +145,21 @@ def build_config(space):
   if not FLAGS.workdir:
     raise app.UsageError("--workdir is required")
   train, data = train_overrides()
+  seed = train["seed"]  # the searcher's, the split's, every trial's
   if space.SEMI_SUPERVISED:  # ch.5
-    config = _CONFIG.value
-    data["labels_per_class"] = (
-        FLAGS.labels_per_class if FLAGS.labels_per_class is not None
-        else config.get("labels_per_class") if config else None)
+    data["labels_per_class"] = _CONFIG.value.get("labels_per_class")
     if data["labels_per_class"] is None:
       raise app.UsageError(f"--space={FLAGS.space} is semi-supervised: give "
-                           "--labels_per_class or a config that sets it")
-    train["labels_per_class"] = data["labels_per_class"]
+                           "--config.labels_per_class=N or a config that "
+                           "sets it")
     train["score"] = space.score  # the FixMatch space: the better node
-  settings = st.Settings(data_seed=FLAGS.seed, train=train, **data)
+  settings = st.Settings(data_seed=seed, train=train, **data)
   return st.validate(st.SearchConfig(
       space=space, output_dir=FLAGS.workdir, protocol=FLAGS.protocol,
       num_trials=FLAGS.num_trials, workers=FLAGS.workers,
       cpus_per_trial=FLAGS.cpus_per_trial, gpus_per_trial=FLAGS.gpus_per_trial,
       epochs=train["epochs"], settings=settings,
-      max_failures=FLAGS.max_failures, seed=FLAGS.seed,
+      max_failures=FLAGS.max_failures, seed=seed,
       pack_size=FLAGS.pack_size, grace_period=FLAGS.grace_period))
 
 
@@ -197,7 +178,7 @@ def main(argv):
   except (space_ops.SpaceError, st.SearchError) as e:
     raise app.UsageError(str(e)) from None
   if sc.settings.dataset not in data_lib.SOURCES:
-    raise app.UsageError(f"--dataset={sc.settings.dataset!r} is invalid; "
+    raise app.UsageError(f"--config.dataset={sc.settings.dataset!r} is invalid; "
                          f"allowed: {sorted(data_lib.SOURCES)}")
   protocol = st.PROTOCOLS[sc.protocol]
   unit = "evaluations" if sc.settings.labels_per_class else "epochs"

@@ -37,7 +37,7 @@ from ktg_jax import data as data_lib
 from ktg_jax.core import GraphSpec
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", "experiments/configs/semi_fashion.py", "semi-supervised protocol")
+    "config", common.config_path("semi_fashion.py"), "semi-supervised protocol")
 _METHODS = flags.DEFINE_list(
     "methods", "supervised,pi_model,mean_teacher,pseudo_label,fixmatch,ktg",
     "methods to train")
@@ -85,7 +85,7 @@ def searched_graph(per_class: int) -> GraphSpec:
   if not os.path.exists(path):
     raise app.UsageError(
         f"--search={_SEARCH.value!r}: no {path}; run experiments/search.py "
-        f"--space=... --labels_per_class={per_class} first (see README)")
+        f"--space=... --config.labels_per_class={per_class} first (see README)")
   return GraphSpec.load(path)
 
 

@@ -45,6 +45,11 @@ class SearchError(ValueError):
   """A search setting is invalid; the message names it."""
 
 
+# Search mode: score on validation only, no files per trial, quiet.
+SEARCH_MODE = dict(eval_split="val", checkpoint_every=0, resume=False,
+                   save_variables=False, pictures=False, verbose=False)
+
+
 def train_config(settings: Settings):
   """``training.default_config()`` + overrides, forced to search mode."""
   cfg = training.default_config()
@@ -53,9 +58,7 @@ def train_config(settings: Settings):
     raise SearchError(f"train overrides {unknown} are unknown; allowed: "
                       f"{sorted(cfg.keys())}")
   cfg.update(dict(settings.train))
-  # Search mode: score on validation only, no files per trial, quiet.
-  cfg.update(eval_split="val", checkpoint_every=0, resume=False,
-             save_variables=False, pictures=False, verbose=False)
+  cfg.update(SEARCH_MODE)
   return cfg
 
 
