@@ -65,6 +65,25 @@ def check_command_line(argv, **required) -> None:
 
 # --- the command line ---------------------------------------------------------
 
+def parse_seeds(value, flag: str = "seeds") -> tuple[int, ...]:
+  """``--seeds``: a comma-separated string or absl's list -> ints; raises
+  ``UsageError`` naming the flag.
+
+  >>> parse_seeds("0,1, 2"), parse_seeds(["3"])
+  ((0, 1, 2), (3,))
+  """
+  from absl import app  # pylint: disable=import-outside-toplevel
+  items = value.split(",") if isinstance(value, str) else list(value)
+  try:
+    seeds = tuple(int(s) for s in items if str(s).strip())
+  except ValueError:
+    raise app.UsageError(f"--{flag}={value if isinstance(value, str) else ','.join(items)}"
+                         " is invalid; allowed: comma-separated ints") from None
+  if not seeds:
+    raise app.UsageError(f"--{flag} is empty; allowed: comma-separated ints")
+  return seeds
+
+
 def find_file(path: str) -> str | None:
   """``path`` as given if it exists, else beside the scripts, else at the
   repository root; None if nowhere."""

@@ -273,7 +273,8 @@ def effective(fp: dict) -> dict:
   config it gives (``training.default_config()`` + the overrides + search
   mode): a search started with only some fields (``experiments/search.py``
   before 2026-12-03, without ``--config``) resumes under a config file that
-  spells every field with the same values, and vice versa.
+  spells every field with the same values, and vice versa. The data fields
+  (dataset, limit, ...) are the settings' own, which the trials read.
 
   >>> a = effective({"settings": {"train": {"epochs": 4}}})
   >>> b = effective({"settings": {"train": {"epochs": 4, "batch_size": 64,
@@ -288,6 +289,8 @@ def effective(fp: dict) -> dict:
   defaults = json.loads(json.dumps(dict(training.default_config().items()),
                                    default=list))
   train = {**defaults, **settings["train"], **trial.SEARCH_MODE}
+  # The data fields a trial takes from the settings, not from train.
+  train.update({k: settings.get(k) for k in Settings._fields if k in train})
   return {**fp, "settings": {**settings, "train": train}}
 
 
