@@ -8,13 +8,15 @@ r"""Thesis Table 3.2 (ch.3) reproduced: every row 5 seeds, Welch p-values.
   python experiments/reproduce.py \
       --config=experiments/configs/reproduce_ch3_cifar100.py --workdir=...
 
-Rows (``ktg_jax.reproduce.ROWS``, chosen by ``config.rows`` in order):
+Rows (``ktg_jax.reproduce.ROWS``, chosen by ``config.rows`` in order, e.g.
+``--config.rows=vanilla,kd``):
 Vanilla, KD (frozen aux teacher trained first, T = 2), DML (two targets),
 DML (target + aux), KTG 2 / 3 nodes with the 4 classic gates and 3 nodes
 with Sine gates (random graphs + ASHA on the validation split), KTG with
 gamma gates (Nevergrad BO, no early stopping). Searches see a sealed data
 set (the test split raises); every row is then retrained on the whole
-training split with ``config.seeds`` and scored on the test split once.
+training split with ``--seeds`` (5, docs/papers.md §4) and scored on the
+test split once.
 Run the same command again after a kill: finished rows are read back from
 ``<workdir>/rows/*.json`` and the row in progress resumes from ``fit``'s
 checkpoints. Writes ``<workdir>/table.md``, ``table.json`` and, for searched
@@ -43,7 +45,9 @@ _CONFIG = config_flags.DEFINE_config_file(
     "protocol (experiments/configs/reproduce_*.py)")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/reproduce",
                                "rows, runs, searches and the table go here")
-_ROWS = flags.DEFINE_list("rows", None, "override config.rows")
+_SEEDS = flags.DEFINE_list("seeds", "0,1,2,3,4", "seeds of every row "
+                           "(docs/papers.md §4: 5)")
+SEEDS = (0, 1, 2, 3, 4)
 
 
 def _tune_search(config, space, protocol, out):
@@ -128,22 +132,24 @@ def search_runner(config, workdir):
   return search
 
 
-def run_row(name, ctx, data, config, workdir) -> dict:
+def run_row(name, ctx, data, config, workdir, seeds=SEEDS) -> dict:
   from ktg_jax import seeds as seeds_lib  # pylint: disable=import-outside-toplevel
   start = time.time()
   spec = rp.ROWS[name].build(ctx)
   cfg = rp.train_config(config)
   cfg.update(eval_split="test", resume=True)
-  r = seeds_lib.fit_seeds(spec, data, cfg, tuple(config.seeds),
+  r = seeds_lib.fit_seeds(spec, data, cfg, tuple(seeds),
                           os.path.join(workdir, "runs", name))
-  return {"per_seed": [float(x) for x in r.final], "seeds": list(config.seeds),
+  return {"per_seed": [float(x) for x in r.final], "seeds": list(seeds),
           "graph": spec.to_json(), "seconds": time.time() - start,
           "graph_nodes": ", ".join(n.model or n.kind for n in spec.nodes)}
 
 
-def reproduce(config, workdir: str, rows=None) -> list[dict]:
-  """Runs (or resumes) every row; returns ``reproduce.table`` rows."""
-  rows = list(rows or config.rows)
+def reproduce(config, workdir: str, rows=None, seeds=SEEDS) -> list[dict]:
+  """Runs (or resumes) every row with ``seeds``; returns ``reproduce.table``
+  rows. ``rows``: default ``config.rows`` (comma-separated names allowed)."""
+  rows = [r.strip() for item in (rows or config.rows)
+          for r in str(item).split(",") if r.strip()]
   rp.check_rows(rows)
   ctx = rp.Context(config, workdir, rp.teacher_runner(config, workdir),
                    search_runner(config, workdir))
@@ -151,10 +157,10 @@ def reproduce(config, workdir: str, rows=None) -> list[dict]:
   for name in rows:
     done = rp.load_row(workdir, name)
     if done is None:
-      print(f"[reproduce] row {name}: training {len(config.seeds)} seeds",
+      print(f"[reproduce] row {name}: training {len(seeds)} seeds",
             flush=True)
       data = data if data is not None else rp.load_data(config, 0.0)
-      done = run_row(name, ctx, data, config, workdir)
+      done = run_row(name, ctx, data, config, workdir, seeds)
       rp.save_row(workdir, name, done)
     results[name] = done
     s = stats.summarize(done["per_seed"])
@@ -164,14 +170,13 @@ def reproduce(config, workdir: str, rows=None) -> list[dict]:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  common.check_command_line(argv)
   logging.set_verbosity(logging.WARNING)
   published = common.load_module(os.path.join(common.ROOT, "benchmarks",
                                                "published.py"))
   config, workdir = _CONFIG.value, _WORKDIR.value
   try:
-    rows = reproduce(config, workdir, _ROWS.value)
+    rows = reproduce(config, workdir, seeds=common.parse_seeds(_SEEDS.value))
   except ValueError as e:
     raise app.UsageError(str(e)) from None
   pub = {(p.method, p.nodes): (p.mean, p.std) for p in published.PUBLISHED

@@ -1,7 +1,7 @@
 r"""PCA picture of a trained node's features, coloured by class (000).
 
-  python experiments/ssl_features.py --run=/tmp/ssl2_real/final_ktg/member0 \
-      --config=experiments/configs/ssl_fashion.py --output=docs/ssl_pca.png
+  python experiments/ssl_features.py --workdir=/tmp/ssl2_real/final_ktg/member0 \
+      --config=experiments/configs/ssl_fashion.py --picture=docs/ssl_pca.png
 
 Reads the run's graph.json and final variables (``variables/node{i}``),
 computes the node's ``features`` on the test split (inference mode) and draws
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 
-from absl import app
 from absl import flags
 import jax
 from ml_collections import config_flags
@@ -23,9 +22,12 @@ import ktg_jax as ktg
 from ktg_jax import checkpoint, data as data_lib, evaluation
 from ktg_jax import viz_features
 
-_RUN = flags.DEFINE_string("run", None, "a fit workdir (graph.json, variables/)")
+_RUN = flags.DEFINE_string("workdir", None, "the run folder (graph.json, "
+                           "variables/)")
+flags.DEFINE_alias("run", "workdir")  # the old name
 _NODE = flags.DEFINE_integer("node", None, "node index (default: the target)")
-_OUTPUT = flags.DEFINE_string("output", None, "picture path (.png)")
+_OUTPUT = flags.DEFINE_string("picture", None, "picture path (.png)")
+flags.DEFINE_alias("output", "picture")  # the old name
 _SPLIT = flags.DEFINE_enum("split", "test", ["val", "test"], "images drawn")
 _CONFIG = config_flags.DEFINE_config_file("config", None, "the run's config")
 
@@ -53,5 +55,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["run", "output", "config"])
+  flags.mark_flags_as_required(["workdir", "picture", "config"])
   common.run(main)

@@ -12,8 +12,8 @@ and compression = student,teacher,... need --teacher_checkpoint) or a
 GraphSpec JSON file. --config paths not found from the current folder are
 looked up beside this script (configs/digits.py works from anywhere).
 
-A --workdir that holds a run is refused unless --resume (or
---config.resume=True) continues it: nothing is overwritten or mixed.
+A --workdir that holds a run is refused unless --config.resume=True
+continues it: nothing is overwritten or mixed.
 Multi-host (N processes, e.g. one per host; run the same command on every
 host with its own --process_id; process 0's host:port is the coordinator):
 
@@ -67,8 +67,6 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "run folder (default runs/...)")
 _SEEDS = flags.DEFINE_string("seeds", "0", "comma-separated seeds")
 _TEACHER = flags.DEFINE_string("teacher_checkpoint", None,
                                "kd: variables of a vanilla run (its printed path)")
-_RESUME = flags.DEFINE_bool("resume", False, "continue the run in --workdir "
-                            "from its last checkpoint (= --config.resume=True)")
 _COORDINATOR = flags.DEFINE_string(
     "coordinator_address", None,
     "multi-host: host:port of process 0 (or 'auto'): jax.distributed")
@@ -134,9 +132,8 @@ def main(argv):
         f"{jax.process_count()} processes joined: pass --workdir, one folder "
         "every process sees (its default name has the start time, which "
         "differs between processes)")
-  seeds = tuple(int(s) for s in _SEEDS.value.split(",") if s.strip())
+  seeds = common.parse_seeds(_SEEDS.value)
   config = _CONFIG.value
-  config.resume = bool(config.resume or _RESUME.value)  # either asks for it
   train(config, _GRAPH.value, _MODE.value, _WORKDIR.value, seeds,
         _TEACHER.value)
 

@@ -103,7 +103,7 @@ def test_a_used_run_folder_is_refused_and_a_resume_rewrites_metrics(tmp_path):
   spec, wd = classic.vanilla("small_cnn"), str(tmp_path / "run")
   training.fit(spec, small, _tiny_config(), wd)
   with pytest.raises(run_files.RunFolderInUseError,
-                     match="holds a run.*--resume.*another --workdir"):
+                     match=r"holds a run.*--config\.resume=True.*another --workdir"):
     training.fit(spec, small, _tiny_config(), wd)
   training.fit(spec, small, _tiny_config(resume=True, epochs=2), wd)
   with open(os.path.join(wd, "metrics.jsonl")) as f:
