@@ -15,7 +15,7 @@ from absl import flags
 import jax
 
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
 from ktg_jax.families.ensemble import attention
 from ktg_jax import checkpoint

@@ -40,7 +40,7 @@ import time
 from absl import flags
 from ml_collections import config_flags
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import reproduce as rp
 from ktg_jax.search import exhaustive, presets, spaces, teachers
 from ktg_jax.search.presets import FOUR_GATES

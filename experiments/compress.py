@@ -33,7 +33,7 @@ from ml_collections import config_flags
 import numpy as np
 
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
 from ktg_jax import data as data_lib
 from ktg_jax import seeds as seeds_lib

@@ -27,7 +27,7 @@ from absl import logging
 from ml_collections import config_flags
 import numpy as np
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import data as data_lib
 from ktg_jax import reproduce as rp
 from ktg_jax import training

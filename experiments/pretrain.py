@@ -30,7 +30,7 @@ import os
 from absl import app
 from absl import flags
 from ml_collections import config_flags
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 
 
 FLAGS = flags.FLAGS

@@ -26,7 +26,7 @@ from absl import flags
 from ml_collections import config_flags
 
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax.search import spaces
 from ktg_jax.search import presets
 from ktg_jax.search import space_ops

@@ -38,7 +38,7 @@ from absl import flags
 from ml_collections import config_flags
 
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax.search import edf
 from ktg_jax.search import exhaustive
 from ktg_jax.search import refine

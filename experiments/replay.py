@@ -35,7 +35,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax.search import replay as rp
 
 FLAGS = flags.FLAGS

@@ -24,7 +24,7 @@ from absl import logging
 from ml_collections import config_flags
 
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
 from ktg_jax import stats
 

@@ -13,7 +13,7 @@ from absl import flags
 import jax
 import numpy as np
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
 
 _SEEDS = flags.DEFINE_string("seeds", "0,1,2", "comma-separated seeds")

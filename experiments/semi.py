@@ -28,7 +28,7 @@ from ml_collections import config_flags
 
 
 # pylint: disable=wrong-import-position
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import classic
 from ktg_jax.core import gates
 from ktg_jax import stats

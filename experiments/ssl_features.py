@@ -17,7 +17,7 @@ import jax
 from ml_collections import config_flags
 
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
 from ktg_jax import checkpoint, data as data_lib, evaluation
 from ktg_jax import viz_features

@@ -22,7 +22,7 @@ from ml_collections import config_flags
 import numpy as np
 
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import data as data_lib, evaluation, stats
 
 _SPLIT = flags.DEFINE_enum("split", "val", ["val", "test"], "query split")

@@ -195,8 +195,7 @@ def _fake_training(monkeypatch):
 def test_reproduce_every_row_on_tiny_pairs_and_resume(tmp_path, capsys,
                                                       monkeypatch):
   _fake_training(monkeypatch)
-  sys.path.insert(0, os.path.join(ROOT, "experiments"))
-  script = _load("experiments/reproduce.py", "reproduce_script")
+  from ktg_jax.cli import reproduce as script  # pylint: disable=import-outside-toplevel
   cfg = _tiny(_load("experiments/configs/reproduce_fashion_pairs.py",
                     "cfg_pairs").get_config())
   cfg.dataset = "digits_pairs"
@@ -218,8 +217,7 @@ def test_reproduce_every_row_on_tiny_pairs_and_resume(tmp_path, capsys,
 
 def test_ch3_cifar100_config_end_to_end_on_tfds_mock(tmp_path):
   tfds = pytest.importorskip("tensorflow_datasets")
-  sys.path.insert(0, os.path.join(ROOT, "experiments"))
-  script = _load("experiments/reproduce.py", "reproduce_script")
+  from ktg_jax.cli import reproduce as script  # pylint: disable=import-outside-toplevel
   cfg = _load("experiments/configs/reproduce_ch3_cifar100.py",
               "cfg_ch3").get_config()
   assert (cfg.dataset, cfg.target, cfg.aux, cfg.epochs) == (

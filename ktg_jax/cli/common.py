@@ -1,10 +1,12 @@
 """What the experiment scripts share: the command-line convention, one-line
 usage errors, the seed summary and the results table.
 
-The convention: ``--config`` (a config file; a relative path not found from
-the current folder is looked up beside this script, then at the repository
-root, so ``--config=configs/digits.py`` works from anywhere), ``--workdir``
-(the run folder), ``--seeds`` (comma-separated). ``run(main)`` replaces
+The convention (docs/cli.md): ``--config`` (a config file; a relative path
+not found from the current folder is looked up in the repository's
+``experiments/`` folder, then at its root, so ``--config=configs/digits.py``
+works from anywhere in a checkout), ``--workdir`` (the run folder),
+``--seeds`` (comma-separated); a config field is changed with
+``--config.FIELD=...``, never by a flag of its own. ``run(main)`` replaces
 ``absl.app.run``: a bad invocation — a missing config file, a broken JSON
 graph, an unknown model, gate, space or data set, a used run folder — ends
 in one line ``<script>: error: <what>`` naming the file and the field, exit
@@ -27,8 +29,11 @@ import sys
 
 from ktg_jax import stats
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+# The repository checkout this package runs from (an editable install); in an
+# installed wheel these folders do not exist and only given paths are found.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+HERE = os.path.join(ROOT, "experiments")  # the scripts and their configs/
 
 
 def seed_summary(values) -> dict:
@@ -85,8 +90,8 @@ def parse_seeds(value, flag: str = "seeds") -> tuple[int, ...]:
 
 
 def find_file(path: str) -> str | None:
-  """``path`` as given if it exists, else beside the scripts, else at the
-  repository root; None if nowhere."""
+  """``path`` as given if it exists, else in the checkout's experiments/,
+  else at its root; None if nowhere."""
   for base in ("", HERE, ROOT):
     p = os.path.join(base, path) if base else path
     if os.path.exists(p):
@@ -215,6 +220,20 @@ def exit_with_usage_error(e: BaseException) -> None:
   sys.exit(2)
 
 
+def own_help(module_name: str, doc: str | None) -> None:
+  """``--help`` of a command whose flags a package module defined
+  (``ktg_jax.cli.train``) while another runs as ``__main__`` (a console
+  script, ``experiments/train.py``): that module's flags and docstring
+  become the main module's."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  fv = flags.FLAGS
+  for flag in fv.get_key_flags_for_module(module_name):
+    fv.register_key_flag_for_module(sys.argv[0], flag)
+  main = sys.modules.get("__main__")
+  if main is not None and not getattr(main, "__doc__", None) and doc:
+    main.__doc__ = doc
+
+
 def run(main) -> None:
   """``absl.app.run(main)`` with the config path resolved (``find_file``)
   and the usage errors (``usage_errors``) as one line, exit status 2."""
@@ -244,7 +263,21 @@ def load_module(path: str):
   return module
 
 
-def config_path(name: str) -> str:
+def config_path(name: str) -> str | None:
   """The absolute path of ``experiments/configs/<name>`` (script defaults do
-  not depend on the current folder)."""
-  return os.path.join(HERE, "configs", name)
+  not depend on the current folder); None where the checkout's configs are
+  not there (an installed wheel: then ``--config`` must be given, and
+  ``require_config`` says so)."""
+  path = os.path.join(HERE, "configs", name)
+  return path if os.path.exists(path) else None
+
+
+def require_config(config, name: str):
+  """``config``, or a ``UsageError`` when ``--config`` was not given and the
+  default ``experiments/configs/<name>`` is not installed."""
+  from absl import app  # pylint: disable=import-outside-toplevel
+  if config is None:
+    raise app.UsageError(f"--config is required (the default "
+                         f"experiments/configs/{name} is in the repository, "
+                         "not in the installed package)")
+  return config
