@@ -1,4 +1,4 @@
-"""The scripts' command line (experiments/common.py): config paths found from
+"""The scripts' command line (ktg_jax/cli/common.py): config paths found from
 anywhere, --graph of every classic builder or a JSON file, one-line usage
 errors naming the file and the field; run folders that never lose work."""
 
@@ -13,7 +13,7 @@ import pytest
 from ktg_jax import classic, data, run_files, training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-from ktg_jax.cli import common  # pylint: disable=wrong-import-position
+from ktg_jax.cli import common
 
 
 def test_config_path_is_found_beside_the_scripts_from_any_folder(tmp_path,

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-from ktg_jax.cli import common  # pylint: disable=wrong-import-position
+from ktg_jax.cli import common
 
 ENV = dict(os.environ, JAX_PLATFORMS="cpu")
 
