@@ -38,15 +38,13 @@ import sys
 import time
 
 from absl import flags
-from ml_collections import config_flags
 
 from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import reproduce as rp
 from ktg_jax.search import exhaustive, presets, spaces, teachers
 from ktg_jax.search.presets import FOUR_GATES
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", common.config_path("ch3_table.py"), "the table's regime")
+_CONFIG = common.define_config("ch3_table.py", "the table's regime")
 _WORKDIR = flags.DEFINE_string("workdir", None, "teachers, sweeps, results")
 _SEEDS = flags.DEFINE_list("seeds", "0,1", "seeds of every graph (one "
                            "sweep each, in order)")

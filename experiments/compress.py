@@ -29,7 +29,6 @@ import time
 from absl import app
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 import numpy as np
 
 
@@ -39,8 +38,7 @@ from ktg_jax import data as data_lib
 from ktg_jax import seeds as seeds_lib
 
 FLAGS = flags.FLAGS
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", common.config_path("ch4_fashion_mnist.py"), "training protocol")
+_CONFIG = common.define_config("ch4_fashion_mnist.py", "training protocol")
 flags.DEFINE_string("teachers", None, "run folder holding variables/node{i} "
                     "of the trained ensemble's members")
 flags.DEFINE_integer("num_teachers", 3, "teachers = nodes 0..K-1 of that run")

@@ -24,7 +24,6 @@ import time
 
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 import numpy as np
 
 from ktg_jax.cli import common  # the scripts' command line
@@ -33,8 +32,8 @@ from ktg_jax import reproduce as rp
 from ktg_jax import training
 from ktg_jax import stats
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", common.config_path("reproduce_fashion_pairs.py"),
+_CONFIG = common.define_config(
+    "reproduce_fashion_pairs.py",
     "the reproduction's regime (--config.epochs, --config.limit: pairs)")
 _BUDGET = flags.DEFINE_float("budget_s", 540.0, "wall-clock budget (seconds)")
 _SEEDS = flags.DEFINE_string("seeds", "0,1,2,3,4", "seeds, while time allows")

@@ -29,14 +29,13 @@ import os
 
 from absl import app
 from absl import flags
-from ml_collections import config_flags
 from ktg_jax.cli import common  # the scripts' command line
 
 
 FLAGS = flags.FLAGS
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", common.config_path("pretrain.py"), "the pre-training protocol "
-    "(the source: --config.dataset; the model: --config.models)")
+_CONFIG = common.define_config(
+    "pretrain.py", "the pre-training protocol (the source: --config.dataset; "
+    "the model: --config.models)")
 flags.DEFINE_string("workdir", None, "where the run and variables go")
 flags.DEFINE_alias("output_dir", "workdir")  # the old name
 flags.DEFINE_string("checkpoint", None, "(3): an existing checkpoint to check")

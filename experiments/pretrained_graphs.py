@@ -23,7 +23,6 @@ import time
 
 from absl import app
 from absl import flags
-from ml_collections import config_flags
 
 
 from ktg_jax.cli import common  # the scripts' command line
@@ -32,10 +31,9 @@ from ktg_jax.search import presets
 from ktg_jax.search import space_ops
 
 FLAGS = flags.FLAGS
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", common.config_path("pretrained002.py"), "the training protocol "
-    "(the target data set: --config.dataset; the nodes' model: "
-    "--config.models)")
+_CONFIG = common.define_config(
+    "pretrained002.py", "the training protocol (the target data set: "
+    "--config.dataset; the nodes' model: --config.models)")
 flags.DEFINE_string("workdir", None, "where table.md / table.json go")
 flags.DEFINE_alias("output_dir", "workdir")  # the old name
 flags.DEFINE_list("seeds", ["0", "1", "2"], "seeds (>= 3 for mean +- std)")

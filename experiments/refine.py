@@ -35,7 +35,6 @@ import time
 
 from absl import app
 from absl import flags
-from ml_collections import config_flags
 
 
 from ktg_jax.cli import common  # the scripts' command line
@@ -45,9 +44,9 @@ from ktg_jax.search import refine
 from ktg_jax.search import spaces
 
 FLAGS = flags.FLAGS
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", common.config_path("refine003.py"), "the protocol and space A "
-    "(configs/refine003.py; :cifar100 for 003's own)")
+_CONFIG = common.define_config(
+    "refine003.py", "the protocol and space A (configs/refine003.py; "
+    ":cifar100 for 003's own)")
 flags.DEFINE_string("workdir", None, "where every stage writes")
 flags.DEFINE_alias("output_dir", "workdir")  # the old name
 flags.DEFINE_list("seeds", ["0", "1", "2"], "seeds of the final runs")

@@ -21,7 +21,6 @@ import os
 from absl import app
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 
 
 from ktg_jax.cli import common  # the scripts' command line
@@ -29,9 +28,8 @@ import ktg_jax as ktg
 from ktg_jax import stats
 
 FLAGS = flags.FLAGS
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", common.config_path("fashion_mnist.py"),
-    "training protocol (ml_collections config file)")
+_CONFIG = common.define_config(
+    "fashion_mnist.py", "training protocol (ml_collections config file)")
 flags.DEFINE_string("graph", None, "GraphSpec JSON (a search's best_graph.json)")
 flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "seeds (docs/papers.md §4: 5)")
 flags.DEFINE_list("baselines", [], "also train these with the same budget: "

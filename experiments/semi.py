@@ -24,7 +24,6 @@ import time
 
 from absl import app
 from absl import flags
-from ml_collections import config_flags
 
 
 # pylint: disable=wrong-import-position
@@ -36,8 +35,7 @@ from ktg_jax import training
 from ktg_jax import data as data_lib
 from ktg_jax.core import GraphSpec
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", common.config_path("semi_fashion.py"), "semi-supervised protocol")
+_CONFIG = common.define_config("semi_fashion.py", "semi-supervised protocol")
 _METHODS = flags.DEFINE_list(
     "methods", "supervised,pi_model,mean_teacher,pseudo_label,fixmatch,ktg",
     "methods to train")

@@ -14,7 +14,6 @@ import os
 
 from absl import flags
 import jax
-from ml_collections import config_flags
 
 
 from ktg_jax.cli import common  # the scripts' command line
@@ -29,7 +28,7 @@ _NODE = flags.DEFINE_integer("node", None, "node index (default: the target)")
 _OUTPUT = flags.DEFINE_string("picture", None, "picture path (.png)")
 flags.DEFINE_alias("output", "picture")  # the old name
 _SPLIT = flags.DEFINE_enum("split", "test", ["val", "test"], "images drawn")
-_CONFIG = config_flags.DEFINE_config_file("config", None, "the run's config")
+_CONFIG = common.define_config(None, "the run's config")
 
 
 def main(argv):

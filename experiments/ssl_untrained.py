@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 
 from absl import flags
-from ml_collections import config_flags
 import numpy as np
 
 
@@ -27,8 +26,8 @@ from ktg_jax import data as data_lib, evaluation, stats
 
 _SPLIT = flags.DEFINE_enum("split", "val", ["val", "test"], "query split")
 _SEEDS = flags.DEFINE_string("seeds", "0", "comma-separated seeds")
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "the run's config (the backbone: --config.models, first)")
+_CONFIG = common.define_config(
+    None, "the run's config (the backbone: --config.models, first)")
 
 
 def main(argv):

@@ -214,10 +214,63 @@ def _one_line(e: BaseException) -> str:
   return " ".join(str(e).split()) or type(e).__name__
 
 
-def exit_with_usage_error(e: BaseException) -> None:
+def exit_with_usage_error(e: BaseException | str) -> None:
   prog = os.path.basename(sys.argv[0])
   print(f"{prog}: error: {_one_line(e)}", file=sys.stderr, flush=True)
   sys.exit(2)
+
+
+def config_error_line(e: BaseException) -> str:
+  """A config file's or override's error as one line: ml_collections'
+  "Did you mean" for a misspelt field, else the exception's last line (a
+  config file that raises is reported with its traceback).
+
+  >>> config_error_line(KeyError('Did you mean "epochs" instead of "epochz"?'))
+  '--config.epochz: no such field; did you mean --config.epochs?'
+  """
+  import re  # pylint: disable=import-outside-toplevel
+  text = str(e)
+  m = re.search(r'Did you mean \"?(\w+)\"? instead of \"?(\w+)', text)
+  if m:
+    return (f"--config.{m.group(2)}: no such field; did you mean "
+            f"--config.{m.group(1)}?")
+  if isinstance(e, (KeyError, AttributeError)):  # a field ml_collections
+    for arg in sys.argv[1:]:                     # found nothing like
+      field = arg.partition("=")[0][len("--config."):]
+      if arg.startswith("--config.") and field.split(".")[-1] in text:
+        return f"--config.{field}: no such field"
+  m = re.search(r"^(?:flag )?(--config[^ :]*(?::[^ :]+)?): ", text)
+  lines = [l.strip() for l in text.splitlines() if l.strip()]
+  last = lines[-1] if lines else type(e).__name__
+  return f"{m.group(1)}: {last}" if m and len(lines) > 1 else _one_line(e)
+
+
+def define_config(default: str | None, help_text: str):
+  """``--config``: ``config_flags.DEFINE_config_file("config", ...)`` with
+  the default ``experiments/configs/<default>`` (``config_path``), and a
+  bad override or config file (which ml_collections reports while the flag
+  is defined) as one usage-error line."""
+  from ml_collections import config_flags  # pylint: disable=import-outside-toplevel
+  try:
+    return config_flags.DEFINE_config_file(
+        "config", config_path(default) if default else None, help_text)
+  except Exception as e:  # pylint: disable=broad-except
+    if os.environ.get("KTG_TRACEBACK"):
+      raise
+    exit_with_usage_error(config_error_line(e))
+
+
+def parse_flags(argv):
+  """``app.run``'s flags parser: a flag error (an unknown flag, a bad
+  value, a config file that fails) as one line, exit status 2."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  try:
+    return flags.FLAGS(argv)
+  # flags.Error, and what ml_collections raises for a misspelt field
+  except Exception as e:  # pylint: disable=broad-except
+    if os.environ.get("KTG_TRACEBACK"):
+      raise
+    exit_with_usage_error(config_error_line(e))
 
 
 def own_help(module_name: str, doc: str | None) -> None:
@@ -249,7 +302,7 @@ def run(main) -> None:
       return main(args)
     except catch as e:  # pylint: disable=catching-non-exception
       exit_with_usage_error(e)
-  app.run(guarded, argv=argv)
+  app.run(guarded, argv=argv, flags_parser=parse_flags)
 
 
 def load_module(path: str):

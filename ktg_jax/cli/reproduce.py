@@ -33,7 +33,6 @@ import time
 from absl import app
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 import numpy as np
 
 
@@ -52,8 +51,8 @@ def define_flags() -> None:
   (--config, --workdir, --seeds), so their modules import side by side
   (the doctests, the API reference) only this way."""
   global _CONFIG, _WORKDIR, _SEEDS  # pylint: disable=global-statement
-  _CONFIG = config_flags.DEFINE_config_file(
-      "config", common.config_path("reproduce_fashion_pairs.py"),
+  _CONFIG = common.define_config(
+      "reproduce_fashion_pairs.py",
       "protocol (experiments/configs/reproduce_*.py)")
   _WORKDIR = flags.DEFINE_string("workdir", "runs/reproduce",
                                  "rows, runs, searches and the table go here")

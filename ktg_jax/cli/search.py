@@ -29,7 +29,6 @@ import time
 
 from absl import app
 from absl import flags
-from ml_collections import config_flags
 
 
 from ktg_jax.cli import common  # the scripts' command line
@@ -78,9 +77,9 @@ def define_flags() -> None:
                      "workers > 1 a CPU trial gets that many XLA threads "
                      "(tune.thread_env)")
   flags.DEFINE_float("gpus_per_trial", 0.0, "GPUs (fractions ok) per trial")
-  _CONFIG = config_flags.DEFINE_config_file(
-      "config", common.config_path("search.py"), "training protocol "
-      "(experiments/configs/*.py; fields: --config.epochs=3 ...)")
+  _CONFIG = common.define_config(
+      "search.py", "training protocol (experiments/configs/*.py; fields: "
+      "--config.epochs=3 ...)")
   flags.DEFINE_integer("max_failures", 0, "retries of a crashed trial")
   flags.DEFINE_string("workdir", None, "where results and Ray state go")
   flags.DEFINE_alias("output_dir", "workdir")  # the old name

@@ -48,7 +48,6 @@ from absl import app
 from absl import flags
 from absl import logging
 import jax
-from ml_collections import config_flags
 
 from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
@@ -74,8 +73,7 @@ def define_flags() -> None:
   (--config, --workdir, --seeds), so their modules import side by side
   (the doctests, the API reference) only this way."""
   global _CONFIG, _GRAPH, _MODE, _WORKDIR, _SEEDS, _TEACHER, _COORDINATOR, _NUM_PROCESSES, _PROCESS_ID  # pylint: disable=global-statement
-  _CONFIG = config_flags.DEFINE_config_file(
-      "config", common.config_path("fashion_mnist.py"), "ml_collections config")
+  _CONFIG = common.define_config("fashion_mnist.py", "ml_collections config")
   _GRAPH = flags.DEFINE_string(
       "graph", "vanilla", "a ktg_jax.classic.BUILDERS name "
       f"({', '.join(sorted(common.GRAPH_BUILDERS))}) or a GraphSpec JSON file")
