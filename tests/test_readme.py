@@ -108,11 +108,18 @@ def script_flags(script: str) -> frozenset:
 
 
 def default_config(script: str) -> str | None:
-  """The file ``script``'s --config defaults to (its --helpxml)."""
-  for flag in _helpxml(script).iter("flag"):
-    if flag.findtext("name") == "config":
-      return flag.findtext("default") or None
-  return None
+  """The file ``script``'s --config defaults to (its
+  ``common.define_config("<name>", ...)``, the script's or its command's)."""
+  path = os.path.join(ROOT, script)
+  with open(path) as f:
+    source = f.read()
+  command = re.search(r"from ktg_jax.cli import (\w+)\n", source)
+  if command and command.group(1) != "common":  # experiments/train.py etc.
+    with open(os.path.join(ROOT, "ktg_jax", "cli",
+                           command.group(1) + ".py")) as f:
+      source = f.read()
+  m = re.search(r'define_config\(\s*"([^"]+)"', source)
+  return f"experiments/configs/{m.group(1)}" if m else None
 
 
 def _config_fields(path: str) -> set:

@@ -250,10 +250,17 @@ def define_config(default: str | None, help_text: str):
   the default ``experiments/configs/<default>`` (``config_path``), and a
   bad override or config file (which ml_collections reports while the flag
   is defined) as one usage-error line."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
   from ml_collections import config_flags  # pylint: disable=import-outside-toplevel
   try:
-    return config_flags.DEFINE_config_file(
+    holder = config_flags.DEFINE_config_file(
         "config", config_path(default) if default else None, help_text)
+    # the caller's flag (its --helpshort), as if it had defined it
+    caller = sys._getframe(1).f_globals.get("__name__")  # pylint: disable=protected-access
+    flags.FLAGS.register_key_flag_for_module(
+        sys.argv[0] if caller == "__main__" else caller,
+        flags.FLAGS["config"])
+    return holder
   except Exception as e:  # pylint: disable=broad-except
     if os.environ.get("KTG_TRACEBACK"):
       raise
