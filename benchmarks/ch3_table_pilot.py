@@ -19,7 +19,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=wrong-import-position
-from ktg_jax import classic, data as data_lib, training
+from ktg_jax import classic, data as data_lib
+from ktg_jax.run import training
 from ktg_jax.reproduce import train_config
 
 

@@ -38,7 +38,7 @@ Packages: only what the device image has (jax, flax, optax, orbax, chex,
 torch, scipy, sklearn, pytest, xdist) plus ONE carried wheel:
 
 * ``ml_collections-1.1.0-py3-none-any.whl``: 76,707 bytes (75 KiB); needs
-  absl-py and PyYAML, both in the image. Only ``ktg_jax.training`` imports it
+  absl-py and PyYAML, both in the image. Only ``ktg_jax.run.training`` imports it
   (the population test and the ``precision`` section); ``import ktg_jax``,
   ``compile`` and the step need neither it nor Ray, Nevergrad, TFDS,
   tensorboardX or dm_pix (``tests/test_device_check.py`` checks the import
@@ -340,7 +340,7 @@ def section_population(run, sizes):
 def section_precision(run, sizes):
   """float32 vs bf16 compute on a short run of the same graph and seed."""
   try:
-    from ktg_jax import training
+    from ktg_jax.run import training
   except ImportError as e:
     run.log(f"SKIP precision: {e} (carry the ml_collections wheel)")
     run.results["skipped"].append({"what": "precision", "why": str(e)})

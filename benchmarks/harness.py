@@ -45,7 +45,7 @@ def jax_runner(name, spec, x, y, *, num_classes, donate=True, total_steps=10**6,
   import jax
   from benchmarks import fast_conv as fast_conv_lib
   import ktg_jax as ktg
-  from ktg_jax import memory
+  from ktg_jax.run import memory
   from ktg_jax.parallel import sharding
   if split not in (None, "nodes", "data"):
     raise ValueError(f"split={split!r}; allowed: None, 'nodes', 'data'")

@@ -84,7 +84,7 @@ def measure(models, image, channels, classes, batch, packs, steps,
   """Seconds per training step of packs of K graphs (jitted, after compile)."""
   import jax  # pylint: disable=import-outside-toplevel
   import ktg_jax as ktg  # pylint: disable=import-outside-toplevel
-  from ktg_jax import population  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import population  # pylint: disable=import-outside-toplevel
   spec = ktg.classic.dml(list(models))
   x = np.random.rand(batch, image, image, channels).astype(np.float32)
   y = np.random.randint(0, classes, batch).astype(np.int32)

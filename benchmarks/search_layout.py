@@ -116,7 +116,7 @@ def load(args):
 
 
 def jax_trial(args, layout, spec, d, seed):
-  from ktg_jax import training
+  from ktg_jax.run import training
   cfg = training.default_config()
   cfg.update(dict(epochs=args.epochs, batch_size=args.batch,
                   learning_rate=0.05, lr_schedule="cosine", augment=False,

@@ -1,6 +1,6 @@
 r"""Does a vmapped K=2 population leave sequential runs on ONE device?
 
-The recorded finding (ktg_jax/population.py, README "Scale out"): a vmapped
+The recorded finding (ktg_jax/run/population.py, README "Scale out"): a vmapped
 K=2 seed population of the 2-node small_cnn DML graph on digits drifted
 1.6e-3 from separate runs at step 3. This replays it through ``fit``
 (1 epoch of digits, limit 128, batch 32 = 3 steps, lr 0.1 constant, the
@@ -39,7 +39,8 @@ def main(argv=None):
   import jax
   import jax.numpy as jnp
   import ktg_jax as ktg
-  from ktg_jax import data, training
+  from ktg_jax import data
+  from ktg_jax.run import training
   from ktg_jax.models import small_cnn
 
   if args.two_pass:

@@ -35,7 +35,7 @@ import numpy as np
 from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
 from ktg_jax import data as data_lib
-from ktg_jax import seeds as seeds_lib
+from ktg_jax.run import seeds as seeds_lib
 
 FLAGS = flags.FLAGS
 _CONFIG = common.define_config("ch4_fashion_mnist.py", "training protocol")

@@ -29,7 +29,7 @@ import numpy as np
 from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import data as data_lib
 from ktg_jax import reproduce as rp
-from ktg_jax import training
+from ktg_jax.run import training
 from ktg_jax import stats
 
 _CONFIG = common.define_config(

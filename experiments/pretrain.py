@@ -58,7 +58,7 @@ def resize(dataset, size: int):
 
 def picture(path: str) -> str:
   """Four instances of six fractal categories, 64x64 (002's source)."""
-  from ktg_jax import figures  # pylint: disable=import-outside-toplevel
+  from ktg_jax.viz import figures  # pylint: disable=import-outside-toplevel
   import numpy as np  # pylint: disable=import-outside-toplevel
   from ktg_jax.data import fractal  # pylint: disable=import-outside-toplevel
   systems = fractal.sample_systems(6, seed=0)
@@ -86,7 +86,8 @@ def check_checkpoint(path: str, model: str, num_classes: int) -> None:
 
 def main(argv):
   common.check_command_line(argv)
-  from ktg_jax import classic, data, reproduce, training  # pylint: disable=import-outside-toplevel
+  from ktg_jax import classic, data, reproduce  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import training
   config = _CONFIG.value
   model = config.models.split(",")[0]
   if FLAGS.picture:

@@ -53,7 +53,8 @@ def conditions(sources: list[str]) -> dict[str, tuple]:
 
 def main(argv):
   common.check_command_line(argv, workdir=FLAGS.workdir)
-  from ktg_jax import data, reproduce, training  # pylint: disable=import-outside-toplevel
+  from ktg_jax import data, reproduce  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import training
   config = _CONFIG.value
   model = config.models.split(",")[0]
   try:

@@ -131,7 +131,8 @@ def run_asha(config, space, out_dir: str):
 
 def final(config, space, point, seeds) -> dict:
   """The graph retrained on the whole training split, tested once per seed."""
-  from ktg_jax import data, training  # pylint: disable=import-outside-toplevel
+  from ktg_jax import data  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import training
   cfg = train_config(config, config.final_epochs)
   cfg.update(eval_split="test", checkpoint_every=0, save_variables=False,
              pictures=False)

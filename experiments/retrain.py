@@ -71,7 +71,7 @@ def final_data(config):
 
 
 def retrain(spec, data, config, seeds, workdir=None) -> dict:
-  from ktg_jax import seeds as seeds_lib  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import seeds as seeds_lib  # pylint: disable=import-outside-toplevel
   config = config.copy_and_resolve_references()
   config.eval_split = "test"
   r = seeds_lib.fit_seeds(spec, data, config, seeds, workdir)

@@ -4,7 +4,7 @@
 
 Prints steps/s of S seeds trained one after another (S x one program step)
 and of one ``jax.vmap(program.step)`` over S stacked states, same batches.
-``ktg_jax.population.STRATEGY`` picks per backend from numbers like these.
+``ktg_jax.run.population.STRATEGY`` picks per backend from numbers like these.
 """
 
 import time

@@ -31,7 +31,7 @@ from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import classic
 from ktg_jax.core import gates
 from ktg_jax import stats
-from ktg_jax import training
+from ktg_jax.run import training
 from ktg_jax import data as data_lib
 from ktg_jax.core import GraphSpec
 

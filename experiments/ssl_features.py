@@ -5,7 +5,7 @@ r"""PCA picture of a trained node's features, coloured by class (000).
 
 Reads the run's graph.json and final variables (``variables/node{i}``),
 computes the node's ``features`` on the test split (inference mode) and draws
-``ktg_jax.viz_features.draw_features``.
+``ktg_jax.viz.run_pictures.features.draw_features``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import jax
 
 from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
-from ktg_jax import checkpoint, data as data_lib, evaluation
-from ktg_jax import viz_features
+from ktg_jax import checkpoint, data as data_lib
+from ktg_jax.metrics import node_knn
+from ktg_jax.viz import feature_pictures
 
 _RUN = flags.DEFINE_string("workdir", None, "the run folder (graph.json, "
                            "variables/)")
@@ -43,12 +44,12 @@ def main(argv):
   like = module.init(jax.random.key(0), split.images[:2], train=False)
   variables = checkpoint.load_variables(
       os.path.join(_RUN.value, "variables", f"node{i}"), like)
-  feats = evaluation.features(module, variables, split.images, 500)
+  feats = node_knn.features(module, variables, split.images, 500)
   node = spec.nodes[i]
   title = (f"node {i}: {node.model} {node.learner or node.kind}, "
            f"{config.dataset} {_SPLIT.value} ({len(split.labels)} images), "
            "PCA of features")
-  print(viz_features.draw_features(
+  print(feature_pictures.draw_features(
       feats, split.labels, _OUTPUT.value, title,
       data_lib.class_names(config.dataset, data.num_classes)))
 

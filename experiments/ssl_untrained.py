@@ -7,7 +7,7 @@ The node (``classic.ssl(model)``'s backbone and heads) is initialised with
 each seed, as ``fit`` initialises a member, and scored like a trained one:
 weighted cosine KNN (``config.knn_k``, ``config.knn_temperature``) of its
 backbone ``features`` in inference mode, the training split as the bank and
-the val or test split as the queries (``evaluation.untrained_knn``).
+the val or test split as the queries (``node_knn.untrained_knn``).
 ``--split=val`` holds out ``config.val_fraction`` of the training split, as
 ``--mode=search`` does; ``--split=test`` banks the whole training split, as
 ``--mode=final`` does. Prints per-seed accuracies, mean and sample std.
@@ -22,7 +22,8 @@ import numpy as np
 
 
 from ktg_jax.cli import common  # the scripts' command line
-from ktg_jax import data as data_lib, evaluation, stats
+from ktg_jax import data as data_lib, stats
+from ktg_jax.metrics import node_knn
 
 _SPLIT = flags.DEFINE_enum("split", "val", ["val", "test"], "query split")
 _SEEDS = flags.DEFINE_string("seeds", "0", "comma-separated seeds")
@@ -38,7 +39,7 @@ def main(argv):
   data = data_lib.from_config(
       config, val_fraction=0.0 if _SPLIT.value == "test" else None)
   query = getattr(data, _SPLIT.value)
-  accs = 100 * evaluation.untrained_knn(
+  accs = 100 * node_knn.untrained_knn(
       data, model, list(common.parse_seeds(_SEEDS.value)),
       split=_SPLIT.value, k=config.knn_k, temperature=config.knn_temperature)
   s = stats.summarize(accs)

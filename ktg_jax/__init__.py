@@ -39,11 +39,11 @@ __version__ = "0.1.0"
 
 # name -> (module, attribute or None for the module itself), imported on use.
 _LAZY = {
-    "fit": ("ktg_jax.training", "fit"),
-    "default_config": ("ktg_jax.training", "default_config"),
-    "FitResult": ("ktg_jax.training", "FitResult"),
+    "fit": ("ktg_jax.run.training", "fit"),
+    "default_config": ("ktg_jax.run.training", "default_config"),
+    "FitResult": ("ktg_jax.run.training", "FitResult"),
     "load_data": ("ktg_jax.data", "load"),
-    "training": ("ktg_jax.training", None),
+    "training": ("ktg_jax.run.training", None),
     "data": ("ktg_jax.data", None),
 }
 

@@ -25,7 +25,7 @@ import numpy as np
 from ktg_jax import classic, stats
 from ktg_jax.core import GraphSpec
 from ktg_jax import data as data_lib
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 class Context(NamedTuple):

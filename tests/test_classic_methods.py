@@ -21,7 +21,7 @@ import pytest
 import ktg_jax as ktg
 from ktg_jax import classic
 from ktg_jax import data
-from ktg_jax import scoring
+from ktg_jax.run import scoring
 from ktg_jax.core.step import view_key
 
 C, HW, BL, BU = 5, 8, 8, 12

@@ -10,7 +10,9 @@ import sys
 from absl import app
 import pytest
 
-from ktg_jax import classic, data, run_files, training
+from ktg_jax import classic, data
+from ktg_jax.run import run_files
+from ktg_jax.run import training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from ktg_jax.cli import common

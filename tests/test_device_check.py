@@ -22,7 +22,7 @@ BLOCKED = textwrap.dedent("""
     x = np.zeros((4, 8, 8, 1), np.float32)
     s = p.init(jax.random.PRNGKey(0), x)
     s, m = p.step(s, {"image": x, "label": np.zeros(4, np.int32)})
-    from ktg_jax import population  # noqa: F401
+    from ktg_jax.run import population  # noqa: F401
     from ktg_jax.core import precision  # noqa: F401
     print("OK", float(m["node_loss"][0]))
 """)

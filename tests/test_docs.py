@@ -21,8 +21,8 @@ def test_api_reference_builds(tmp_path):
     page = f.read()
   for name in ("GraphSpec", "compile", "load_data", "default_config"):
     assert name in page, name
-  for module in ("core/spec", "core/step", "training", "search/tune",
+  for module in ("core/spec", "core/step", "run/training", "search/tune",
                  "data/names", "families/ssl/learner"):
     assert os.path.exists(tmp_path / "ktg_jax" / f"{module}.html"), module
-  with open(tmp_path / "ktg_jax" / "training.html") as f:
+  with open(tmp_path / "ktg_jax" / "run" / "training.html") as f:
     assert "default_config" in f.read()

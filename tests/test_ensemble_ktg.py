@@ -14,7 +14,8 @@ import pytest
 from jax.test_util import check_grads
 
 import ktg_jax as ktg
-from ktg_jax import classic, data, training
+from ktg_jax import classic, data
+from ktg_jax.run import training
 from ktg_jax.families.ensemble import attention_losses as losses_attention
 from ktg_jax.core import losses
 

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from ktg_jax import training
+from ktg_jax.run import training
 from ktg_jax.search import exhaustive
 from ktg_jax.search import presets
 from ktg_jax.search import space_ops
@@ -110,7 +110,8 @@ def test_a_half_written_line_is_skipped_and_repaired(tmp_path):
 
 SWEEP = """
 import sys
-from ktg_jax import data, training
+from ktg_jax import data
+from ktg_jax.run import training
 from ktg_jax.search import exhaustive, presets
 space = presets.get("tiny", num_nodes=1, gates=("through", "linear"))
 cfg = training.default_config()

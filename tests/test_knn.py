@@ -1,10 +1,10 @@
-"""Weighted cosine KNN (ktg_jax.knn) against numpy and scikit-learn."""
+"""Weighted cosine KNN (ktg_jax.metrics.knn) against numpy and scikit-learn."""
 
 import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
-from ktg_jax import knn
+from ktg_jax.metrics import knn
 
 
 def data(seed, n_bank=40, n_query=13, d=5, c=3):

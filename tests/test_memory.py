@@ -1,11 +1,11 @@
-"""ktg_jax.memory: compiling ahead fills jit's cache and leaves donated
+"""ktg_jax.run.memory: compiling ahead fills jit's cache and leaves donated
 arguments valid; the heap release is safe to call any time."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ktg_jax import memory
+from ktg_jax.run import memory
 
 
 def test_compile_ahead_fills_the_jit_cache_and_keeps_donated_arguments():

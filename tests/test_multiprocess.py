@@ -21,7 +21,8 @@ COMMON = textwrap.dedent("""
     import ktg_jax as ktg
 
     def fit_run(workdir=None):
-      from ktg_jax import data, training
+      from ktg_jax import data
+      from ktg_jax.run import training
       cfg = training.default_config()
       cfg.update(epochs=2, batch_size=16, eval_batch_size=100, augment=False,
                  verbose=False, lr_schedule="constant", pictures=False,

@@ -21,7 +21,8 @@ SCRIPT = textwrap.dedent("""
     import sys, time
     import jax, numpy as np, optax
     import ktg_jax as ktg
-    from ktg_jax import data, training
+    from ktg_jax import data
+    from ktg_jax.run import training
     from ktg_jax.parallel import node_axis
     from ktg_jax.parallel import sharding
     assert len(jax.devices()) == 4, jax.devices()

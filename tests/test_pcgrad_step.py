@@ -9,7 +9,8 @@ import optax
 import pytest
 
 import ktg_jax as ktg
-from ktg_jax import checkpoint, classic, data, training
+from ktg_jax import checkpoint, classic, data
+from ktg_jax.run import training
 
 RNG = np.random.default_rng(0)
 

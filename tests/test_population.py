@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 import ktg_jax as ktg
-from ktg_jax import data, population, seeds, training
+from ktg_jax import data
+from ktg_jax.run import population
+from ktg_jax.run import seeds
+from ktg_jax.run import training
 from ktg_jax.core import gates
 from ktg_jax.core import LABEL, GraphSpec
 
@@ -150,7 +153,8 @@ def test_members_broadcast_and_refuse_mixed_structures():
 SHARDED_FIT = """
 import sys
 import jax, numpy as np
-from ktg_jax import data, training
+from ktg_jax import data
+from ktg_jax.run import training
 sys.path.insert(0, sys.argv[1])
 from test_population import SEEDS, _config, _graphs
 small = data.load("digits", limit=256)

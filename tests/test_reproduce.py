@@ -171,8 +171,8 @@ def _fake_training(monkeypatch):
   (graph shape, seed): the every-row test checks the plumbing (rows, teacher,
   searches, table, p-values, resume), not training (the mock test below
   trains for real)."""
-  from ktg_jax import seeds as seeds_lib
-  from ktg_jax import training
+  from ktg_jax.run import seeds as seeds_lib
+  from ktg_jax.run import training
 
   def acc(spec, seed):
     return float(np.random.default_rng(

@@ -38,7 +38,7 @@ def make_diverging_fit():
   so Ray ships it by value (workers cannot import this test module)."""
 
   def diverging_fit(spec, data, config, workdir=None, callback=None):
-    from ktg_jax import training  # pylint: disable=import-outside-toplevel
+    from ktg_jax.run import training  # pylint: disable=import-outside-toplevel
 
     def cb(epoch, metrics):
       stop = callback(epoch, metrics)
@@ -179,7 +179,7 @@ def test_protocols_name_nevergrad_optimizers():
 def test_pack_search_reports_every_member_with_its_own_point(local_ray,
                                                              tmp_path):
   del local_ray
-  from ktg_jax import training  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import training  # pylint: disable=import-outside-toplevel
   # No Cutoff among the gates and one aux model: every pack is one program.
   space = presets.get("tiny", num_nodes=2, aux_models=("small_cnn",),
                      gates=("through", "linear"))

@@ -1,4 +1,4 @@
-"""``fit`` on semi-supervised data (ktg_jax/feeds.py): end to end, against a
+"""``fit`` on semi-supervised data (ktg_jax/run/feeds.py): end to end, against a
 hand-written loop over ``semi.batch_at``, resumable; EMA scoring; score rule."""
 
 import json
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from ktg_jax import classic
-from ktg_jax import feeds
-from ktg_jax import scoring
-from ktg_jax import training
+from ktg_jax.run import feeds
+from ktg_jax.run import scoring
+from ktg_jax.run import training
 from ktg_jax.data import augment as augment_lib
 from ktg_jax.data import semi as semi_lib
 from ktg_jax.core import compile as compile_graph

@@ -17,7 +17,7 @@ SCRIPT = textwrap.dedent("""
     import sys
     import jax, numpy as np, optax
     import ktg_jax as ktg
-    from ktg_jax import population
+    from ktg_jax.run import population
     from ktg_jax.parallel import sharding
     from ktg_jax.core import gates
     from ktg_jax.core import LABEL, GraphSpec
@@ -89,7 +89,8 @@ SCRIPT = textwrap.dedent("""
       # stepped sequentially and as one vmapped program. The reference is
       # sequential: on XLA:CPU a vmapped K=2 program on ONE device leaves
       # separate runs by ~2e-3 on digits (population.py); split, it does not.
-      from ktg_jax import data, training
+      from ktg_jax import data
+      from ktg_jax.run import training
       digits = data.load("digits", limit=128)
 
       def fit(spec, seeds, **kw):
@@ -156,7 +157,7 @@ def test_population_and_data_meshes_on_the_devices_present():
   import numpy as np  # pylint: disable=import-outside-toplevel
   import optax  # pylint: disable=import-outside-toplevel
   import ktg_jax as ktg  # pylint: disable=import-outside-toplevel
-  from ktg_jax import population  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import population  # pylint: disable=import-outside-toplevel
   from ktg_jax.parallel import sharding
   n = jax.device_count()
   spec = ktg.classic.dml(2, model="small_cnn")

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import ktg_jax as ktg
-from ktg_jax import LABEL, Edge, GraphSpec, Node, data, models, training
+from ktg_jax import LABEL, Edge, GraphSpec, Node, data, models
+from ktg_jax.run import training
 from ktg_jax.core import gates
 from ktg_jax.models.small_cnn import SmallCNN
 from ktg_jax.families.ssl import learner as ssl_learner

@@ -1,11 +1,12 @@
-"""evaluation.untrained_knn (experiments/ssl_untrained.py): the untrained
+"""node_knn.untrained_knn (experiments/ssl_untrained.py): the untrained
 reference row of 000 Table 2."""
 
 import jax
 import numpy as np
 
 import ktg_jax as ktg
-from ktg_jax import data as data_lib, evaluation
+from ktg_jax import data as data_lib
+from ktg_jax.metrics import node_knn
 
 
 def _np_knn(fb, yb, fq, c, k, t):
@@ -23,15 +24,15 @@ def _np_knn(fb, yb, fq, c, k, t):
 
 def test_untrained_knn_matches_numpy_per_seed():
   d = data_lib.load("digits", seed=0, val_fraction=0.25, limit=160)
-  got = evaluation.untrained_knn(d, "small_cnn", (0, 3), split="val", k=5,
+  got = node_knn.untrained_knn(d, "small_cnn", (0, 3), split="val", k=5,
                                 temperature=0.1)
   module = ktg.core.step.node_modules(ktg.classic.ssl("small_cnn"), 10)[0]
   want, banks = [], []
   for seed in (0, 3):
     v = module.init(jax.random.key(seed), d.train.images[:2], train=False)
-    fb = evaluation.features(module, v, d.train.images, 64)
+    fb = node_knn.features(module, v, d.train.images, 64)
     banks.append(fb)
-    fq = evaluation.features(module, v, d.val.images, 64)
+    fq = node_knn.features(module, v, d.val.images, 64)
     want.append(np.mean(_np_knn(fb, d.train.labels, fq, 10, 5, 0.1)
                         == d.val.labels))
   assert got.shape == (2,)

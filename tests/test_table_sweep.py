@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from ktg_jax import training
+from ktg_jax.run import training
 from ktg_jax.core import LABEL
 from ktg_jax.search import exhaustive, presets, spaces, teachers
 
@@ -168,7 +168,8 @@ def test_shards_train_disjoint_packs_covering_all(tmp_path):
 
 SWEEP = """
 import sys
-from ktg_jax import data, training
+from ktg_jax import data
+from ktg_jax.run import training
 from ktg_jax.search import exhaustive, presets, spaces, teachers
 space = presets.get("tiny", num_nodes=2, aux_models=("small_cnn",),
                    gates=("through", "cutoff"), fixed={"model_1": "small_cnn"},

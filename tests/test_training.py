@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 import ktg_jax as ktg
-from ktg_jax import checkpoint, data, training, viz
+from ktg_jax import checkpoint, data
+from ktg_jax.run import training
+from ktg_jax.viz import run_pictures
 from ktg_jax.core import step
 
 
@@ -132,7 +134,7 @@ def test_pictures_are_png(tmp_path):
   history = [{"epoch": e, "accuracy": [0.1 * e, 0.2, 0.3],
               "train_loss": [1.0 / e, 1.0, 1.0], "eval_split": "val"}
              for e in (1, 2, 3)]
-  for path in viz.write_run_pictures(spec, history, str(tmp_path)):
+  for path in run_pictures.write_run_pictures(spec, history, str(tmp_path)):
     with open(path, "rb") as f:
       assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.getsize(path) > 5000

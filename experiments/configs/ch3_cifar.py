@@ -5,7 +5,7 @@ is not stated, the public code uses 5e-4. Split 40,000 / 10,000 (docs/papers.md 
 Pass ``--config=experiments/configs/ch3_cifar.py:cifar10`` for CIFAR-10.
 """
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config(dataset: str = "cifar100"):

@@ -1,7 +1,7 @@
 """Thesis ch.4 (ensemble KTG) CIFAR protocol (docs/papers.md §5): momentum SGD lr 0.1,
 weight decay 1e-4, batch 16, 300 epochs, lr x0.1 at 150 and 225."""
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config(dataset: str = "cifar100"):

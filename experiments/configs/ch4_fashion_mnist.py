@@ -7,7 +7,7 @@ lr 0.05 half-cosine (batch 16 and a step schedule do not fit 4 epochs), the
 thesis's weight decay 1e-4 and plain momentum; random crop (pad 2) in the step.
 """
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config():

@@ -10,7 +10,7 @@ CIFAR-10 (50 / 50, lr 0.1, wd 1e-4): ``--config.dataset=cifar10
 --config.weight_decay=1e-4``.
 """
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config():

@@ -9,7 +9,7 @@ the better node, 60 graphs (ktg_jax/search/presets.py). Evaluation every
 class.
 """
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config():

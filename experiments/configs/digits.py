@@ -1,6 +1,6 @@
 """scikit-learn digits (8x8): seconds-long runs for tests and smoke checks."""
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config():

@@ -4,7 +4,7 @@ SGD + Nesterov, lr 0.05 half-cosine to 0 (003's schedule, docs/papers.md §5), w
 decay 5e-4, batch 64, random crop (pad 2) inside the step.
 """
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config():

@@ -7,7 +7,7 @@ the source to the target's (e.g. 8 for the digits)."""
 
 from ml_collections import config_dict
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config():

@@ -2,7 +2,7 @@
 ``models`` nodes, all edges Through, trained on the whole training split of
 ``dataset`` (``val_fraction`` 0) and tested once per seed."""
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config():

@@ -1,7 +1,7 @@
 """The README quickstart's settings (examples/quickstart.py): fractal data,
 20 epochs, cosine learning rate; seconds per epoch on a CPU."""
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config():

@@ -15,7 +15,7 @@ classes: 0.2), ``pack_size`` (graphs of one structure per fit), ``stages``.
 ``seed`` is the sampler's, the searcher's and the split's.
 """
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config(scale: str = "cpu"):

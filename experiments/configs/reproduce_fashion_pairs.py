@@ -29,7 +29,7 @@ Why this scale (measured 2026-11-23 on the loaded 2-core CPU):
   listed in order of priority.
 """
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config():

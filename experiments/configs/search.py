@@ -5,7 +5,7 @@ is changed with ``--config.FIELD=...`` (epochs, dataset, data_dir, limit,
 labels_per_class, batch_size, learning_rate, lr_schedule, augment, seed: the
 searcher's, the split's and every trial's)."""
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config():

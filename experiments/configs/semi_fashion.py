@@ -12,7 +12,7 @@ forward (``ema_bn="own"``). The KTG graph is searched by
 experiments/search.py --space=ch5_fixmatch --config=<this file> (README).
 """
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config():

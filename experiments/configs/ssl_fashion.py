@@ -21,7 +21,7 @@ The test split did not confirm the val gap: SimCLR 70.0 +- 0.6 vs
 untrained 70.2 +- 1.9 % (README, "Self-supervised KTG").
 """
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config():

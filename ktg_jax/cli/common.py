@@ -198,7 +198,7 @@ def usage_errors() -> tuple:
   the field and the allowed values."""
   from absl import app  # pylint: disable=import-outside-toplevel
   from ktg_jax.core import gates  # pylint: disable=import-outside-toplevel
-  from ktg_jax import run_files  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import run_files  # pylint: disable=import-outside-toplevel
   from ktg_jax.core import GraphSpecError  # pylint: disable=import-outside-toplevel
   errors = [app.UsageError, GraphSpecError, gates.GateError,
             run_files.RunFolderInUseError, FileNotFoundError]

@@ -94,7 +94,8 @@ def _random_search(config, space, protocol, out):
   validation split (sealed test split), no early stopping: the tiny-data
   and TFDS-mock path (no Ray workers)."""
   from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
-  from ktg_jax import training, viz  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import training  # pylint: disable=import-outside-toplevel
+  from ktg_jax.viz import run_pictures as viz
   del protocol
   data = data_lib.sealed(rp.load_data(config, config.val_fraction))
   cfg = rp.train_config(config)
@@ -146,7 +147,7 @@ def search_runner(config, workdir):
 
 
 def run_row(name, ctx, data, config, workdir, seeds=SEEDS) -> dict:
-  from ktg_jax import seeds as seeds_lib  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import seeds as seeds_lib  # pylint: disable=import-outside-toplevel
   start = time.time()
   spec = rp.ROWS[name].build(ctx)
   cfg = rp.train_config(config)

@@ -139,7 +139,7 @@ def build_space():
 
 def train_overrides() -> tuple[dict, dict]:
   """(training.fit overrides, data fields) of --config."""
-  from ktg_jax import training  # pylint: disable=import-outside-toplevel
+  from ktg_jax.run import training  # pylint: disable=import-outside-toplevel
   known = training.default_config().keys()
   config = _CONFIG.value
   train = {k: v for k, v in config.items() if k in known}

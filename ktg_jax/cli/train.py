@@ -1,4 +1,4 @@
-r"""Trains one KTG graph (a classic builder or a JSON spec) with ``ktg_jax.training.fit``.
+r"""Trains one KTG graph (a classic builder or a JSON spec) with ``ktg_jax.run.training.fit``.
 
   python experiments/train.py --config=experiments/configs/fashion_mnist.py \
       --graph=vanilla --config.models=resnet8 --workdir=runs/teacher
@@ -52,9 +52,9 @@ import jax
 from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
 from ktg_jax import data as data_lib
-from ktg_jax import seeds as seeds_lib
+from ktg_jax.run import seeds as seeds_lib
 from ktg_jax.parallel import sharding
-from ktg_jax import training
+from ktg_jax.run import training
 
 _CONFIG = None  # set by define_flags
 _GRAPH = None  # set by define_flags

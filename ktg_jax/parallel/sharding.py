@@ -2,7 +2,7 @@
 
 Two mesh axes, used alone or together (a 2-D mesh), none changing the step:
 
-* ``population``: a population of graphs (or seeds, ``ktg_jax.population``)
+* ``population``: a population of graphs (or seeds, ``ktg_jax.run.population``)
   has a leading member axis on every leaf of its stacked state; sharding it
   puts whole graphs on different devices — each runs its members' complete
   KTG step, and no communication is needed.

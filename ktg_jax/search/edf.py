@@ -133,7 +133,7 @@ def best_values(rows: Iterable, params: Sequence[str], k: int = 1,
 def plot(rows: Sequence, param: str, path: str, floor: float = 0.02,
          min_epochs: int = 0, title: str = "") -> str:
   """One picture: the EDF of the error, one step curve per value of ``param``."""
-  from ktg_jax import figures  # pylint: disable=import-outside-toplevel
+  from ktg_jax.viz import figures  # pylint: disable=import-outside-toplevel
   fig, ax = figures.subplots(figsize=(4.5, 3.4))
   for v, cu in curves(rows, param, floor, min_epochs).items():
     x = np.concatenate([[cu.errors[0]], cu.errors])

@@ -6,7 +6,7 @@ validation split (the final validation accuracy of the target node). Graphs
 of one structure (same node models and kinds; the gates are data) are trained
 as *populations* of ``pack_size`` members — one ``fit`` call, one compiled
 step — which is how a sweep of one structure is cheapest (on CPU the
-population steps its members one after another, ``ktg_jax.population``).
+population steps its members one after another, ``ktg_jax.run.population``).
 
 Resume, with nothing home-made beyond a results file: each pack is a ``fit``
 run with its own workdir and per-epoch orbax checkpoints (``resume=True``);
@@ -194,7 +194,7 @@ def run(space: space_ops.Space, data, config, output_dir: str, *,
   packs ``k, k + n, k + 2n, ...`` (n processes, each its own ``output_dir``).
   """
   if fit_fn is None:
-    from ktg_jax import training  # pylint: disable=import-outside-toplevel
+    from ktg_jax.run import training  # pylint: disable=import-outside-toplevel
     fit_fn = training.fit
   os.makedirs(output_dir, exist_ok=True)
   k_shard, n_shards = shard

@@ -4,7 +4,7 @@ For protocols without early stopping (``random`` sweeps, 000's ``bo``, a
 final retraining of several points) a Ray Tune trial may train a *pack* of K
 sampled points: ``training.fit([spec_1, ..., spec_K], ..., seeds=...)``, the
 one training loop, trains them as one population (one compiled step per
-structure; ``ktg_jax.population``), and each member goes back to the
+structure; ``ktg_jax.run.population``), and each member goes back to the
 searcher as its own result. Nothing is scheduled here: Ray Tune still
 schedules trials (``max_concurrent_trials`` = its ``ConcurrencyLimiter``
 around this searcher), Nevergrad still proposes and learns the points.

@@ -64,7 +64,7 @@ def _graph(space, point, node_accuracy=None) -> str:
 
 
 def last_events(path: str | None) -> dict:
-  """trial_id -> its last event in ``events.jsonl`` (tune.Progress writes it)."""
+  """trial_id -> its last event in ``events.jsonl`` (``progress.Progress`` writes it)."""
   last = {}
   if path and os.path.exists(path):
     with open(path) as f:
@@ -174,7 +174,7 @@ def summary(trials: list[TrialRecord], epochs: int) -> str:
 
 def plot_scores(trials: list[TrialRecord], path: str, title: str = "") -> str:
   """Score of every trial in creation order, by status, and the best so far."""
-  from ktg_jax import figures  # pylint: disable=import-outside-toplevel
+  from ktg_jax.viz import figures  # pylint: disable=import-outside-toplevel
   fig, ax = figures.subplots(figsize=(7, 4))
   styles = {"completed": ("tab:blue", "o"), "stopped": ("tab:gray", "."),
             "interrupted": ("tab:orange", "."), "error": ("tab:red", "x")}
@@ -210,8 +210,8 @@ def write_outputs(trials: list[TrialRecord], output_dir: str,
     spec = GraphSpec.from_json(b.graph)
     paths["best_json"] = os.path.join(output_dir, BEST_JSON)
     spec.save(paths["best_json"])
-    from ktg_jax import viz  # pylint: disable=import-outside-toplevel
-    paths["best_png"] = viz.draw_graph(
+    from ktg_jax.viz import run_pictures  # pylint: disable=import-outside-toplevel
+    paths["best_png"] = run_pictures.draw_graph(
         spec, os.path.join(output_dir, BEST_PNG),
         title=f"best: val acc {b.score:.4f} after {b.epochs} epochs")
   return paths

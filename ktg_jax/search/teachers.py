@@ -89,7 +89,7 @@ def train(space: spaces.SearchSpace, data, config, root: str,
   curve (accuracy per epoch), train_acc (last epoch), wall_s."""
   from ktg_jax import classic  # pylint: disable=import-outside-toplevel
   if fit_fn is None:
-    from ktg_jax import training  # pylint: disable=import-outside-toplevel
+    from ktg_jax.run import training  # pylint: disable=import-outside-toplevel
     fit_fn = training.fit
   out = []
   for model, seed, checkpoint in needed(space, seeds, root):

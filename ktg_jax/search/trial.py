@@ -22,7 +22,7 @@ from ray import tune
 
 from ktg_jax.search import space_ops
 from ktg_jax.search.progress import METRIC, TIME_ATTR
-from ktg_jax import training
+from ktg_jax.run import training
 from ktg_jax import data as data_lib
 
 

@@ -58,13 +58,11 @@ from ray.tune.search.nevergrad import NevergradSearch
 
 from ktg_jax.search import fingerprint
 from ktg_jax.search import packs
-# Progress and the names it reports by, re-exported (restored Tuners unpickle
-# ``tune.Progress``).
-from ktg_jax.search.progress import EVENTS, METRIC, TIME_ATTR, Progress  # pylint: disable=unused-import
+from ktg_jax.search.progress import METRIC, TIME_ATTR, Progress
 from ktg_jax.search import space_ops
 from ktg_jax.search import trial
 from ktg_jax.search.trial import SearchError, Settings
-from ktg_jax import training
+from ktg_jax.run import training
 
 EXPERIMENT = "tune"  # folder under output_dir holding Ray's state
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 
 import jax.numpy as jnp
-from ktg_jax import figures
+from ktg_jax.viz import figures
 from matplotlib.patches import Rectangle  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 

@@ -14,7 +14,7 @@ its method (projector, predictor, prototypes), as one flax module.
   bottleneck, with its norm fixed to 1, is the same map),
 * ``logits``: zeros ``[B, num_classes]``. An SSL node has no classifier and
   sees no label; the zeros keep the core's per-node accuracy metric defined
-  (it reads chance) — an SSL graph is scored by KNN (``ktg_jax.evaluation``).
+  (it reads chance) — an SSL graph is scored by KNN (``ktg_jax.metrics.node_knn``).
 
 Widths are CPU-sized defaults, not the papers' (SimCLR 2048 -> 128, SwAV 3000
 prototypes, DINO 65,536): ``hidden 256``, ``proj_dim 128``, ``K = 100``.

@@ -14,6 +14,7 @@ from ktg_jax import checkpoint
 from ktg_jax.core import nodes as nodes_lib
 from ktg_jax.core.nodes import node_key
 from ktg_jax.core import node_variables
+from ktg_jax.run import fit_config
 
 
 METRICS = "metrics.jsonl"
@@ -36,7 +37,7 @@ def check_run_folder(workdir: str, resume: bool) -> None:
   >>> check_run_folder(d, resume=False)
   Traceback (most recent call last):
   ...
-  ktg_jax.run_files.RunFolderInUseError: workdir ... already holds a run (metrics.jsonl); continue it with --config.resume=True or choose another --workdir
+  ktg_jax.run.run_files.RunFolderInUseError: workdir ... already holds a run (metrics.jsonl); continue it with --config.resume=True or choose another --workdir
   """
   if resume or not workdir:
     return
@@ -150,16 +151,14 @@ def progress(m: dict, epochs: int, eta_s: float | None = None) -> str:
 def prepare_workdir(workdir, member, feed, config) -> None:
   os.makedirs(workdir, exist_ok=True)
   member.spec.save(os.path.join(workdir, "graph.json"))
-  config = config.copy_and_resolve_references()
-  config.seed = member.seed
   with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json_best_effort(indent=2))
+    json.dump(fit_config.record(config, seed=member.seed), f, indent=2)
   feed.save(workdir)
 
 
 def finish(spec, state, history, workdir, config, writer=True) -> None:
   """Final node variables (frozen teachers load them) and pictures."""
-  if config.get("save_variables", True):
+  if config.save_variables:
     for i in range(spec.num_nodes):
       if not nodes_lib.KINDS[spec.nodes[i].kind].has_model:  # no variables
         continue
@@ -169,8 +168,8 @@ def finish(spec, state, history, workdir, config, writer=True) -> None:
       if config.verbose:
         print(f"node {i} ({spec.nodes[i].model}) variables: {path}",
               flush=True)
-  if config.get("pictures", True) and history and writer:
-    from ktg_jax import viz  # pylint: disable=import-outside-toplevel
-    paths = viz.write_run_pictures(spec, history, workdir)
+  if config.pictures and history and writer:
+    from ktg_jax.viz import run_pictures  # pylint: disable=import-outside-toplevel
+    paths = run_pictures.write_run_pictures(spec, history, workdir)
     if config.verbose:
       print("pictures: " + ", ".join(paths), flush=True)

@@ -4,7 +4,7 @@ One epoch = a seeded permutation of the training split (derived from
 ``seed`` and the epoch, so a resumed run sees the same batches as an
 uninterrupted one), cut into full batches of ``batch_size`` — or, for
 semi-supervised data (a ``SemiDataset``), ``eval_every`` iterations of
-labelled + unlabelled batches (``ktg_jax.feeds``: the data-source strategy);
+labelled + unlabelled batches (``ktg_jax.run.feeds``: the data-source strategy);
 each batch goes through the one jitted KTG step (augmentation and the named
 views inside it). After every epoch:
 evaluation on ``eval_split`` ("val" for search / model selection, "test" for
@@ -14,12 +14,13 @@ checkpoint (orbax, atomic, keep N) from which ``resume=True`` continues.
 
 The same loop trains a *population* — K seeds of one graph, or K graphs of
 one structure (``fit(specs, ..., seeds=...)``) — with per-member metrics,
-pictures and variables and one checkpoint; ``ktg_jax.population`` steps the
+pictures and variables and one checkpoint; ``ktg_jax.run.population`` steps the
 members sequentially or as one vmapped program (chosen per backend).
 
 Example:
   >>> import ktg_jax as ktg
-  >>> from ktg_jax import data, training
+  >>> from ktg_jax import data
+  >>> from ktg_jax.run import training
   >>> cfg = training.default_config()
   >>> cfg.epochs, cfg.batch_size, cfg.verbose = 1, 64, False
   >>> result = training.fit(ktg.classic.vanilla("small_cnn"),
@@ -43,11 +44,13 @@ import numpy as np
 import optax
 
 from ktg_jax import checkpoint
-from ktg_jax import feeds
+from ktg_jax.run import feeds
+from ktg_jax.run import fit_config
+from ktg_jax.run.fit_config import FitConfig
 from ktg_jax import optim
-from ktg_jax import population
-from ktg_jax import run_files
-from ktg_jax import scoring
+from ktg_jax.run import population
+from ktg_jax.run import run_files
+from ktg_jax.run import scoring
 from ktg_jax.parallel import sharding
 from ktg_jax.data import augment as augment_lib
 from ktg_jax.core import GraphSpec
@@ -70,12 +73,13 @@ class FitResult(NamedTuple):
 class PopulationResult(NamedTuple):
   state: Any         # every member's KTGState stacked (leading axis K)
   members: tuple     # one FitResult per member (its own state and history)
-  strategy: str      # "sequential" or "vmap" (ktg_jax.population)
+  strategy: str      # "sequential" or "vmap" (ktg_jax.run.population)
 
 
 def default_config() -> ml_collections.ConfigDict:
-  """The knobs of ``fit`` (the ch.3 CIFAR protocol, docs/papers.md §5, at 200 epochs),
-  and of the experiment scripts around it (data set, split, node models).
+  """A script's configuration: the knobs of ``fit`` (``FitConfig``: the ch.3
+  CIFAR protocol, docs/papers.md §5, at 200 epochs) and the data and models a
+  script trains (``fit`` reads only the former: ``FitConfig.of``).
 
   An ``ml_collections.ConfigDict``: change fields as attributes (the scripts:
   ``--config.epochs=20``, where a misspelt field is refused).
@@ -85,52 +89,14 @@ def default_config() -> ml_collections.ConfigDict:
   (200, 64, 'step', 'val')
   """
   return ml_collections.ConfigDict(dict(
+      # The data set and split (ktg_jax.data.load) and the node models.
       dataset="cifar100", val_fraction=0.2, models="resnet32",
       # None by default, overridable from the command line (--config.limit=N).
       data_dir=config_dict.placeholder(str),
       limit=config_dict.placeholder(int),
-      epochs=200, batch_size=64, eval_batch_size=500,
-      # lr_boundaries: fractions of the run (ch.3: epochs 60/120/180 of 200).
-      learning_rate=0.1, lr_schedule="step", lr_boundaries=(0.3, 0.6, 0.9),
-      lr_decay=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4,
-      seed=0, eval_split="val", augment=True,
-      # Evaluate after every this-many epochs and always after the last;
-      # 0 = after the last only (final runs: the test split is read once,
-      # and 10,000 test images an epoch can cost more than the training).
-      eval_every_epochs=1,
-      checkpoint_every=1, keep_checkpoints=2, resume=False,
-      save_variables=True, pictures=True, verbose=True,
-      # Populations: "sequential" | "vmap"; None = by backend (population.py).
-      population_strategy=config_dict.placeholder(str),
-      # vmap populations: spread the members over all devices (when K is a
-      # multiple of their number); None = yes when there is more than one.
-      shard_population=config_dict.placeholder(bool),
-      # Data parallel: every batch split over the devices of a "data" mesh
-      # axis (of every process); None = yes when several processes joined.
-      data_parallel=config_dict.placeholder(bool),
-      # Node parallel: each group of nodes of one model runs one forward
-      # split over this process's devices ("node" mesh, ktg_jax/parallel/node_axis.py).
-      node_parallel=False,
-      # compile(): loss kinds the step can select (() = its default) and the
-      # gradient aggregation (None = plain sum, "pcgrad": thesis §4.3.3).
-      loss_kinds=(), aggregate=config_dict.placeholder(str),
-      # Mixed precision (ktg_jax/core/precision.py): None = float32, "bfloat16".
-      compute_dtype=config_dict.placeholder(str),
-      # The reported score of a graph: "target" node or "best" node (SCORES).
-      score="target",
-      # What a node's score is (EVAL_METRICS): "accuracy" (top-1 of its
-      # logits) or "knn" (weighted cosine KNN of its features, train split as
-      # the bank; k, T below: DINO's 20 / 0.07); None = "knn" for a graph
-      # with ssl nodes (000), else "accuracy".
-      eval_metric=config_dict.placeholder(str), knn_k=20,
-      knn_temperature=0.07,
-      # Semi-supervised data (a SemiDataset; ktg_jax/feeds.py, docs/papers.md §5 ch.5):
-      # labels per class (scripts), unlabelled batch = unlabeled_ratio (mu) *
-      # batch_size, iterations per "epoch" (evaluation interval; None = one
-      # pass over the unlabelled pool), view name -> randaugment.VIEWS kind.
-      labels_per_class=config_dict.placeholder(int), unlabeled_ratio=7,
-      eval_every=config_dict.placeholder(int),
-      views=dict(weak="weak", strong="strong", a="weak", b="weak")))
+      # Semi-supervised data: labels per class (ktg_jax.data.semi.load).
+      labels_per_class=config_dict.placeholder(int),
+      **fit_config.config_fields()))
 
 
 # --- learning-rate schedules (registry: name -> factory(config, spe, total)) --
@@ -157,7 +123,7 @@ def make_optimizer(config, steps_per_epoch: int) -> tuple:
 
 def population_mesh(config, strategy: str, size: int):
   """The device mesh a vmapped population is spread over, or None."""
-  want = config.get("shard_population")
+  want = config.shard_population
   n = jax.device_count()
   if strategy != "vmap" or want is False or (want is None and n == 1):
     return None
@@ -177,9 +143,9 @@ def node_mesh(config, strategy: str, size: int):
     ValueError: combined with data parallel, several processes, or a
       vmapped population of 2+ members (not covered).
   """
-  if not config.get("node_parallel"):
+  if not config.node_parallel:
     return None
-  if config.get("data_parallel") or jax.process_count() > 1:
+  if config.data_parallel or jax.process_count() > 1:
     raise ValueError("node_parallel=True with data_parallel / several "
                      "processes; allowed: node_parallel on one process, "
                      "data_parallel=False")
@@ -197,13 +163,13 @@ def fit_mesh(config, strategy: str, size: int):
   nodes = node_mesh(config, strategy, size)
   if nodes is not None:  # the state and batches replicated over it
     return nodes
-  data = config.get("data_parallel")
+  data = config.data_parallel
   if data is None:
     data = jax.process_count() > 1
   if not data:
     return population_mesh(config, strategy, size)
   n = jax.device_count()
-  if strategy == "vmap" and config.get("shard_population"):
+  if strategy == "vmap" and config.shard_population:
     p = math.gcd(size, n)
     return sharding.mesh((sharding.POPULATION, sharding.DATA),
                          shape=(p, n // p))
@@ -265,7 +231,8 @@ def _result(state, history, workdir) -> FitResult:
 
 
 def fit(spec: GraphSpec | Sequence[GraphSpec], data,
-        config: ml_collections.ConfigDict, workdir: str | None = None,
+        config: FitConfig | ml_collections.ConfigDict,
+        workdir: str | None = None,
         callback: Callback | None = None, *,
         seeds: Sequence[int] | None = None):
   """Trains graph ``spec`` — or a population — on ``data`` (a ``Dataset``).
@@ -276,13 +243,14 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
   under ``workdir/member{k}``; one checkpoint holds them all (stacked), so a
   population resumes like one graph. Member k equals a run of ``spec[k]``
   with ``seeds[k]`` alone. ``config.population_strategy`` picks sequential
-  or vmap (None: by backend, ``ktg_jax.population.STRATEGY``).
+  or vmap (None: by backend, ``ktg_jax.run.population.STRATEGY``).
 
   Args:
     spec: the graph (``spec.target`` is the node whose accuracy is
       reported), or a sequence of graphs of one structure.
     data: train / val / test splits; only ``config.eval_split`` is evaluated.
-    config: see ``default_config()``.
+    config: a ``FitConfig``, or a script's config (``default_config()``)
+      of which ``fit`` reads the ``FitConfig`` fields.
     workdir: where checkpoints, metrics, split indices, final variables and
       pictures go; None = nothing written (and no resume).
     callback: ``callback(epoch, metrics) -> bool | None`` after each epoch's
@@ -312,6 +280,8 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
     True
   """
   single = isinstance(spec, GraphSpec) and seeds is None
+  recorded = config  # the run folder records the script's whole config
+  config = FitConfig.of(config)
   members_ = population.members(spec, (config.seed,) if seeds is None
                                 else seeds)
   split = scoring.eval_split(data, config.eval_split)
@@ -323,17 +293,17 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
   steps_per_epoch = feed.steps_per_epoch
   optimizer, schedule = make_optimizer(config, steps_per_epoch)
   augment = augment_lib.for_dataset(data.name) if config.augment else None
-  strategy = ("sequential" if single else config.get("population_strategy")
+  strategy = ("sequential" if single else config.population_strategy
               or population.default_strategy())
   mesh = fit_mesh(config, strategy, len(members_))
   runner = population.runner(
       members_, strategy, mesh=mesh,
-      node_mesh=mesh if config.get("node_parallel") else None,
+      node_mesh=mesh if config.node_parallel else None,
       num_classes=data.num_classes, total_steps=config.epochs * steps_per_epoch,
       optimizer=optimizer, augment=augment, views=feed.views,
-      loss_kinds=tuple(config.get("loss_kinds", ())) or None,
-      aggregate=config.get("aggregate"),
-      compute_dtype=config.get("compute_dtype"))
+      loss_kinds=tuple(config.loss_kinds) or None,
+      aggregate=config.aggregate,
+      compute_dtype=config.compute_dtype)
   state = runner.init(feed.init_images)
   # One graph keeps its plain KTGState on disk; a population the stacked one.
   to_saved = (lambda s: s[0]) if single else runner.stacked
@@ -350,7 +320,7 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
     run_files.check_run_folder(workdir, config.resume)
     for member, d in zip(members_, dirs):
       if writer:
-        run_files.prepare_workdir(d, member, feed, config)
+        run_files.prepare_workdir(d, member, feed, recorded)
     if config.checkpoint_every:
       mngr = checkpoint.run_manager(os.path.join(workdir, "checkpoints"),
                                     config.keep_checkpoints)

@@ -8,7 +8,8 @@ evaluated (``evaluates``), and the ensemble report of an ensemble target.
 
 Example:
   >>> import numpy as np
-  >>> from ktg_jax import data, scoring
+  >>> from ktg_jax import data
+  >>> from ktg_jax.run import scoring
   >>> split = data.Split(np.zeros((3, 2, 2, 1), np.float32), np.array([0, 1, 1]))
   >>> logits = lambda state, x: np.tile([[0.0, 1.0]], (len(x), 1))[None]
   >>> scoring.accuracy(logits, None, split, batch_size=2).round(3).tolist()
@@ -23,7 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ktg_jax import data as data_lib
-from ktg_jax import evaluation
+from ktg_jax.metrics import ensemble as ensemble_metrics
+from ktg_jax.metrics import node_knn
 from ktg_jax.core import nodes as nodes_lib
 from ktg_jax.core import GraphSpec
 from ktg_jax.core import node_modules, node_variables
@@ -39,7 +41,7 @@ SCORES: dict[str, Callable[[Any, GraphSpec], float]] = {
 
 def score_fn(config) -> Callable[[Any, GraphSpec], float]:
   """``SCORES[config.score]`` (default "target")."""
-  score = config.get("score", "target")
+  score = config.score
   if score not in SCORES:
     raise ValueError(f"score={score!r}; allowed: {sorted(SCORES)}")
   return SCORES[score]
@@ -58,7 +60,7 @@ def knn(config, runner, members_, state, data, split) -> np.ndarray:
     modules = node_modules(member.spec, data.num_classes)
     variables = [None if m is None else node_variables(st, i)
                  for i, m in enumerate(modules)]
-    out.append(evaluation.knn_node_accuracy(
+    out.append(node_knn.knn_node_accuracy(
         modules, variables, data.train, split, data.num_classes,
         k=config.knn_k, temperature=config.knn_temperature,
         batch_size=config.eval_batch_size))
@@ -72,7 +74,7 @@ EVAL_METRICS: dict[str, Callable] = {"accuracy": top1, "knn": knn}
 def eval_metric(config, specs) -> str:
   """``config.eval_metric``, or by the graphs: "knn" when a node's kind is
   scored by KNN (``NodeKind.metric``: ssl nodes, 000)."""
-  name = config.get("eval_metric") or (
+  name = config.eval_metric or (
       "knn" if any(nodes_lib.KINDS[n.kind].metric == "knn"
                    for s in specs for n in s.nodes) else "accuracy")
   if name not in EVAL_METRICS:
@@ -121,13 +123,13 @@ def logits_of(evaluate, state, split, batch_size: int) -> np.ndarray:
 
 
 def ensemble_reports(members_, runner, state, split, batch_size) -> list:
-  """Per member: ``evaluation.ensemble_report`` of its ensemble node (ch.4
+  """Per member: ``ensemble_metrics.ensemble_report`` of its ensemble node (ch.4
   eqs 4.2, 4.4, 4.10) on ``split``, or None for a graph without one."""
   target = lambda m: m.spec.nodes[m.spec.target]
   if not any(target(m).members for m in members_):
     return [None] * len(members_)
   logits = logits_of(runner.evaluate, state, split, batch_size)   # [K, N, n, C]
-  return [evaluation.ensemble_report(logits[k], split.labels,
+  return [ensemble_metrics.ensemble_report(logits[k], split.labels,
                                      m.spec.nodes[m.spec.target].members)
           if target(m).members else None
           for k, m in enumerate(members_)]
@@ -135,7 +137,7 @@ def ensemble_reports(members_, runner, state, split, batch_size) -> list:
 
 def evaluates(config, epoch: int) -> bool:
   """Whether ``fit`` evaluates after ``epoch`` (1-based); NaN otherwise."""
-  every = config.get("eval_every_epochs", 1)
+  every = config.eval_every_epochs
   if not isinstance(every, int) or every < 0:
     raise ValueError(f"eval_every_epochs={every!r}; allowed: an int >= 0 "
                      "(0 = after the last epoch only)")

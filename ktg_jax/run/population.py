@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import PartitionSpec as P
 
-from ktg_jax import memory
+from ktg_jax.run import memory
 from ktg_jax.parallel import sharding
 from ktg_jax.core import GraphSpec
 from ktg_jax.core import compile as compile_graph
@@ -106,7 +106,7 @@ class Runner(NamedTuple):
   from_stacked: Callable
   member: Callable
   # warm(state, batch): compiles the step for this batch ahead of the first
-  # call, then frees the compiler's heap (ktg_jax/memory.py: lower peak RSS).
+  # call, then frees the compiler's heap (ktg_jax/run/memory.py: lower peak RSS).
   warm: Callable = lambda state, batch: None
 
 

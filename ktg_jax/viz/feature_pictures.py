@@ -1,6 +1,6 @@
 """A 2-D picture of a node's features, coloured by class (000: what the KNN
 score reads). Projection: PCA by SVD of the centred features; matplotlib
-on a private Agg canvas (``ktg_jax.figures``).
+on a private Agg canvas (``ktg_jax.viz.figures``).
 
 Example:
   >>> import numpy as np
@@ -14,7 +14,7 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 
-from ktg_jax import figures
+from ktg_jax.viz import figures
 
 
 def pca_2d(features) -> np.ndarray:

@@ -21,7 +21,8 @@ Both give the step its named views (``config.views``: view name -> kind of
 weak + RandAugment + Cutout), built only for the names the graphs use.
 
 Example:
-  >>> from ktg_jax import data, training
+  >>> from ktg_jax import data
+  >>> from ktg_jax.run import training
   >>> from ktg_jax.data import semi
   >>> cfg = training.default_config()
   >>> cfg.batch_size, cfg.unlabeled_ratio, cfg.eval_every = 8, 2, 5
@@ -68,7 +69,7 @@ def batch_of(split, ids: np.ndarray) -> dict:
 def views(dataset: str, config, specs: Sequence) -> dict:
   """``{name: view fn}`` for the view names the graphs' edges use."""
   named = sorted({v for spec in specs for v in spec.views()} - {DEFAULT_VIEW})
-  kinds = dict(config.get("views") or {})
+  kinds = dict(config.views or {})
   missing = [v for v in named if v not in kinds]
   if missing:
     raise ValueError(f"config.views={kinds} lacks {missing}, named by the "
@@ -108,8 +109,8 @@ def _save_semi(semi, workdir) -> None:
 
 
 def _semi(semi, config, seeds, specs) -> Feed:
-  b, mu = config.batch_size, config.get("unlabeled_ratio", 7)
-  spe = config.get("eval_every")
+  b, mu = config.batch_size, config.unlabeled_ratio
+  spe = config.eval_every
   if spe is None:  # one pass over the unlabelled pool (Dual Student's epoch)
     spe = max(1, len(semi.unlabeled.labels) // max(1, mu * b))
   if not isinstance(spe, (int, np.integer)) or spe < 1:

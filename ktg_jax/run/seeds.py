@@ -2,7 +2,7 @@
 
 The seeds are a population of ``training.fit`` (one loop: per-seed metrics,
 pictures, variables, one checkpoint, resume); ``strategy`` (sequential or
-vmap) only changes speed, not numbers (``ktg_jax.population.STRATEGY``).
+vmap) only changes speed, not numbers (``ktg_jax.run.population.STRATEGY``).
 
 The spread is the *sample* standard deviation over seeds (``ddof=1``), as the
 papers' "mean ± std over 5 seeds"; it is NaN for a single seed
@@ -15,7 +15,9 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ktg_jax import stats, training
+from ktg_jax import stats
+from ktg_jax.run import training
+from ktg_jax.run.fit_config import FitConfig
 
 
 class SeedsResult(NamedTuple):
@@ -39,8 +41,10 @@ def fit_seeds(spec, data, config, seeds: Sequence[int], workdir=None,
               strategy: str | None = None) -> SeedsResult:
   """Trains ``spec`` once per seed as one population (member k: seed k,
   under ``workdir/member{k}``); ``strategy`` None = by backend."""
-  config = config.copy_and_resolve_references()
-  if strategy is not None:
+  if strategy is not None and isinstance(config, FitConfig):
+    config = config._replace(population_strategy=strategy)
+  elif strategy is not None:  # a script's ConfigDict: recorded whole
+    config = config.copy_and_resolve_references()
     config.population_strategy = strategy
   result = training.fit(spec, data, config, workdir, seeds=tuple(seeds))
   return summarize(seeds, [m.history for m in result.members],

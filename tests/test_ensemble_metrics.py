@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ktg_jax import evaluation as ev
+from ktg_jax.metrics import ensemble as ev
 from ktg_jax.families.ensemble import nodes as ensemble_nodes
 
 RNG = np.random.default_rng(0)

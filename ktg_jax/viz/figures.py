@@ -1,6 +1,6 @@
 """Figures without pyplot: matplotlib's object-oriented ``Figure`` on its own
 Agg canvas, so drawing a picture never switches the process's backend (a
-notebook that imports ``ktg_jax.viz`` keeps its inline plots).
+notebook that imports ``ktg_jax.viz.run_pictures`` keeps its inline plots).
 
 Example:
   >>> import os, tempfile

@@ -1,7 +1,7 @@
 """Pictures of a run: the graph, its gate schedules, accuracy curves (PNG).
 
 Drawn with matplotlib's object-oriented API on a private Agg canvas
-(``ktg_jax.figures``; the process's backend is never switched): a graph of at most a
+(``ktg_jax.viz.figures``; the process's backend is never switched): a graph of at most a
 handful of nodes is laid out on a circle by hand, so no system ``graphviz``
 binary (``dot``) and no pygraphviz build is needed on a fresh machine.
 
@@ -22,7 +22,7 @@ import os
 from matplotlib.patches import Circle, FancyArrowPatch
 import numpy as np
 
-from ktg_jax import figures
+from ktg_jax.viz import figures
 from ktg_jax.core import losses as losses_lib
 from ktg_jax.core.spec import LABEL, GraphSpec
 
@@ -120,7 +120,6 @@ def graph_figure(spec: GraphSpec, title: str | None = None):
   n = spec.num_nodes
   pos = _layout(n)
   fig, ax = figures.subplots(figsize=(7, 6.5))
-  frozen = spec.frozen_nodes()
   for (src, tgt), edge in spec.edges.items():
     if edge.gate.name == "cutoff":
       continue
