@@ -104,6 +104,7 @@ def read_edf(rows, out_dir: str, floor: float) -> dict:
 
 
 def run_asha(config, space, out_dir: str):
+  from ktg_jax.search import progress  # pylint: disable=import-outside-toplevel
   from ktg_jax.search import report  # pylint: disable=import-outside-toplevel
   from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
   cfg = train_config(config, config.epochs)
@@ -122,7 +123,7 @@ def run_asha(config, space, out_dir: str):
   st.init_ray(num_cpus=1)
   try:
     trials = report.records(st.run(sc), space, config.epochs,
-                            os.path.join(out_dir, st.EVENTS))
+                            os.path.join(out_dir, progress.EVENTS))
   finally:
     ray.shutdown()
   report.write_outputs(trials, out_dir, title="ASHA on A")

@@ -11,6 +11,7 @@ import pytest
 import ray
 
 from ktg_jax import GraphSpec
+from ktg_jax.search import progress
 from ktg_jax.search import report
 from ktg_jax.search import presets
 from ktg_jax.search import trial
@@ -63,7 +64,7 @@ def finished_search(local_ray, tmp_path_factory):
   sc = tiny_config(tmp_path_factory.mktemp("search"))
   grid = st.run(sc, fit_fn=make_diverging_fit())
   trials = report.records(grid, sc.space, EPOCHS,
-                          os.path.join(sc.output_dir, st.EVENTS))
+                          os.path.join(sc.output_dir, progress.EVENTS))
   paths = report.write_outputs(trials, sc.output_dir, title="test")
   return sc, trials, paths
 
@@ -111,12 +112,12 @@ def test_outputs_best_graph_table_and_plots(finished_search):
 
 def test_rerun_restores_without_rerunning_finished_trials(finished_search):
   sc, trials, _ = finished_search
-  events = os.path.join(sc.output_dir, st.EVENTS)
+  events = os.path.join(sc.output_dir, progress.EVENTS)
   with open(events) as f:
     starts_before = sum(json.loads(l)["event"] == "start" for l in f)
   grid = st.run(sc, fit_fn=make_diverging_fit())  # the same "command" again
   again = report.records(grid, sc.space, EPOCHS,
-                         os.path.join(sc.output_dir, st.EVENTS))
+                         os.path.join(sc.output_dir, progress.EVENTS))
   with open(events) as f:
     starts_after = sum(json.loads(l)["event"] == "start" for l in f)
   assert starts_after == starts_before  # nothing was trained again

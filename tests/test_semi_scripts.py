@@ -89,6 +89,7 @@ def test_progress_events_path_survives_a_restore_from_another_directory(
   depend on the working directory of the first run."""
   import pickle  # pylint: disable=import-outside-toplevel
   from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
+  from ktg_jax.search.progress import EVENTS  # pylint: disable=import-outside-toplevel
   (tmp_path / "a" / "out").mkdir(parents=True)
   monkeypatch.chdir(tmp_path / "a")
   progress = pickle.dumps(st.Progress("out", epochs=2, num_trials=1))
@@ -96,5 +97,5 @@ def test_progress_events_path_survives_a_restore_from_another_directory(
   restored = pickle.loads(progress)
   restored.setup()
   restored.on_trial_start(0, [], type("T", (), {"trial_id": "t1"})())
-  events = (tmp_path / "a" / "out" / st.EVENTS).read_text().splitlines()
+  events = (tmp_path / "a" / "out" / EVENTS).read_text().splitlines()
   assert [json.loads(l)["event"] for l in events] == ["start"]

@@ -65,6 +65,7 @@ SEEDS = (0, 1, 2, 3, 4)
 
 def _tune_search(config, space, protocol, out):
   """Ray Tune + Nevergrad (+ ASHA for "asha"), as experiments/search.py."""
+  from ktg_jax.search import progress  # pylint: disable=import-outside-toplevel
   from ktg_jax.search import report  # pylint: disable=import-outside-toplevel
   from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
   s = config.search
@@ -84,7 +85,7 @@ def _tune_search(config, space, protocol, out):
       gpus_per_trial=s.gpus_per_trial, grace_period=s.get("grace_period", 1)))
   grid = st.run(sc)
   trials = report.records(grid, space, sc.epochs,
-                          os.path.join(out, st.EVENTS))
+                          os.path.join(out, progress.EVENTS))
   report.write_outputs(trials, out, title=f"{space.name}, {protocol}")
   print(f"[reproduce] {report.summary(trials, sc.epochs)}", flush=True)
 

@@ -32,6 +32,7 @@ from absl import flags
 
 
 from ktg_jax.cli import common  # the scripts' command line
+from ktg_jax.search import progress
 from ktg_jax.search import report
 from ktg_jax.search import semi_spaces
 from ktg_jax.search import space_ops
@@ -213,7 +214,7 @@ def main(argv):
   try:
     grid = st.run(sc)
     trials = report.records(grid, space, sc.epochs,
-                            os.path.join(sc.output_dir, st.EVENTS))
+                            os.path.join(sc.output_dir, progress.EVENTS))
   finally:
     import ray  # pylint: disable=import-outside-toplevel
     ray.shutdown()
