@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The package as a user installs it: `pip install .` and `pip install .[search,data]`
 # each in a fresh venv (from the package registry, not the pinned requirements),
-# `pip check`, and the README quickstart (examples/quickstart.py) on CPU.
+# `pip check`, the README quickstart (examples/quickstart.py) on CPU and its
+# command-line twin as the installed `ktg-train`.
 #   bash .ci/check_install.sh            # both venvs
 #   bash .ci/check_install.sh plain      # only `pip install .`
 # Not part of .ci/run (it downloads ~1 GB of wheels); see docs/install.md.
@@ -25,6 +26,9 @@ step "venv 1: import, version, quickstart"
 cd "$TMP"  # not the repo: the installed package must be the one imported
 "$TMP/v1/bin/python" -c "import ktg_jax, sys; assert ktg_jax.__file__.startswith('$TMP'), ktg_jax.__file__; print('ktg_jax', ktg_jax.__version__)"
 "$TMP/v1/bin/python" "$ROOT/examples/quickstart.py" | tail -1
+step "venv 1: ktg-train (console script) on the quickstart's graph"
+"$TMP/v1/bin/ktg-train" --config="$ROOT/experiments/configs/quickstart.py" \
+  --graph=runs/quickstart/graph.json --config.epochs=1 --workdir="$TMP/cli_run" | tail -1
 cd "$ROOT"
 [ "$what" = plain ] && { step "done"; exit 0; }
 

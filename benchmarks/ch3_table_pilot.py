@@ -45,9 +45,8 @@ def main(limit, val_fraction, epochs, name, seed, out):
   cfg.update(epochs=int(epochs), verbose=False, pictures=False,
              save_variables=False, eval_every_epochs=1, eval_split="val",
              seed=int(seed))
-  d = data_lib.sealed(data_lib.load(c.dataset, seed=0,
-                                    val_fraction=float(val_fraction),
-                                    limit=int(limit)))
+  d = data_lib.sealed(data_lib.from_config(
+      dict(c.items(), limit=int(limit)), val_fraction=float(val_fraction)))
   t0, c0 = time.time(), time.process_time()
   x = training.fit(GRAPHS[name](c), d, cfg)
   rec = {"graph": name, "seed": int(seed), "limit": int(limit),

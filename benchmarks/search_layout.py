@@ -112,8 +112,7 @@ def graph(args, i):
 
 def load(args):
   from ktg_jax import data
-  return data.sealed(data.load(args.dataset, seed=0, val_fraction=0.2,
-                               limit=args.limit))
+  return data.sealed(data.from_config(args))  # dataset, limit
 
 
 def jax_trial(args, layout, spec, d, seed):

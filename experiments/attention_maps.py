@@ -1,8 +1,8 @@
 r"""Attention maps of a trained run's nodes on a few validation images, with
 the ch.4 crop windows drawn (``ktg_jax.families.ensemble.attention_maps``).
 
-  python experiments/attention_maps.py --run=/tmp/retrain/searched/member0 \
-      --out=/tmp/attention.png --num_images=6
+  python experiments/attention_maps.py --workdir=/tmp/retrain/searched/member0 \
+      --picture=/tmp/attention.png --num_images=6
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from absl import flags
 import jax
 
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
 from ktg_jax.families.ensemble import attention
 from ktg_jax import checkpoint
@@ -24,20 +24,23 @@ from ktg_jax.families.ensemble import attention_losses as losses_attention
 from ktg_jax import models
 from ktg_jax.families.ensemble import attention_maps as viz_attention
 
-flags.DEFINE_string("run", None, "run folder: graph.json, config.json, variables/")
-flags.DEFINE_string("out", None, "PNG path (default RUN/attention.png)")
+flags.DEFINE_string("workdir", None, "the run folder: graph.json, config.json, "
+                    "variables/")
+flags.DEFINE_alias("run", "workdir")  # the old name
+flags.DEFINE_string("picture", None, "PNG path (default WORKDIR/attention.png)")
+flags.DEFINE_alias("out", "picture")  # the old name
 flags.DEFINE_integer("num_images", 6, "validation images (the first ones)")
 FLAGS = flags.FLAGS
 
 
 def main(argv):
   del argv
-  if not FLAGS.run or not os.path.isdir(FLAGS.run):
-    raise app.UsageError(f"--run={FLAGS.run!r} is not a run folder")
-  spec = ktg.GraphSpec.load(os.path.join(FLAGS.run, "graph.json"))
-  with open(os.path.join(FLAGS.run, "config.json")) as f:
+  if not FLAGS.workdir or not os.path.isdir(FLAGS.workdir):
+    raise app.UsageError(f"--workdir={FLAGS.workdir!r} is not a run folder")
+  spec = ktg.GraphSpec.load(os.path.join(FLAGS.workdir, "graph.json"))
+  with open(os.path.join(FLAGS.workdir, "config.json")) as f:
     cfg = json.load(f)
-  data = data_lib.load(cfg["dataset"], val_fraction=0.2, limit=cfg["limit"])
+  data = data_lib.from_config(cfg)  # the run's own data and split
   images = data.val.images[:FLAGS.num_images]
   variables = {}
   for i, node in enumerate(spec.nodes):
@@ -46,12 +49,12 @@ def main(argv):
     like = models.create(node.model, data.num_classes).init(
         jax.random.key(0), images, train=False)
     variables[i] = checkpoint.load_variables(
-        os.path.join(FLAGS.run, "variables", f"node{i}"), like)
+        os.path.join(FLAGS.workdir, "variables", f"node{i}"), like)
   maps = viz_attention.node_maps(spec, variables, images, data.num_classes)
   sizes = {f"node {i} ({spec.nodes[i].model})": attention.CROP_SIZES[
       losses_attention.family(spec.nodes[i].model)] for i in variables}
   path = viz_attention.save_attention_grid(
-      FLAGS.out or os.path.join(FLAGS.run, "attention.png"), images, maps,
+      FLAGS.picture or os.path.join(FLAGS.workdir, "attention.png"), images, maps,
       sizes)
   print(f"attention maps: {path}")
 

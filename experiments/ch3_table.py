@@ -37,22 +37,17 @@ import subprocess
 import sys
 import time
 
-from absl import app
 from absl import flags
-from ml_collections import config_flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-# pylint: disable=wrong-import-position
+from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import reproduce as rp
 from ktg_jax.search import exhaustive, presets, spaces, teachers
 from ktg_jax.search.presets import FOUR_GATES
-# pylint: enable=wrong-import-position
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", "experiments/configs/ch3_table.py", "the table's regime")
+_CONFIG = common.define_config("ch3_table.py", "the table's regime")
 _WORKDIR = flags.DEFINE_string("workdir", None, "teachers, sweeps, results")
-_SEEDS = flags.DEFINE_list("seeds", None, "override config.table.seeds")
+_SEEDS = flags.DEFINE_list("seeds", "0,1", "seeds of every graph (one "
+                           "sweep each, in order)")
 _SHARD = flags.DEFINE_integer("shard", None, "internal: this process's shard")
 _COLLECT = flags.DEFINE_string(
     "collect", None, "write the finished rows (results.jsonl lines, sorted "
@@ -149,16 +144,13 @@ def _children(argv, seed: int, n: int, log) -> None:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  if not _WORKDIR.value:
-    raise app.UsageError("--workdir is required")
+  common.check_command_line(argv, workdir=_WORKDIR.value)
   config, workdir = _CONFIG.value, os.path.abspath(_WORKDIR.value)
   if _COLLECT.value:
     n, t = collect(workdir, _COLLECT.value)
     print(f"{n} rows and {t} teachers -> {_COLLECT.value}")
     return
-  seeds = [int(s) for s in (_SEEDS.value or config.table.seeds)]
+  seeds = list(common.parse_seeds(_SEEDS.value))
   n = int(config.table.shards)
   shard = _SHARD.value
   log = _log("" if shard is None else f"[seed {seeds[0]} shard {shard}] ")
@@ -189,4 +181,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

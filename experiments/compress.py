@@ -29,18 +29,16 @@ import time
 from absl import app
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 import numpy as np
 
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
 from ktg_jax import data as data_lib
 from ktg_jax.run import seeds as seeds_lib
 
 FLAGS = flags.FLAGS
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", "experiments/configs/ch4_fashion_mnist.py", "training protocol")
+_CONFIG = common.define_config("ch4_fashion_mnist.py", "training protocol")
 flags.DEFINE_string("teachers", None, "run folder holding variables/node{i} "
                     "of the trained ensemble's members")
 flags.DEFINE_integer("num_teachers", 3, "teachers = nodes 0..K-1 of that run")
@@ -72,9 +70,7 @@ def graph(source, attention, temperature):
 
 
 def load(config, val_fraction):
-  return data_lib.load(config.dataset, seed=0, val_fraction=val_fraction,
-                       data_dir=config.get("data_dir"),
-                       limit=config.get("limit"))
+  return data_lib.from_config(config, val_fraction=val_fraction)
 
 
 def choose_temperature(config) -> tuple[float, dict]:

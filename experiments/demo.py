@@ -14,69 +14,58 @@ over the rounds that ran, Welch's p against Vanilla, and the
 reproduction's 5-seed numbers (benchmarks/results/fidelity_table.json).
 
   JAX_PLATFORMS=cpu python experiments/demo.py [--budget_s=540]
+      [--config.epochs=3 --config.limit=500 --seeds=0,1]
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import data as data_lib
 from ktg_jax import reproduce as rp
 from ktg_jax.run import training
 from ktg_jax import stats
 
+_CONFIG = common.define_config(
+    "reproduce_fashion_pairs.py",
+    "the reproduction's regime (--config.epochs, --config.limit: pairs)")
 _BUDGET = flags.DEFINE_float("budget_s", 540.0, "wall-clock budget (seconds)")
 _SEEDS = flags.DEFINE_string("seeds", "0,1,2,3,4", "seeds, while time allows")
-_EPOCHS = flags.DEFINE_integer("epochs", None, "override the config's epochs")
-_LIMIT = flags.DEFINE_integer("limit", None, "override the training pairs")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/demo", "where runs go")
 
 ROWS = ("vanilla", "dml_aux", "kd")
 REPRODUCTION = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "benchmarks", "results", "fidelity_table.json")
-CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs",
-                      "reproduce_fashion_pairs.py")
 
 
 def demo_config():
-  spec = importlib.util.spec_from_file_location("repro_config", CONFIG)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  c = training.default_config()
-  c.update({k: v for k, v in module.get_config().items() if k in c})
+  """(the rows' training config, the whole protocol) of --config."""
+  protocol = _CONFIG.value
+  c = rp.train_config(protocol)
   c.eval_split, c.keep_checkpoints = "test", 1
-  if _EPOCHS.value:
-    c.epochs = _EPOCHS.value
-  if _LIMIT.value:
-    c.limit = _LIMIT.value
-  return c, module.get_config()
+  return c, protocol
 
 
 def main(argv):
-  del argv
+  common.check_command_line(argv)
   logging.set_verbosity(logging.WARNING)
   start = time.time()
   config, protocol = demo_config()
-  data = data_lib.load(config.dataset, seed=0, val_fraction=0.0,
-                       limit=config.limit)
+  data = data_lib.from_config(config, val_fraction=0.0)
   print(f"{config.dataset}: {len(data.train.labels)} train / "
         f"{len(data.test.labels)} test pairs, {data.num_classes} classes, "
         f"{config.epochs} epochs, budget {_BUDGET.value:.0f} s", flush=True)
-  teacher_protocol = protocol.copy_and_resolve_references()
-  teacher_protocol.update({k: config[k] for k in ("epochs", "limit")})
   ctx = rp.Context(protocol, None,
-                   rp.teacher_runner(teacher_protocol, _WORKDIR.value), None)
+                   rp.teacher_runner(protocol, _WORKDIR.value), None)
   results = {name: [] for name in ROWS}
   round_sec = 0.0
-  for k, seed in enumerate(int(s) for s in _SEEDS.value.split(",")):
+  for k, seed in enumerate(common.parse_seeds(_SEEDS.value)):
     if k and time.time() - start + round_sec > _BUDGET.value:
       print(f"stopping after {k} seed(s): another round (~{round_sec:.0f} s)"
             " would exceed the budget", flush=True)

@@ -2,22 +2,24 @@ r"""Makes a checkpoint for a pre-trained node (002): ``Node(model, checkpoint,
 kind="pretrained")``, or a search space's ``init_sources``.
 
   # (1) formula-driven fractals (ktg_jax/data/fractal.py), rendered offline
-  python experiments/pretrain.py --source=fractal --model=small_cnn \
-      --epochs=3 --workdir=runs/pre_fractal
+  python experiments/pretrain.py --config.dataset=fractal \
+      --config.models=small_cnn --config.epochs=3 --workdir=runs/pre_fractal
   # (2) a label-only run on another real data set, resized to the target's
   #     8x8 digits (Fashion-MNIST: apt-get install dataset-fashion-mnist)
-  python experiments/pretrain.py --source=fashion_mnist --limit=6000 \
-      --image_size=8 --model=small_cnn --epochs=2 --workdir=runs/pre_fm
+  python experiments/pretrain.py --config.dataset=fashion_mnist \
+      --config.limit=6000 --config.image_size=8 --config.epochs=2 \
+      --workdir=runs/pre_fm
   # (3) any checkpoint (e.g. ImageNet weights converted to our layout):
-  #     checks that it loads into --model and prints how to use it
+  #     checks that it loads into --config.models and prints how to use it
   python experiments/pretrain.py --checkpoint=/path/to/variables \
-      --model=small_cnn --num_classes=10
+      --config.models=small_cnn --num_classes=10
 
-The checkpoint is ``<workdir>/variables/node0`` (training.fit's one-node
+The protocol is --config (default configs/pretrain.py; the source is
+config.dataset, the node's model config.models). The checkpoint is ``<workdir>/variables/node0`` (training.fit's one-node
 vanilla run: label edge only, the whole train split; the progress line is the
 SOURCE's test accuracy, which says nothing about the target task).
 The last line printed is ``init_source <source>:<model>=<path>``, the form
-``experiments/refine.py --init_source`` takes. With --picture, also a picture
+``--init_source`` of experiments/search.py and pretrained_graphs.py takes. With --picture, also a picture
 of a few classes of the source.
 """
 
@@ -27,23 +29,17 @@ import os
 
 from absl import app
 from absl import flags
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("source", "fractal", "a data set of ktg_jax.data.SOURCES")
-flags.DEFINE_string("checkpoint", None, "(3): an existing checkpoint to check")
-flags.DEFINE_string("model", "small_cnn", "the node's model")
-flags.DEFINE_integer("num_classes", 10, "(3): the target task's class count")
-flags.DEFINE_integer("epochs", 3, "pre-training epochs")
-flags.DEFINE_integer("batch_size", 64, "batch size")
-flags.DEFINE_float("learning_rate", 0.05, "SGD learning rate (cosine to 0)")
-flags.DEFINE_integer("limit", None, "keep the first N images of each split")
-flags.DEFINE_integer("image_size", None, "resize the source to this size "
-                     "(the target data set's, e.g. 8 for digits)")
-flags.DEFINE_integer("seed", 0, "init and data-order seed")
+_CONFIG = common.define_config(
+    "pretrain.py", "the pre-training protocol (the source: --config.dataset; "
+    "the model: --config.models)")
 flags.DEFINE_string("workdir", None, "where the run and variables go")
 flags.DEFINE_alias("output_dir", "workdir")  # the old name
+flags.DEFINE_string("checkpoint", None, "(3): an existing checkpoint to check")
+flags.DEFINE_integer("num_classes", 10, "(3): the target task's class count")
 flags.DEFINE_string("picture", None, "write a picture of 6 classes here")
 
 
@@ -89,34 +85,30 @@ def check_checkpoint(path: str, model: str, num_classes: int) -> None:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  from ktg_jax import classic, data  # pylint: disable=import-outside-toplevel
+  common.check_command_line(argv)
+  from ktg_jax import classic, data, reproduce  # pylint: disable=import-outside-toplevel
   from ktg_jax.run import training
+  config = _CONFIG.value
+  model = config.models.split(",")[0]
   if FLAGS.picture:
     print(f"picture: {picture(FLAGS.picture)}")
   if FLAGS.checkpoint:
     path = os.path.abspath(FLAGS.checkpoint)
-    check_checkpoint(path, FLAGS.model, FLAGS.num_classes)
-    print(f"init_source checkpoint:{FLAGS.model}={path}")
+    check_checkpoint(path, model, FLAGS.num_classes)
+    print(f"init_source checkpoint:{model}={path}")
     return
-  if FLAGS.source not in data.SOURCES:
-    raise app.UsageError(f"--source={FLAGS.source!r} is invalid; allowed: "
-                         f"{sorted(data.SOURCES)}")
+  if config.dataset not in data.SOURCES:
+    raise app.UsageError(f"--config.dataset={config.dataset!r} is invalid; "
+                         f"allowed: {sorted(data.SOURCES)}")
   if not FLAGS.workdir:
     raise app.UsageError("--workdir is required (without --checkpoint)")
-  dataset = data.load(FLAGS.source, limit=FLAGS.limit, val_fraction=0.0,
-                      seed=FLAGS.seed)
-  if FLAGS.image_size:
-    dataset = resize(dataset, FLAGS.image_size)
-  cfg = training.default_config()
-  cfg.update(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
-             learning_rate=FLAGS.learning_rate, lr_schedule="cosine",
-             seed=FLAGS.seed, eval_split="test", augment=False,
-             pictures=False)
-  training.fit(classic.vanilla(FLAGS.model), dataset, cfg, FLAGS.workdir)
+  dataset = data.from_config(config, seed=config.seed)
+  if config.get("image_size"):
+    dataset = resize(dataset, config.image_size)
+  training.fit(classic.vanilla(model), dataset,
+               reproduce.train_config(config), FLAGS.workdir)
   path = os.path.abspath(os.path.join(FLAGS.workdir, "variables", "node0"))
-  print(f"init_source {FLAGS.source}:{FLAGS.model}={path}")
+  print(f"init_source {config.dataset}:{model}={path}")
 
 
 if __name__ == "__main__":

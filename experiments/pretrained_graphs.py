@@ -1,13 +1,14 @@
 r"""002 Table 1 at reduced scale: an all-Through 3-node graph whose nodes start
 from scratch, all from one pre-training source, or from a mix of sources.
 
-  python experiments/pretrain.py --source=fractal ...        # prints a triple
-  python experiments/pretrain.py --source=fashion_mnist ...  # prints another
+  python experiments/pretrain.py --config.dataset=fractal ...  # prints a triple
+  python experiments/pretrain.py --config.dataset=fashion_mnist ...  # another
   python experiments/pretrained_graphs.py --workdir=runs/table002 \
       --init_source=fractal:small_cnn=runs/pre_fractal/variables/node0 \
       --init_source=fashion_mnist:small_cnn=runs/pre_fm/variables/node0
 
-Every node is ``--model``; every edge (label edges and all node pairs) is
+The protocol is --config (default configs/pretrained002.py: digits, 6 epochs).
+Every node is ``config.models``; every edge (label edges and all node pairs) is
 Through (DML with labels). The nodes' initialisation is the search option of
 002 (``spaces.SearchSpace.init_sources``): each row is one point of that
 space. Each condition is trained on the whole training split with
@@ -24,22 +25,20 @@ from absl import app
 from absl import flags
 
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax.search import spaces
 from ktg_jax.search import presets
 from ktg_jax.search import space_ops
 
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string("init_source", [], "source:model=checkpoint")
+_CONFIG = common.define_config(
+    "pretrained002.py", "the training protocol (the target data set: "
+    "--config.dataset; the nodes' model: --config.models)")
 flags.DEFINE_string("workdir", None, "where table.md / table.json go")
 flags.DEFINE_alias("output_dir", "workdir")  # the old name
-flags.DEFINE_string("dataset", "digits", "target data set")
-flags.DEFINE_integer("limit", None, "first N examples of each split")
-flags.DEFINE_string("model", "small_cnn", "the model of all three nodes")
-flags.DEFINE_integer("epochs", 6, "training epochs")
-flags.DEFINE_integer("batch_size", 32, "batch size")
-flags.DEFINE_float("learning_rate", 0.05, "SGD lr, cosine to 0")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "seeds (>= 3 for mean +- std)")
+flags.DEFINE_multi_string("init_source", [], "source:model=checkpoint "
+                          "(experiments/pretrain.py prints it)")
 
 
 def conditions(sources: list[str]) -> dict[str, tuple]:
@@ -54,25 +53,22 @@ def conditions(sources: list[str]) -> dict[str, tuple]:
 
 def main(argv):
   common.check_command_line(argv, workdir=FLAGS.workdir)
-  from ktg_jax import data  # pylint: disable=import-outside-toplevel
+  from ktg_jax import data, reproduce  # pylint: disable=import-outside-toplevel
   from ktg_jax.run import training
+  config = _CONFIG.value
+  model = config.models.split(",")[0]
   try:
-    space = presets.get("tiny", target_model=FLAGS.model,
-                       aux_models=(FLAGS.model,), gates=("through",),
-                       init_sources=spaces.init_sources_from(
-                           FLAGS.init_source))
+    space = presets.get("tiny", target_model=model, aux_models=(model,),
+                        gates=("through",),
+                        init_sources=spaces.init_sources_from(
+                            FLAGS.init_source))
   except space_ops.SpaceError as e:
     raise app.UsageError(str(e)) from None
   start = time.time()
   os.makedirs(FLAGS.workdir, exist_ok=True)
-  cfg = training.default_config()
-  cfg.update(dataset=FLAGS.dataset, epochs=FLAGS.epochs,
-             batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
-             lr_schedule="cosine", lr_boundaries=(), augment=True,
-             eval_split="test", checkpoint_every=0, save_variables=False,
-             pictures=False, verbose=False)
-  full = data.load(FLAGS.dataset, limit=FLAGS.limit, val_fraction=0.0)
-  seeds = [int(s) for s in FLAGS.seeds]
+  cfg = reproduce.train_config(config)
+  full = data.from_config(config)  # config.val_fraction: 0, the whole split
+  seeds = common.parse_seeds(FLAGS.seeds)
   base = {k: d.options[0] for k, d in space.parameters().items()}
   table = {}
   for name, inits in conditions(list(space.init_sources)).items():

@@ -1,14 +1,14 @@
 r"""Searchers replayed on the tabulated 2-node ch.3 benchmark (issue 23 part 4).
 
   python experiments/replay.py --table=benchmarks/results/<table>.jsonl \
-      --output_dir=runs/replay
-  python experiments/replay.py --synthetic --output_dir=runs/replay_synthetic
+      --workdir=runs/replay
+  python experiments/replay.py --synthetic --workdir=runs/replay_synthetic
 
 Every searcher of ``--searchers`` (``ktg_jax.search.replay.SEARCHERS``;
 Optuna's are skipped when Optuna is not installed) is replayed
 ``--replays`` times on the table: a search stops after ``--max_trials``
 trials or ``--max_full_trials`` x (epochs of the table) epochs, whichever
-comes first. Writes under ``--output_dir``:
+comes first. Writes under ``--workdir``:
 
 * ``regret.png``: median and 25-75 % band of the simple regret against
   trials and against epochs spent (the closed form of random search judged
@@ -29,20 +29,18 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import sys
 import time
 
 from absl import app
 from absl import flags
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import common  # pylint: disable=wrong-import-position  (experiments/common.py)
-from ktg_jax.search import replay as rp  # pylint: disable=wrong-import-position
+from ktg_jax.cli import common  # the scripts' command line
+from ktg_jax.search import replay as rp
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("output_dir", None, "where the outputs go")
+flags.DEFINE_string("workdir", None, "where the outputs go")
+flags.DEFINE_alias("output_dir", "workdir")  # the old name
 flags.DEFINE_string("table", None, "the table's JSONL (one line per (graph, "
                     "seed)); or --synthetic")
 flags.DEFINE_bool("synthetic", False, "replay on a synthetic 240-graph table "
@@ -57,8 +55,8 @@ flags.DEFINE_integer("max_full_trials", 40, "epochs per replay at most, in "
                      "full trainings (x the table's epochs)")
 flags.DEFINE_float("top", 0.05, "the budget table's target: a graph in the "
                    "top fraction of the table")
-flags.DEFINE_integer("seed", 0, "replay seed")
-flags.DEFINE_bool("replot", False, "redraw the outputs from --output_dir's "
+flags.DEFINE_integer("replay_seed", 0, "seed of the replayed searchers' draws")
+flags.DEFINE_bool("replot", False, "redraw the outputs from --workdir's "
                   "traces.jsonl instead of replaying")
 
 GATES = ("through", "cutoff", "linear", "correct")
@@ -190,10 +188,10 @@ def budget_markdown(rows: dict, top: float) -> str:
 
 
 def main(argv):
-  common.check_command_line(argv, output_dir=FLAGS.output_dir)
+  common.check_command_line(argv, workdir=FLAGS.workdir)
   if bool(FLAGS.table) == FLAGS.synthetic:
     raise app.UsageError("give one of --table=PATH or --synthetic")
-  out = FLAGS.output_dir
+  out = FLAGS.workdir
   os.makedirs(out, exist_ok=True)
   path = FLAGS.table
   if FLAGS.synthetic:
@@ -214,7 +212,7 @@ def main(argv):
       print(f"[replay] {name}: skipped (its package is not installed)")
       continue
     start = time.time()
-    traces[name] = rp.replays(table, name, FLAGS.replays, FLAGS.seed,
+    traces[name] = rp.replays(table, name, FLAGS.replays, FLAGS.replay_seed,
                               FLAGS.max_trials, max_epochs)
     print(f"[replay] {name}: {FLAGS.replays} replays in "
           f"{time.time() - start:.1f} s", flush=True)
@@ -235,4 +233,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

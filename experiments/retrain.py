@@ -21,22 +21,19 @@ import os
 from absl import app
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
 from ktg_jax import stats
 
 FLAGS = flags.FLAGS
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", "experiments/configs/fashion_mnist.py",
-    "training protocol (ml_collections config file)")
+_CONFIG = common.define_config(
+    "fashion_mnist.py", "training protocol (ml_collections config file)")
 flags.DEFINE_string("graph", None, "GraphSpec JSON (a search's best_graph.json)")
 flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "seeds (docs/papers.md §4: 5)")
 flags.DEFINE_list("baselines", [], "also train these with the same budget: "
                   "vanilla, dml, independent")
-flags.DEFINE_integer("epochs", None, "override config.epochs")
 flags.DEFINE_string("workdir", None, "run folders and retrain.json go here")
 
 def _members(spec):
@@ -70,9 +67,7 @@ BASELINES = {
 def final_data(config):
   """All of the official training set for training, the test set to score."""
   from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
-  return data_lib.load(config.dataset, seed=0, val_fraction=0.0,
-                       data_dir=config.get("data_dir"),
-                       limit=config.get("limit"))
+  return data_lib.from_config(config, val_fraction=0.0)
 
 
 def retrain(spec, data, config, seeds, workdir=None) -> dict:
@@ -108,8 +103,6 @@ def main(argv):
     raise app.UsageError(f"--seeds={FLAGS.seeds} is invalid; allowed: "
                          "comma-separated ints") from None
   config = _CONFIG.value
-  if FLAGS.epochs is not None:
-    config.epochs = FLAGS.epochs
   config.verbose = False
   searched = ktg.GraphSpec.load(FLAGS.graph)
   graphs = {"searched": searched}

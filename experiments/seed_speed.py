@@ -1,6 +1,6 @@
 """Measures multi-seed training on this backend: sequential programs vs one vmap.
 
-  JAX_PLATFORMS=cpu python experiments/seed_speed.py --seeds=3 --model=small_cnn
+  JAX_PLATFORMS=cpu python experiments/seed_speed.py --seeds=0,1,2 --model=small_cnn
 
 Prints steps/s of S seeds trained one after another (S x one program step)
 and of one ``jax.vmap(program.step)`` over S stacked states, same batches.
@@ -9,15 +9,14 @@ and of one ``jax.vmap(program.step)`` over S stacked states, same batches.
 
 import time
 
-from absl import app
 from absl import flags
 import jax
 import numpy as np
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
 
-FLAGS = flags.DEFINE_integer("seeds", 3, "number of seeds")
+_SEEDS = flags.DEFINE_string("seeds", "0,1,2", "comma-separated seeds")
 _MODEL = flags.DEFINE_string("model", "small_cnn", "node model")
 _NODES = flags.DEFINE_integer("nodes", 2, "DML nodes")
 _SIZE = flags.DEFINE_integer("size", 28, "image side")
@@ -35,14 +34,16 @@ def _time(fn, state, batch, steps):
   return (time.perf_counter() - start) / steps
 
 
-def main(_):
-  s, b, n = FLAGS.value, _BATCH.value, _SIZE.value
+def main(argv):
+  common.check_command_line(argv)
+  seeds = common.parse_seeds(_SEEDS.value)
+  s, b, n = len(seeds), _BATCH.value, _SIZE.value
   spec = ktg.classic.dml(_NODES.value, _MODEL.value)
   x = np.random.rand(s, b, n, n, 1).astype(np.float32)
   y = np.random.randint(0, 10, (s, b)).astype(np.int32)
   kw = dict(num_classes=10, total_steps=1000, optimizer=ktg.optim.sgd(0.05))
   seq = ktg.compile(spec, **kw)
-  states = [seq.init(jax.random.key(i), x[0]) for i in range(s)]
+  states = [seq.init(jax.random.key(i), x[0]) for i in seeds]
   t_seq = sum(_time(seq.step, st, {"image": x[i], "label": y[i]}, _STEPS.value)
               for i, st in enumerate(states))
   raw = ktg.compile(spec, jit=False, **kw)

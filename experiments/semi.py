@@ -24,20 +24,18 @@ import time
 
 from absl import app
 from absl import flags
-from ml_collections import config_flags
 
 
 # pylint: disable=wrong-import-position
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import classic
 from ktg_jax.core import gates
 from ktg_jax import stats
 from ktg_jax.run import training
-from ktg_jax.data import semi as semi_lib
+from ktg_jax import data as data_lib
 from ktg_jax.core import GraphSpec
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", "experiments/configs/semi_fashion.py", "semi-supervised protocol")
+_CONFIG = common.define_config("semi_fashion.py", "semi-supervised protocol")
 _METHODS = flags.DEFINE_list(
     "methods", "supervised,pi_model,mean_teacher,pseudo_label,fixmatch,ktg",
     "methods to train")
@@ -73,9 +71,9 @@ EMA_EVAL = ("fixmatch",)
 
 
 def load(cfg, per_class: int, seed: int):
-  return semi_lib.load(cfg.dataset, per_class, seed=seed, split_seed=0,
-                       val_fraction=cfg.val_fraction, data_dir=cfg.data_dir,
-                       limit=cfg.limit)
+  """The labelled draw ``seed`` of ``per_class`` labels a class (split 0)."""
+  return data_lib.from_config(dict(cfg.items(), labels_per_class=per_class),
+                              labels_seed=seed)
 
 
 def searched_graph(per_class: int) -> GraphSpec:
@@ -85,7 +83,7 @@ def searched_graph(per_class: int) -> GraphSpec:
   if not os.path.exists(path):
     raise app.UsageError(
         f"--search={_SEARCH.value!r}: no {path}; run experiments/search.py "
-        f"--space=... --labels_per_class={per_class} first (see README)")
+        f"--space=... --config.labels_per_class={per_class} first (see README)")
   return GraphSpec.load(path)
 
 

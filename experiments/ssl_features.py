@@ -1,34 +1,35 @@
 r"""PCA picture of a trained node's features, coloured by class (000).
 
-  python experiments/ssl_features.py --run=/tmp/ssl2_real/final_ktg/member0 \
-      --config=experiments/configs/ssl_fashion.py --output=docs/ssl_pca.png
+  python experiments/ssl_features.py --workdir=/tmp/ssl2_real/final_ktg/member0 \
+      --config=experiments/configs/ssl_fashion.py --picture=docs/ssl_pca.png
 
 Reads the run's graph.json and final variables (``variables/node{i}``),
 computes the node's ``features`` on the test split (inference mode) and draws
-``ktg_jax.viz.feature_pictures.draw_features``.
+``ktg_jax.viz.run_pictures.features.draw_features``.
 """
 
 from __future__ import annotations
 
 import os
 
-from absl import app
 from absl import flags
 import jax
-from ml_collections import config_flags
 
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
 from ktg_jax import checkpoint, data as data_lib
 from ktg_jax.metrics import node_knn
 from ktg_jax.viz import feature_pictures
 
-_RUN = flags.DEFINE_string("run", None, "a fit workdir (graph.json, variables/)")
+_RUN = flags.DEFINE_string("workdir", None, "the run folder (graph.json, "
+                           "variables/)")
+flags.DEFINE_alias("run", "workdir")  # the old name
 _NODE = flags.DEFINE_integer("node", None, "node index (default: the target)")
-_OUTPUT = flags.DEFINE_string("output", None, "picture path (.png)")
+_OUTPUT = flags.DEFINE_string("picture", None, "picture path (.png)")
+flags.DEFINE_alias("output", "picture")  # the old name
 _SPLIT = flags.DEFINE_enum("split", "test", ["val", "test"], "images drawn")
-_CONFIG = config_flags.DEFINE_config_file("config", None, "the run's config")
+_CONFIG = common.define_config(None, "the run's config")
 
 
 def main(argv):
@@ -36,9 +37,8 @@ def main(argv):
   config = _CONFIG.value
   spec = ktg.GraphSpec.load(os.path.join(_RUN.value, "graph.json"))
   i = spec.target if _NODE.value is None else _NODE.value
-  data = data_lib.load(config.dataset, seed=0, val_fraction=(
-      0.0 if _SPLIT.value == "test" else config.val_fraction),
-                       data_dir=config.data_dir, limit=config.limit)
+  data = data_lib.from_config(
+      config, val_fraction=0.0 if _SPLIT.value == "test" else None)
   split = data.test if _SPLIT.value == "test" else data.val
   module = ktg.core.step.node_modules(spec, data.num_classes)[i]
   like = module.init(jax.random.key(0), split.images[:2], train=False)
@@ -55,5 +55,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["run", "output", "config"])
+  flags.mark_flags_as_required(["workdir", "picture", "config"])
   common.run(main)

@@ -15,36 +15,32 @@ the val or test split as the queries (``node_knn.untrained_knn``).
 
 from __future__ import annotations
 
-import os
 import time
 
-from absl import app
 from absl import flags
-from ml_collections import config_flags
 import numpy as np
 
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import data as data_lib, stats
 from ktg_jax.metrics import node_knn
 
-_MODEL = flags.DEFINE_string("model", None, "backbone (default config.models)")
 _SPLIT = flags.DEFINE_enum("split", "val", ["val", "test"], "query split")
 _SEEDS = flags.DEFINE_string("seeds", "0", "comma-separated seeds")
-_CONFIG = config_flags.DEFINE_config_file("config", None, "the run's config")
+_CONFIG = common.define_config(
+    None, "the run's config (the backbone: --config.models, first)")
 
 
 def main(argv):
   del argv
   start = time.time()
   config = _CONFIG.value
-  model = _MODEL.value or config.models.split(",")[0]
-  data = data_lib.load(config.dataset, seed=0, val_fraction=(
-      0.0 if _SPLIT.value == "test" else config.val_fraction),
-                       data_dir=config.data_dir, limit=config.limit)
+  model = config.models.split(",")[0]
+  data = data_lib.from_config(
+      config, val_fraction=0.0 if _SPLIT.value == "test" else None)
   query = getattr(data, _SPLIT.value)
   accs = 100 * node_knn.untrained_knn(
-      data, model, [int(s) for s in _SEEDS.value.split(",")],
+      data, model, list(common.parse_seeds(_SEEDS.value)),
       split=_SPLIT.value, k=config.knn_k, temperature=config.knn_temperature)
   s = stats.summarize(accs)
   print(f"untrained {model} ssl node, knn(k={config.knn_k}, "

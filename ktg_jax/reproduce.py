@@ -81,9 +81,7 @@ BASELINES = ("vanilla", "dml")  # every row is tested against these
 def load_data(config, val_fraction: float):
   """The protocol's data set (``config.dataset`` / ``limit`` / ``data_dir``)
   with ``val_fraction`` of the training split held out (0 = final runs)."""
-  return data_lib.load(config.dataset, seed=0, val_fraction=val_fraction,
-                       data_dir=config.get("data_dir"),
-                       limit=config.get("limit"))
+  return data_lib.from_config(config, val_fraction=val_fraction)
 
 
 def train_config(config):

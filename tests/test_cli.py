@@ -1,4 +1,4 @@
-"""The scripts' command line (experiments/common.py): config paths found from
+"""The scripts' command line (ktg_jax/cli/common.py): config paths found from
 anywhere, --graph of every classic builder or a JSON file, one-line usage
 errors naming the file and the field; run folders that never lose work."""
 
@@ -15,8 +15,7 @@ from ktg_jax.run import run_files
 from ktg_jax.run import training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "experiments"))
-import common  # pylint: disable=wrong-import-position
+from ktg_jax.cli import common
 
 
 def test_config_path_is_found_beside_the_scripts_from_any_folder(tmp_path,
@@ -105,7 +104,7 @@ def test_a_used_run_folder_is_refused_and_a_resume_rewrites_metrics(tmp_path):
   spec, wd = classic.vanilla("small_cnn"), str(tmp_path / "run")
   training.fit(spec, small, _tiny_config(), wd)
   with pytest.raises(run_files.RunFolderInUseError,
-                     match="holds a run.*--resume.*another --workdir"):
+                     match=r"holds a run.*--config\.resume=True.*another --workdir"):
     training.fit(spec, small, _tiny_config(), wd)
   training.fit(spec, small, _tiny_config(resume=True, epochs=2), wd)
   with open(os.path.join(wd, "metrics.jsonl")) as f:
@@ -122,3 +121,74 @@ def test_progress_says_compiling_and_gives_an_eta(capsys):
   epochs = [l for l in out if l.startswith("epoch ")]
   assert len(epochs) == 2  # no terminal: one line per epoch
   assert " eta " in epochs[0] and epochs[1].endswith("eta 0s")
+
+
+# Each bad invocation of the convention's scripts: (script, argv, what the one
+# line must name).
+BAD = [
+    ("search.py", ["--workdir=/tmp/x", "--config.labels_per_class=5",
+                   "--space=ch5_tiny", "--config.dataset=nope"],
+     "--config.dataset='nope' is invalid"),
+    ("search.py", ["--workdir=/tmp/x", "--epochs=3"],  # a removed flag
+     "Unknown command line flag 'epochs'"),
+    ("refine.py", ["--workdir=/tmp/x", "--config.stages=random,nope"],
+     "--config.stages has ['nope']"),
+    ("refine.py", ["--workdir=/tmp/x", "--seeds=0,a"], "--seeds=0,a"),
+    ("pretrain.py", ["--workdir=/tmp/x", "--config.dataset=nope"],
+     "--config.dataset='nope' is invalid"),
+    ("pretrained_graphs.py", ["--workdir=/tmp/x", "--init_source=fractal"],
+     "init_source='fractal'"),
+    ("reproduce.py", ["--workdir=/tmp/x", "--seeds=x"], "--seeds=x"),
+    ("train.py", ["--config=configs/digits.py", "--graph=nope"],
+     "--graph='nope'"),
+    # a misspelt field, of the default config and of one given
+    ("pretrain.py", ["--workdir=/tmp/x", "--config.epochz=3"],
+     "--config.epochz: no such field; did you mean --config.epochs?"),
+    ("refine.py", ["--config=configs/refine003.py", "--config.epochz=3"],
+     "--config.epochz: no such field; did you mean --config.epochs?"),
+    ("refine.py", ["--config=configs/refine003.py:nope"],
+     "refine003.py:nope: ValueError: refine003.py:nope; allowed: cpu, "
+     "cifar100"),
+    ("pretrain.py", ["--config.epochs=abc"], "--config.epochs=abc"),
+    ("pretrain.py", ["--config.zzzqq=1"], "--config.zzzqq: no such field"),
+]
+
+
+@pytest.mark.parametrize("script,argv,named", BAD,
+                         ids=[f"{s}:{a[-1]}" for s, a, _ in BAD])
+def test_every_script_answers_a_bad_invocation_in_one_line(script, argv,
+                                                           named):
+  out = _script(*argv, script=script)
+  lines = out.stderr.strip().splitlines()
+  assert out.returncode == 2 and len(lines) == 1, out.stderr[-2000:]
+  assert named in out.stderr, out.stderr[-2000:]
+
+
+def _project_scripts() -> dict:
+  import tomllib  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+    return tomllib.load(f)["project"]["scripts"]
+
+
+def test_console_scripts_are_the_scripts_entry_points():
+  """[project.scripts] as pip installs them: the wrapper imports the module
+  and calls the function, with argv[0] the command's name."""
+  scripts = _project_scripts()
+  assert {"ktg-train", "ktg-search", "ktg-reproduce"} <= set(scripts)
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  for name, target in scripts.items():
+    module, function = target.split(":")
+    code = (f"import sys; sys.argv = [{name!r}, '--helpshort']; "
+            f"import {module} as m; m.{function}()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, env=env, timeout=120, cwd="/")
+    # absl's --help* ends with exit status 1
+    assert out.returncode in (0, 1) and not out.stderr, (name, out.stderr)
+    assert f"USAGE: {name}" in out.stdout or name in out.stdout, name
+    for flag in ("--config", "--workdir"):
+      assert flag in out.stdout, (name, flag, out.stdout[-2000:])
+    # experiments/<script>.py is the same command
+    script = os.path.join(ROOT, "experiments",
+                          module.rsplit(".", 1)[1] + ".py")
+    with open(script) as f:
+      assert f"{module.rsplit('.', 1)[1]}.{function}()" in f.read(), script

@@ -32,3 +32,14 @@ def test_a_changed_field_is_named_with_both_values(tmp_path):
   with pytest.raises(ValueError, match=r"config\.extra: None -> 'x'"):
     fingerprint.check_or_write(
         path, {"config": {"epochs": 2, "lr": 0.1, "extra": "x"}}, "search")
+
+
+def test_normalize_compares_what_both_sides_mean(tmp_path):
+  path = str(tmp_path / "plan.json")
+  full = lambda fp: {"config": {"lr": 0.1, **fp["config"]}}  # defaults
+  fingerprint.check_or_write(path, {"config": {"epochs": 2}}, "search")
+  fingerprint.check_or_write(path, {"config": {"epochs": 2, "lr": 0.1}},
+                             "search", normalize=full)
+  with pytest.raises(ValueError, match=r"config\.lr: 0\.1 -> 0\.2"):
+    fingerprint.check_or_write(path, {"config": {"epochs": 2, "lr": 0.2}},
+                               "search", normalize=full)

@@ -1,4 +1,4 @@
-"""kill -9 a training run after its first checkpoint, then --resume: the final
+"""kill -9 a training run after its first checkpoint, then --config.resume=True: the final
 parameters equal those of an uninterrupted run (issue 6: no lost work)."""
 
 import os
@@ -47,7 +47,7 @@ def test_kill_9_then_resume_matches_uninterrupted_run(tmp_path):
   assert not os.path.exists(os.path.join(killed, "variables")), (
       "the killed run must not have finished")
 
-  out = subprocess.run(CMD + [f"--workdir={killed}", "--resume"], env=ENV,
+  out = subprocess.run(CMD + [f"--workdir={killed}", "--config.resume=True"], env=ENV,
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert out.returncode == 0, out.stderr[-3000:]
   # It continued: a deterministic restart from scratch would also match below.

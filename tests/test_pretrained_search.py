@@ -81,9 +81,9 @@ def test_init_sources_validation_and_parsing():
 
 def test_pretrain_script_makes_a_loadable_checkpoint(tmp_path):
   out = subprocess.run(
-      [sys.executable, "experiments/pretrain.py", "--source=fractal",
-       "--limit=128", "--epochs=1", "--batch_size=32",
-       f"--output_dir={tmp_path / 'pre'}"], cwd=ROOT, capture_output=True,
+      [sys.executable, "experiments/pretrain.py", "--config.dataset=fractal",
+       "--config.limit=128", "--config.epochs=1", "--config.batch_size=32",
+       f"--workdir={tmp_path / 'pre'}"], cwd=ROOT, capture_output=True,
       text=True, timeout=300, env={**os.environ, "PYTHONPATH": ROOT})
   assert out.returncode == 0, out.stderr[-2000:]
   last = out.stdout.strip().splitlines()[-1]

@@ -15,29 +15,61 @@ import xml.etree.ElementTree as ET
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "experiments"))
-import common  # pylint: disable=wrong-import-position
+from ktg_jax.cli import common
 
 ENV = dict(os.environ, JAX_PLATFORMS="cpu")
 
 
-def _readme():
-  with open(os.path.join(ROOT, "README.md")) as f:
+def _readme(path="README.md"):
+  with open(os.path.join(ROOT, path)) as f:
     return f.read()
 
 
-def blocks(lang: str) -> list[str]:
-  return re.findall(rf"```{lang}\n(.*?)```", _readme(), re.S)
+def blocks(lang: str, path="README.md") -> list[str]:
+  return re.findall(rf"```{lang}\n(.*?)```", _readme(path), re.S)
 
 
-def commands() -> list[list[str]]:
-  """The bash blocks' commands, continuation lines joined, comments cut."""
+def commands(path="README.md") -> list[list[str]]:
+  """The bash blocks' commands, continuation lines joined, comments cut;
+  ``a; b`` and ``a && b`` are two commands, ``VAR=x cmd`` is ``cmd``."""
   out = []
-  for block in blocks("bash"):
+  for block in blocks("bash", path):
     for line in block.replace("\\\n", " ").splitlines():
       line = line.split("  #")[0].strip()
-      if line and not line.startswith("#"):
-        out.append(shlex.split(line))
+      if not line or line.startswith("#"):
+        continue
+      lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
+      lexer.whitespace_split, lexer.commenters = True, "#"
+      words = []
+      for token in [*lexer, ";"]:
+        if token in (";", "&&", "||", "|", "&"):
+          while words and (re.match(r"^[A-Z_]+=", words[0])
+                           or words[0] in ("do", "then", "else")):
+            words = words[1:]  # VAR=x cmd, for ...; do cmd
+          if words:
+            out.append(words)
+          words = []
+        else:
+          words.append(token)
+  return out
+
+
+# The installed commands (pyproject [project.scripts]) are these scripts.
+COMMANDS = {"ktg-train": "experiments/train.py",
+            "ktg-search": "experiments/search.py",
+            "ktg-reproduce": "experiments/reproduce.py"}
+
+
+def script_commands(path: str) -> list[tuple[str, list[str]]]:
+  """(script, its arguments) of every ``python experiments/X.py`` or
+  ``ktg-X`` command of ``path``'s bash blocks."""
+  out = []
+  for cmd in commands(path):
+    if cmd[0] == "python" and len(cmd) > 1 and cmd[1].startswith(
+        "experiments/"):
+      out.append((cmd[1], cmd[2:]))
+    elif cmd[0] in COMMANDS:
+      out.append((COMMANDS[cmd[0]], cmd[1:]))
   return out
 
 
@@ -63,12 +95,31 @@ def test_make_targets_and_pip_extras_exist():
 
 
 @functools.lru_cache(maxsize=None)
-def script_flags(script: str) -> frozenset:
+def _helpxml(script: str):
   out = subprocess.run([sys.executable, os.path.join(ROOT, script),
                         "--helpxml"], capture_output=True, text=True,
                        env=ENV, cwd=ROOT, timeout=300)
-  names = {e.text for e in ET.fromstring(out.stdout).iter("name")}
+  return ET.fromstring(out.stdout)
+
+
+def script_flags(script: str) -> frozenset:
+  names = {e.text for e in _helpxml(script).iter("name")}
   return frozenset(names | {"no" + n for n in names})
+
+
+def default_config(script: str) -> str | None:
+  """The file ``script``'s --config defaults to (its
+  ``common.define_config("<name>", ...)``, the script's or its command's)."""
+  path = os.path.join(ROOT, script)
+  with open(path) as f:
+    source = f.read()
+  command = re.search(r"from ktg_jax.cli import (\w+)\n", source)
+  if command and command.group(1) != "common":  # experiments/train.py etc.
+    with open(os.path.join(ROOT, "ktg_jax", "cli",
+                           command.group(1) + ".py")) as f:
+      source = f.read()
+  m = re.search(r'define_config\(\s*"([^"]+)"', source)
+  return f"experiments/configs/{m.group(1)}" if m else None
 
 
 def _config_fields(path: str) -> set:
@@ -83,27 +134,50 @@ def _config_fields(path: str) -> set:
   return set(walk(cfg))
 
 
-def test_every_script_flag_in_the_readme_exists():
+def check_script_command(script: str, args: list[str]) -> int:
+  """Asserts each flag of ``script args`` exists (a config field for
+  ``--config.FIELD``, of the --config given or the script's default);
+  arguments with shell variables or ``...`` are checked by name only."""
+  assert os.path.isfile(os.path.join(ROOT, script)), script
+  config = next((a.split("=", 1)[1] for a in args
+                 if a.startswith("--config=")), None)
+  config = config or default_config(script)
+  concrete = lambda v: v and "$" not in v and "..." not in v
   checked = 0
-  for cmd in commands():
-    if cmd[0] != "python" or not cmd[1].startswith("experiments/"):
-      continue
-    script, args = cmd[1], cmd[2:]
-    assert os.path.isfile(os.path.join(ROOT, script)), script
-    config = next((a.split("=", 1)[1] for a in args
-                   if a.startswith("--config=")), None)
-    for arg in args:
-      name, _, value = arg[2:].partition("=")
-      if name.startswith("config."):
-        assert config and name[len("config."):] in _config_fields(config), arg
-      else:
-        assert name in script_flags(script), (script, arg)
-      if name == "config":
-        assert common.find_file(value), arg
-      if name == "graph" and not value.endswith(".json"):
-        assert value in common.GRAPH_BUILDERS, arg
-      checked += 1
+  for arg in args:
+    if not arg.startswith("--"):
+      continue  # "..." in a sketch of a command
+    name, _, value = arg[2:].partition("=")
+    if name.startswith("config."):
+      assert config, (script, arg)
+      if concrete(config):
+        assert name[len("config."):] in _config_fields(config), (script, arg)
+    else:
+      assert name in script_flags(script), (script, arg)
+    if name == "config" and concrete(value):
+      assert common.find_file(value.partition(":")[0]), arg
+    if name == "graph" and concrete(value) and not value.endswith(".json"):
+      assert value in common.GRAPH_BUILDERS, arg
+    checked += 1
+  return checked
+
+
+def test_every_script_flag_in_the_readme_exists():
+  checked = sum(check_script_command(s, a) for s, a in
+                script_commands("README.md"))
   assert checked >= 5
+
+
+DOCS = sorted(f"docs/{f}" for f in os.listdir(os.path.join(ROOT, "docs"))
+              if f.endswith(".md"))
+
+
+@pytest.mark.parametrize("path", DOCS)
+def test_every_script_flag_in_the_docs_exists(path):
+  """docs/*.md's commands (the measurement logs' too) take the flags they are
+  given: no old flag survives a change of the command line."""
+  for script, args in script_commands(path):
+    check_script_command(script, args)
 
 
 def test_the_quickstart_block_is_the_example_and_runs(tmp_path):

@@ -12,11 +12,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_refine_workflow_end_to_end(tmp_path):
   out = tmp_path / "refine"
-  cmd = [sys.executable, "experiments/refine.py", f"--output_dir={out}",
-         "--limit=80", "--aux_models=small_cnn", "--gates=through,linear",
-         "--num_random=4", "--epochs=1", "--final_epochs=1", "--repeats=0",
-         "--final_seeds=0", "--pack_size=64", "--floor=0.0",
-         "--stages=random,edf,x,final"]
+  cmd = [sys.executable, "experiments/refine.py", f"--workdir={out}",
+         "--config.limit=80", "--config.aux_models=small_cnn",
+         "--config.gates=through,linear", "--config.num_random=4",
+         "--config.epochs=1", "--config.final_epochs=1",
+         "--config.search_seeds=0", "--seeds=0", "--config.pack_size=64",
+         "--config.floor=0.0", "--config.stages=random,edf,x,final"]
   run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                        timeout=300, env={**os.environ, "PYTHONPATH": ROOT,
                                          "JAX_PLATFORMS": "cpu"})

@@ -291,7 +291,7 @@ def test_replay_script_on_the_synthetic_table(tmp_path):
   import sys  # pylint: disable=import-outside-toplevel
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   cmd = [sys.executable, "experiments/replay.py", "--synthetic",
-         f"--output_dir={tmp_path}", "--replays=3", "--max_full_trials=6",
+         f"--workdir={tmp_path}", "--replays=3", "--max_full_trials=6",
          "--searchers=random,random+asha_g4"]
   run = subprocess.run(cmd, cwd=root, capture_output=True, text=True,
                        timeout=120, env={**os.environ, "PYTHONPATH": root})

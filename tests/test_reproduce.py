@@ -133,9 +133,12 @@ def test_committed_fidelity_table_is_consistent_with_its_seeds():
 
 # --- the script's plumbing --------------------------------------------------
 
+SEEDS = (0, 1)  # experiments/reproduce.py --seeds=0,1
+
+
 def _tiny(config):
   config.update(limit=96, epochs=1, batch_size=32, target="small_cnn",
-                aux="small_cnn", seeds=(0, 1), verbose=False, pictures=False)
+                aux="small_cnn", verbose=False, pictures=False)
   config.search.update(searcher="random", num_trials=1, epochs=1)
   return config
 
@@ -192,14 +195,13 @@ def _fake_training(monkeypatch):
 def test_reproduce_every_row_on_tiny_pairs_and_resume(tmp_path, capsys,
                                                       monkeypatch):
   _fake_training(monkeypatch)
-  sys.path.insert(0, os.path.join(ROOT, "experiments"))
-  script = _load("experiments/reproduce.py", "reproduce_script")
+  from ktg_jax.cli import reproduce as script  # pylint: disable=import-outside-toplevel
   cfg = _tiny(_load("experiments/configs/reproduce_fashion_pairs.py",
                     "cfg_pairs").get_config())
   cfg.dataset = "digits_pairs"
   runs = str(tmp_path / "runs")
   assert sorted(cfg.rows) == sorted(rp.ROWS)   # the config names every row
-  table = script.reproduce(cfg, runs)
+  table = script.reproduce(cfg, runs, seeds=SEEDS)
   _check_table(table, cfg.rows, runs)
   text = rp.markdown(table, {("Vanilla", "R32"): (70.71, 0.39)})
   assert text.count("\n") == len(rp.ROWS) + 1 and "70.71 ± 0.39" in text
@@ -208,15 +210,14 @@ def test_reproduce_every_row_on_tiny_pairs_and_resume(tmp_path, capsys,
   sine = json.loads(open(rp.row_path(runs, "ktg3_sine")).read())["graph"]
   assert all("sine" in json.dumps(e).lower() for e in sine["edges"])
   capsys.readouterr()
-  again = script.reproduce(cfg, runs)   # resumed: nothing retrained
+  again = script.reproduce(cfg, runs, seeds=SEEDS)   # resumed: nothing retrained
   assert "training" not in capsys.readouterr().out
   assert json.dumps(again) == json.dumps(table)
 
 
 def test_ch3_cifar100_config_end_to_end_on_tfds_mock(tmp_path):
   tfds = pytest.importorskip("tensorflow_datasets")
-  sys.path.insert(0, os.path.join(ROOT, "experiments"))
-  script = _load("experiments/reproduce.py", "reproduce_script")
+  from ktg_jax.cli import reproduce as script  # pylint: disable=import-outside-toplevel
   cfg = _load("experiments/configs/reproduce_ch3_cifar100.py",
               "cfg_ch3").get_config()
   assert (cfg.dataset, cfg.target, cfg.aux, cfg.epochs) == (
@@ -224,5 +225,5 @@ def test_ch3_cifar100_config_end_to_end_on_tfds_mock(tmp_path):
   cfg = _tiny(cfg)   # a tiny budget: small models, 1 epoch, 2 seeds
   rows = ("vanilla", "kd")
   with tfds.testing.mock_data(num_examples=40):
-    table = script.reproduce(cfg, str(tmp_path), rows)
+    table = script.reproduce(cfg, str(tmp_path), rows, seeds=SEEDS)
   _check_table(table, rows, str(tmp_path))

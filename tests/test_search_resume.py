@@ -32,8 +32,9 @@ CHECKPOINT_S = 1  # Ray's experiment-state period in this test
 def command(output_dir):
   return [sys.executable, os.path.join(ROOT, "experiments", "search.py"),
           "--space=tiny", "--num_nodes=2", "--aux_models=small_cnn",
-          "--dataset=digits", f"--num_trials={NUM_TRIALS}", "--workers=1",
-          "--epochs=3", "--augment=false", "--num_cpus=2",
+          "--config.dataset=digits", f"--num_trials={NUM_TRIALS}",
+          "--workers=1", "--config.epochs=3", "--config.augment=false",
+          "--num_cpus=2",
           f"--workdir={output_dir}"]
 
 

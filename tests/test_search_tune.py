@@ -11,6 +11,7 @@ import pytest
 import ray
 
 from ktg_jax import GraphSpec
+from ktg_jax.search import progress
 from ktg_jax.search import report
 from ktg_jax.search import presets
 from ktg_jax.search import trial
@@ -18,6 +19,7 @@ from ktg_jax.search import tune as st
 
 # Shared by the search tests (and kept between runs): graphs of one structure
 # compile the same step, so only the first trial pays for XLA.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JAX_CACHE = os.path.join(tempfile.gettempdir(), "ktg_search_test_jax_cache")
 EPOCHS = 3
 
@@ -62,7 +64,7 @@ def finished_search(local_ray, tmp_path_factory):
   sc = tiny_config(tmp_path_factory.mktemp("search"))
   grid = st.run(sc, fit_fn=make_diverging_fit())
   trials = report.records(grid, sc.space, EPOCHS,
-                          os.path.join(sc.output_dir, st.EVENTS))
+                          os.path.join(sc.output_dir, progress.EVENTS))
   paths = report.write_outputs(trials, sc.output_dir, title="test")
   return sc, trials, paths
 
@@ -110,12 +112,12 @@ def test_outputs_best_graph_table_and_plots(finished_search):
 
 def test_rerun_restores_without_rerunning_finished_trials(finished_search):
   sc, trials, _ = finished_search
-  events = os.path.join(sc.output_dir, st.EVENTS)
+  events = os.path.join(sc.output_dir, progress.EVENTS)
   with open(events) as f:
     starts_before = sum(json.loads(l)["event"] == "start" for l in f)
   grid = st.run(sc, fit_fn=make_diverging_fit())  # the same "command" again
   again = report.records(grid, sc.space, EPOCHS,
-                         os.path.join(sc.output_dir, st.EVENTS))
+                         os.path.join(sc.output_dir, progress.EVENTS))
   with open(events) as f:
     starts_after = sum(json.loads(l)["event"] == "start" for l in f)
   assert starts_after == starts_before  # nothing was trained again
@@ -231,3 +233,27 @@ def test_packs_refuse_early_stopping(tmp_path):
   with pytest.raises(st.SearchError, match="pack_size"):
     st.validate(tiny_config(tmp_path)._replace(pack_size=2))
   st.validate(tiny_config(tmp_path)._replace(pack_size=2, protocol="random"))
+
+
+def test_a_search_resumes_under_a_config_that_spells_every_field(tmp_path):
+  """Before 2026-12-03 search.py stored only the flags it was given
+  (train={"epochs": 3, ...}); now it stores every field of its --config.
+  The same training resumes; a changed field is still refused, by name."""
+  import importlib.util  # pylint: disable=import-outside-toplevel
+  sc = tiny_config(tmp_path)._replace(settings=st.Settings(
+      dataset="digits", train={"epochs": EPOCHS, "augment": False,
+                               "lr_schedule": "cosine", "seed": 0}))
+  st.check_same_search(sc)  # the old form, written
+  path = os.path.join(ROOT, "experiments", "configs", "search.py")
+  spec = importlib.util.spec_from_file_location("search_config", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config()  # what search.py reads without --config
+  config.update(epochs=EPOCHS, augment=False)
+  known = dict(config.items())
+  st.check_same_search(sc._replace(settings=sc.settings._replace(
+      train=known)))  # resumes: the same training
+  with pytest.raises(st.SearchError, match=r"settings\.train\.batch_size: "
+                     r"64 -> 32"):
+    st.check_same_search(sc._replace(settings=sc.settings._replace(
+        train={**known, "batch_size": 32})))

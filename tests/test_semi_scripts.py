@@ -26,14 +26,14 @@ def test_search_cli_then_semi_cli_trains_the_searched_graph(tmp_path):
   search_dir, semi_dir = tmp_path / "search", tmp_path / "semi"
   search = [sys.executable, "experiments/search.py", "--space=ch5_fixmatch",
             "--target_model=small_cnn", f"--config={CONFIG}", *TINY,
-            f"--labels_per_class={PER_CLASS}", f"--epochs={EVALS}",
+            f"--config.labels_per_class={PER_CLASS}",
             f"--num_trials={TRIALS}", "--workers=1", "--num_cpus=1",
-            f"--output_dir={search_dir}"]
+            f"--workdir={search_dir}"]
   best = search_dir / "best_graph.json"
   semi = [sys.executable, "experiments/semi.py", f"--config={CONFIG}", *TINY,
           "--methods=ktg", f"--per_class={PER_CLASS}",
           "--seeds=" + ",".join(map(str, SEEDS)), f"--search={best}",
-          f"--output_dir={semi_dir}"]
+          f"--workdir={semi_dir}"]
   # semi.py reuses the compilations the search's trials cached (same graph).
   env = {**os.environ, "PYTHONPATH": ROOT, "JAX_PLATFORMS": "cpu",
          "JAX_COMPILATION_CACHE_DIR": str(search_dir / "jax_cache")}
@@ -89,6 +89,7 @@ def test_progress_events_path_survives_a_restore_from_another_directory(
   depend on the working directory of the first run."""
   import pickle  # pylint: disable=import-outside-toplevel
   from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
+  from ktg_jax.search.progress import EVENTS  # pylint: disable=import-outside-toplevel
   (tmp_path / "a" / "out").mkdir(parents=True)
   monkeypatch.chdir(tmp_path / "a")
   progress = pickle.dumps(st.Progress("out", epochs=2, num_trials=1))
@@ -96,5 +97,5 @@ def test_progress_events_path_survives_a_restore_from_another_directory(
   restored = pickle.loads(progress)
   restored.setup()
   restored.on_trial_start(0, [], type("T", (), {"trial_id": "t1"})())
-  events = (tmp_path / "a" / "out" / st.EVENTS).read_text().splitlines()
+  events = (tmp_path / "a" / "out" / EVENTS).read_text().splitlines()
   assert [json.loads(l)["event"] for l in events] == ["start"]

@@ -12,6 +12,7 @@ import pytest
 import ray
 
 from ktg_jax import GraphSpec
+from ktg_jax.search import progress
 from ktg_jax.search import report
 from ktg_jax.search import presets
 from ktg_jax.search import trial
@@ -41,7 +42,7 @@ def finished(tmp_path_factory):
   sc = semi_config(tmp_path_factory.mktemp("semi_search"))
   grid = st.run(sc)
   trials = report.records(grid, sc.space, EVALS,
-                          os.path.join(sc.output_dir, st.EVENTS))
+                          os.path.join(sc.output_dir, progress.EVENTS))
   paths = report.write_outputs(trials, sc.output_dir, title="semi")
   yield sc, grid, trials, paths
   ray.shutdown()
@@ -66,7 +67,7 @@ def test_semi_search_runs_end_to_end_and_reports_the_best_graph(finished):
   assert GraphSpec.load(paths["best_json"]) == GraphSpec.from_json(best.graph)
   assert report.summary(trials, EVALS).startswith(f"{TRIALS} trials")
   # A rerun of the same search restores it: nothing is trained again.
-  events = os.path.join(sc.output_dir, st.EVENTS)
+  events = os.path.join(sc.output_dir, progress.EVENTS)
   count = lambda: sum(json.loads(l)["event"] == "start" for l in open(events))
   before = count()
   again = report.records(st.run(sc), sc.space, EVALS, events)

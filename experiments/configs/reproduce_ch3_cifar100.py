@@ -26,7 +26,6 @@ def get_config(dataset: str = "cifar100"):
   c = _ch3_cifar().get_config(dataset)
   c.target, c.aux = "resnet32", "wrn28_2"
   c.models = c.target
-  c.seeds = (0, 1, 2, 3, 4)
   c.teacher_seed = 100
   c.rows = ("vanilla", "kd", "dml", "dml_aux", "ktg2_4gates", "ktg3_4gates",
             "ktg3_sine", "ktg_gamma")

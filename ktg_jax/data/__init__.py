@@ -146,6 +146,56 @@ def load(name: str, *, seed: int = 0, val_fraction: float = 0.2,
   return from_arrays(raw, name, seed=seed, val_fraction=val_fraction)
 
 
+def from_config(config, *, val_fraction: float | None = None, seed: int = 0,
+                labels_seed: int | None = None):
+  """The data set a config describes: the one way the scripts build theirs.
+
+  ``load(config.dataset)`` with the config's ``data_dir``, ``limit`` and
+  ``val_fraction`` (``val_fraction=`` given here wins: 0.0 = the final runs'
+  whole training split, docs/papers.md §4); with ``labels_per_class`` set,
+  its semi-supervised cut (``semi.load``, ch.5: a ``SemiDataset``).
+
+  Args:
+    config: a ``ConfigDict`` / dict (``training.default_config()``'s data
+      fields) or any object with those attributes (``search.trial.Settings``).
+      Absent fields take ``load``'s defaults.
+    val_fraction: overrides ``config.val_fraction``.
+    seed: the train / validation split's seed.
+    labels_seed: the labelled draw's seed (semi-supervised; default ``seed``).
+
+  Example:
+    >>> d = from_config({"dataset": "digits", "limit": 200,
+    ...                  "val_fraction": 0.25})
+    >>> len(d.train.labels), len(d.val.labels), d.name
+    (150, 50, 'digits')
+    >>> len(from_config({"dataset": "digits", "limit": 200},
+    ...                 val_fraction=0.0).val.labels)
+    0
+    >>> s = from_config({"dataset": "digits", "limit": 200,
+    ...                  "labels_per_class": 2})
+    >>> type(s).__name__, len(s.labeled.labels), s.per_class
+    ('SemiDataset', 20, 2)
+  """
+  def get(field, default=None):
+    if hasattr(config, "get"):  # ConfigDict, dict
+      value = config.get(field, default)
+    else:
+      value = getattr(config, field, default)
+    return default if value is None else value
+  name = get("dataset")
+  if name is None:
+    raise ValueError(f"config has no dataset; allowed: {sorted(SOURCES)}")
+  kw = dict(val_fraction=(get("val_fraction", 0.2) if val_fraction is None
+                          else val_fraction),
+            data_dir=get("data_dir"), limit=get("limit"))
+  per_class = get("labels_per_class")
+  if per_class is None:
+    return load(name, seed=seed, **kw)
+  from ktg_jax.data import semi  # pylint: disable=import-outside-toplevel
+  return semi.load(name, per_class, seed=seed if labels_seed is None
+                   else labels_seed, split_seed=seed, **kw)
+
+
 def save_split(data: Dataset, workdir: str) -> str:
   """Writes the split indices beside a run (``split_indices.npz``)."""
   os.makedirs(workdir, exist_ok=True)
@@ -164,5 +214,5 @@ def load_split(workdir: str) -> dict:
 
 __all__ = ["CLASS_NAMES", "Dataset", "Raw", "SOURCES", "SealedSplit", "Split",
            "TestSplitAccessError", "augment", "class_names", "find_fashion_mnist",
-           "from_arrays", "load", "load_split", "parse_idx", "read_idx",
+           "from_arrays", "from_config", "load", "load_split", "parse_idx", "read_idx",
            "save_split", "sealed", "split_indices"]

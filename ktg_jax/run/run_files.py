@@ -37,7 +37,7 @@ def check_run_folder(workdir: str, resume: bool) -> None:
   >>> check_run_folder(d, resume=False)
   Traceback (most recent call last):
   ...
-  ktg_jax.run.run_files.RunFolderInUseError: workdir ... already holds a run (metrics.jsonl); continue it with --resume (config.resume=True) or choose another --workdir
+  ktg_jax.run.run_files.RunFolderInUseError: workdir ... already holds a run (metrics.jsonl); continue it with --config.resume=True or choose another --workdir
   """
   if resume or not workdir:
     return
@@ -55,7 +55,7 @@ def check_run_folder(workdir: str, resume: bool) -> None:
   if found:
     raise RunFolderInUseError(
         f"workdir {workdir!r} already holds a run ({', '.join(found)}); "
-        "continue it with --resume (config.resume=True) or choose another "
+        "continue it with --config.resume=True or choose another "
         "--workdir")
 
 

@@ -44,9 +44,12 @@ def _lookup(d: dict, dotted: str):
 
 
 def check_or_write(path: str, now: dict, what: str,
-                   error: type[Exception] = ValueError) -> None:
+                   error: type[Exception] = ValueError,
+                   normalize=None) -> None:
   """Writes ``now`` to ``path`` on the first run; later, raises ``error``
-  naming every changed field with its stored and new value."""
+  naming every changed field with its stored and new value. ``normalize``
+  (a function of a fingerprint) maps both sides to what they mean before
+  they are compared (e.g. overrides resolved over their defaults)."""
   now = _json(now)
   if not os.path.exists(path):
     with open(path, "w") as f:
@@ -54,6 +57,8 @@ def check_or_write(path: str, now: dict, what: str,
     return
   with open(path) as f:
     before = json.load(f)
+  if normalize is not None:
+    before, now = _json(normalize(before)), _json(normalize(now))
   diff = changed(before, now)
   if diff:
     shown = ", ".join(f"{k}: {_lookup(before, k)!r} -> {_lookup(now, k)!r}"

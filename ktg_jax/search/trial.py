@@ -24,7 +24,6 @@ from ktg_jax.search import space_ops
 from ktg_jax.search.progress import METRIC, TIME_ATTR
 from ktg_jax.run import training
 from ktg_jax import data as data_lib
-from ktg_jax.data import semi
 
 
 class Settings(NamedTuple):
@@ -37,13 +36,18 @@ class Settings(NamedTuple):
   train: Mapping[str, Any] = {}  # overrides of training.default_config()
   cache_dir: str | None = None    # JAX persistent compilation cache
   # ch.5: labels per class (None: fully labelled). The labelled draw and the
-  # train / val cut both use data_seed (``data.semi.load``).
+  # train / val cut both use data_seed (``data.from_config``).
   labels_per_class: int | None = None
   gpu_memory_fraction: float | None = None  # per trial, when GPUs are shared
 
 
 class SearchError(ValueError):
   """A search setting is invalid; the message names it."""
+
+
+# Search mode: score on validation only, no files per trial, quiet.
+SEARCH_MODE = dict(eval_split="val", checkpoint_every=0, resume=False,
+                   save_variables=False, pictures=False, verbose=False)
 
 
 def train_config(settings: Settings):
@@ -54,23 +58,14 @@ def train_config(settings: Settings):
     raise SearchError(f"train overrides {unknown} are unknown; allowed: "
                       f"{sorted(cfg.keys())}")
   cfg.update(dict(settings.train))
-  # Search mode: score on validation only, no files per trial, quiet.
-  cfg.update(eval_split="val", checkpoint_every=0, resume=False,
-             save_variables=False, pictures=False, verbose=False)
+  cfg.update(SEARCH_MODE)
   return cfg
 
 
 def load_data(settings: Settings):
   """The sealed data of a trial (ch.5: labelled + unlabelled)."""
-  if settings.labels_per_class is not None:  # ch.5: labelled + unlabelled
-    return data_lib.sealed(semi.load(
-        settings.dataset, settings.labels_per_class, seed=settings.data_seed,
-        split_seed=settings.data_seed, val_fraction=settings.val_fraction,
-        data_dir=settings.data_dir, limit=settings.limit))
-  return data_lib.sealed(data_lib.load(
-      settings.dataset, seed=settings.data_seed,
-      val_fraction=settings.val_fraction, data_dir=settings.data_dir,
-      limit=settings.limit))
+  return data_lib.sealed(data_lib.from_config(settings,
+                                              seed=settings.data_seed))
 
 
 def use_compilation_cache(cache_dir: str | None) -> None:

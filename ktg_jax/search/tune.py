@@ -62,6 +62,7 @@ from ktg_jax.search.progress import METRIC, TIME_ATTR, Progress
 from ktg_jax.search import space_ops
 from ktg_jax.search import trial
 from ktg_jax.search.trial import SearchError, Settings
+from ktg_jax.run import training
 
 EXPERIMENT = "tune"  # folder under output_dir holding Ray's state
 
@@ -265,11 +266,39 @@ def _fingerprint(sc: SearchConfig) -> dict:
       "settings": settings._asdict(), **packed}, default=list))
 
 
+def effective(fp: dict) -> dict:
+  """A search fingerprint with ``settings.train`` replaced by the training
+  config it gives (``training.default_config()`` + the overrides + search
+  mode): a search started with only some fields (``experiments/search.py``
+  before 2026-12-03, without ``--config``) resumes under a config file that
+  spells every field with the same values, and vice versa. The data fields
+  (dataset, limit, ...) are the settings' own, which the trials read.
+
+  >>> a = effective({"settings": {"train": {"epochs": 4}}})
+  >>> b = effective({"settings": {"train": {"epochs": 4, "batch_size": 64,
+  ...                                       "verbose": True}}})
+  >>> a == b, a["settings"]["train"]["epochs"]
+  (True, 4)
+  """
+  settings = fp.get("settings")
+  if not isinstance(settings, dict) or not isinstance(settings.get("train"),
+                                                      dict):
+    return fp
+  defaults = json.loads(json.dumps(dict(training.default_config().items()),
+                                   default=list))
+  train = {**defaults, **settings["train"], **trial.SEARCH_MODE}
+  # The data fields a trial takes from the settings, not from train.
+  train.update({k: settings.get(k) for k in Settings._fields if k in train})
+  return {**fp, "settings": {**settings, "train": train}}
+
+
 def check_same_search(sc: SearchConfig) -> None:
   """A resumed Tuner keeps its first settings: refuse a changed command
-  instead of silently running the old one; the first run writes them."""
+  instead of silently running the old one; the first run writes them.
+  Compared as ``effective``: what the trials would train with."""
   fingerprint.check_or_write(os.path.join(sc.output_dir, SEARCH_JSON),
-                             _fingerprint(sc), "search", SearchError)
+                             _fingerprint(sc), "search", SearchError,
+                             normalize=effective)
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None,

@@ -1,10 +1,12 @@
 """What the experiment scripts share: the command-line convention, one-line
 usage errors, the seed summary and the results table.
 
-The convention: ``--config`` (a config file; a relative path not found from
-the current folder is looked up beside this script, then at the repository
-root, so ``--config=configs/digits.py`` works from anywhere), ``--workdir``
-(the run folder), ``--seeds`` (comma-separated). ``run(main)`` replaces
+The convention (docs/cli.md): ``--config`` (a config file; a relative path
+not found from the current folder is looked up in the repository's
+``experiments/`` folder, then at its root, so ``--config=configs/digits.py``
+works from anywhere in a checkout), ``--workdir`` (the run folder),
+``--seeds`` (comma-separated); a config field is changed with
+``--config.FIELD=...``, never by a flag of its own. ``run(main)`` replaces
 ``absl.app.run``: a bad invocation — a missing config file, a broken JSON
 graph, an unknown model, gate, space or data set, a used run folder — ends
 in one line ``<script>: error: <what>`` naming the file and the field, exit
@@ -27,8 +29,11 @@ import sys
 
 from ktg_jax import stats
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+# The repository checkout this package runs from (an editable install); in an
+# installed wheel these folders do not exist and only given paths are found.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+HERE = os.path.join(ROOT, "experiments")  # the scripts and their configs/
 
 
 def seed_summary(values) -> dict:
@@ -65,9 +70,28 @@ def check_command_line(argv, **required) -> None:
 
 # --- the command line ---------------------------------------------------------
 
+def parse_seeds(value, flag: str = "seeds") -> tuple[int, ...]:
+  """``--seeds``: a comma-separated string or absl's list -> ints; raises
+  ``UsageError`` naming the flag.
+
+  >>> parse_seeds("0,1, 2"), parse_seeds(["3"])
+  ((0, 1, 2), (3,))
+  """
+  from absl import app  # pylint: disable=import-outside-toplevel
+  items = value.split(",") if isinstance(value, str) else list(value)
+  try:
+    seeds = tuple(int(s) for s in items if str(s).strip())
+  except ValueError:
+    raise app.UsageError(f"--{flag}={value if isinstance(value, str) else ','.join(items)}"
+                         " is invalid; allowed: comma-separated ints") from None
+  if not seeds:
+    raise app.UsageError(f"--{flag} is empty; allowed: comma-separated ints")
+  return seeds
+
+
 def find_file(path: str) -> str | None:
-  """``path`` as given if it exists, else beside the scripts, else at the
-  repository root; None if nowhere."""
+  """``path`` as given if it exists, else in the checkout's experiments/,
+  else at its root; None if nowhere."""
   for base in ("", HERE, ROOT):
     p = os.path.join(base, path) if base else path
     if os.path.exists(p):
@@ -190,10 +214,84 @@ def _one_line(e: BaseException) -> str:
   return " ".join(str(e).split()) or type(e).__name__
 
 
-def exit_with_usage_error(e: BaseException) -> None:
+def exit_with_usage_error(e: BaseException | str) -> None:
   prog = os.path.basename(sys.argv[0])
   print(f"{prog}: error: {_one_line(e)}", file=sys.stderr, flush=True)
   sys.exit(2)
+
+
+def config_error_line(e: BaseException) -> str:
+  """A config file's or override's error as one line: ml_collections'
+  "Did you mean" for a misspelt field, else the exception's last line (a
+  config file that raises is reported with its traceback).
+
+  >>> config_error_line(KeyError('Did you mean "epochs" instead of "epochz"?'))
+  '--config.epochz: no such field; did you mean --config.epochs?'
+  """
+  import re  # pylint: disable=import-outside-toplevel
+  text = str(e)
+  m = re.search(r'Did you mean \"?(\w+)\"? instead of \"?(\w+)', text)
+  if m:
+    return (f"--config.{m.group(2)}: no such field; did you mean "
+            f"--config.{m.group(1)}?")
+  if isinstance(e, (KeyError, AttributeError)):  # a field ml_collections
+    for arg in sys.argv[1:]:                     # found nothing like
+      field = arg.partition("=")[0][len("--config."):]
+      if arg.startswith("--config.") and field.split(".")[-1] in text:
+        return f"--config.{field}: no such field"
+  m = re.search(r"^(?:flag )?(--config[^ :]*(?::[^ :]+)?): ", text)
+  lines = [l.strip() for l in text.splitlines() if l.strip()]
+  last = lines[-1] if lines else type(e).__name__
+  return f"{m.group(1)}: {last}" if m and len(lines) > 1 else _one_line(e)
+
+
+def define_config(default: str | None, help_text: str):
+  """``--config``: ``config_flags.DEFINE_config_file("config", ...)`` with
+  the default ``experiments/configs/<default>`` (``config_path``), and a
+  bad override or config file (which ml_collections reports while the flag
+  is defined) as one usage-error line."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  from ml_collections import config_flags  # pylint: disable=import-outside-toplevel
+  try:
+    holder = config_flags.DEFINE_config_file(
+        "config", config_path(default) if default else None, help_text)
+    # the caller's flag (its --helpshort), as if it had defined it
+    caller = sys._getframe(1).f_globals.get("__name__")  # pylint: disable=protected-access
+    flags.FLAGS.register_key_flag_for_module(
+        sys.argv[0] if caller == "__main__" else caller,
+        flags.FLAGS["config"])
+    return holder
+  except Exception as e:  # pylint: disable=broad-except
+    if os.environ.get("KTG_TRACEBACK"):
+      raise
+    exit_with_usage_error(config_error_line(e))
+
+
+def parse_flags(argv):
+  """``app.run``'s flags parser: a flag error (an unknown flag, a bad
+  value, a config file that fails) as one line, exit status 2."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  try:
+    return flags.FLAGS(argv)
+  # flags.Error, and what ml_collections raises for a misspelt field
+  except Exception as e:  # pylint: disable=broad-except
+    if os.environ.get("KTG_TRACEBACK"):
+      raise
+    exit_with_usage_error(config_error_line(e))
+
+
+def own_help(module_name: str, doc: str | None) -> None:
+  """``--help`` of a command whose flags a package module defined
+  (``ktg_jax.cli.train``) while another runs as ``__main__`` (a console
+  script, ``experiments/train.py``): that module's flags and docstring
+  become the main module's."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  fv = flags.FLAGS
+  for flag in fv.get_key_flags_for_module(module_name):
+    fv.register_key_flag_for_module(sys.argv[0], flag)
+  main = sys.modules.get("__main__")
+  if main is not None and not getattr(main, "__doc__", None) and doc:
+    main.__doc__ = doc
 
 
 def run(main) -> None:
@@ -211,7 +309,7 @@ def run(main) -> None:
       return main(args)
     except catch as e:  # pylint: disable=catching-non-exception
       exit_with_usage_error(e)
-  app.run(guarded, argv=argv)
+  app.run(guarded, argv=argv, flags_parser=parse_flags)
 
 
 def load_module(path: str):
@@ -225,7 +323,21 @@ def load_module(path: str):
   return module
 
 
-def config_path(name: str) -> str:
+def config_path(name: str) -> str | None:
   """The absolute path of ``experiments/configs/<name>`` (script defaults do
-  not depend on the current folder)."""
-  return os.path.join(HERE, "configs", name)
+  not depend on the current folder); None where the checkout's configs are
+  not there (an installed wheel: then ``--config`` must be given, and
+  ``require_config`` says so)."""
+  path = os.path.join(HERE, "configs", name)
+  return path if os.path.exists(path) else None
+
+
+def require_config(config, name: str):
+  """``config``, or a ``UsageError`` when ``--config`` was not given and the
+  default ``experiments/configs/<name>`` is not installed."""
+  from absl import app  # pylint: disable=import-outside-toplevel
+  if config is None:
+    raise app.UsageError(f"--config is required (the default "
+                         f"experiments/configs/{name} is in the repository, "
+                         "not in the installed package)")
+  return config
