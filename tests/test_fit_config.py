@@ -1,4 +1,5 @@
-"""FitConfig: fit reads exactly its fields, from any script config."""
+"""Typed configs: fit reads exactly FitConfig's fields and data.from_config
+exactly DataConfig's, each out of one script ConfigDict."""
 
 import glob
 import json
@@ -13,8 +14,6 @@ from ktg_jax.run import training
 from ktg_jax.run.fit_config import FitConfig, config_fields, record
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA_FIELDS = {"dataset", "val_fraction", "models", "data_dir", "limit",
-               "labels_per_class"}
 
 
 def test_every_field_is_read_by_the_run_package():
@@ -27,10 +26,24 @@ def test_every_field_is_read_by_the_run_package():
   assert set(FitConfig._fields) - read == set()
 
 
-def test_default_config_is_the_data_fields_plus_fit_config():
+def test_default_config_is_data_config_plus_models_plus_fit_config():
   cfg = training.default_config()
-  assert set(cfg.keys()) == DATA_FIELDS | set(FitConfig._fields)
+  assert not set(data.DataConfig._fields) & set(FitConfig._fields)
+  assert set(cfg.keys()) == (set(data.DataConfig._fields) | {"models"}
+                             | set(FitConfig._fields))
   assert FitConfig.of(cfg) == FitConfig()
+  assert data.DataConfig.of(cfg) == data.DataConfig(dataset="cifar100")
+
+
+def test_from_config_reads_the_data_fields_of_a_script_config():
+  cfg = training.default_config()
+  cfg.update(dataset="digits", limit=100, val_fraction=0.3, epochs=2)
+  d = data.from_config(cfg)
+  ref = data.load("digits", limit=100, val_fraction=0.3)
+  assert d.name == "digits" and len(d.val.labels) == len(ref.val.labels) == 30
+  assert (d.train.labels == ref.train.labels).all()
+  with pytest.raises(ValueError, match=r"config\.limit=.*allowed: an int"):
+    data.from_config({"dataset": "digits", "limit": "all"})
 
 
 def test_of_keeps_fit_fields_and_drops_the_script_fields():

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ktg_jax import typed_config
 from ktg_jax.data import augment
 from ktg_jax.data.idx import find_fashion_mnist, parse_idx, read_idx
 from ktg_jax.data.names import CLASS_NAMES, class_names
@@ -146,19 +147,44 @@ def load(name: str, *, seed: int = 0, val_fraction: float = 0.2,
   return from_arrays(raw, name, seed=seed, val_fraction=val_fraction)
 
 
+class DataConfig(NamedTuple):
+  """What data a run trains on: the fields ``from_config`` reads (a script's
+  ``ConfigDict`` holds them beside ``fit``'s ``FitConfig`` fields)."""
+  dataset: str | None = None    # a key of SOURCES (required)
+  val_fraction: float = 0.2     # held out of the official training set
+  data_dir: str | None = None   # Fashion-MNIST IDX folder, TFDS data_dir
+  limit: int | None = None      # the first N examples of each official split
+  # Semi-supervised (ch.5): labelled examples per class (semi.load).
+  labels_per_class: int | None = None
+
+  @classmethod
+  def of(cls, config) -> "DataConfig":
+    """The data fields of ``config`` (a ``ConfigDict``, mapping or object
+    with those attributes); other fields are left out, a wrong type is named.
+
+    >>> DataConfig.of({"dataset": "digits", "epochs": 3, "limit": 200})
+    DataConfig(dataset='digits', val_fraction=0.2, data_dir=None, limit=200, labels_per_class=None)
+    >>> from_config({"epochs": 3})
+    Traceback (most recent call last):
+    ...
+    ValueError: config.dataset is not set; allowed: ['cifar10', 'cifar100', 'digits', 'digits_pairs', 'fashion_mnist', 'fashion_pairs', 'fashion_pairs14', 'fractal']
+    """
+    return typed_config.pick(cls, config)
+
+
 def from_config(config, *, val_fraction: float | None = None, seed: int = 0,
                 labels_seed: int | None = None):
   """The data set a config describes: the one way the scripts build theirs.
 
-  ``load(config.dataset)`` with the config's ``data_dir``, ``limit`` and
+  ``load(dataset)`` with the config's ``data_dir``, ``limit`` and
   ``val_fraction`` (``val_fraction=`` given here wins: 0.0 = the final runs'
   whole training split, docs/papers.md §4); with ``labels_per_class`` set,
   its semi-supervised cut (``semi.load``, ch.5: a ``SemiDataset``).
 
   Args:
-    config: a ``ConfigDict`` / dict (``training.default_config()``'s data
-      fields) or any object with those attributes (``search.trial.Settings``).
-      Absent fields take ``load``'s defaults.
+    config: a ``DataConfig``, or a script's ``ConfigDict`` / dict / object
+      holding its fields (``training.default_config()``,
+      ``search.trial.Settings``); absent fields take DataConfig's defaults.
     val_fraction: overrides ``config.val_fraction``.
     seed: the train / validation split's seed.
     labels_seed: the labelled draw's seed (semi-supervised; default ``seed``).
@@ -176,24 +202,18 @@ def from_config(config, *, val_fraction: float | None = None, seed: int = 0,
     >>> type(s).__name__, len(s.labeled.labels), s.per_class
     ('SemiDataset', 20, 2)
   """
-  def get(field, default=None):
-    if hasattr(config, "get"):  # ConfigDict, dict
-      value = config.get(field, default)
-    else:
-      value = getattr(config, field, default)
-    return default if value is None else value
-  name = get("dataset")
-  if name is None:
-    raise ValueError(f"config has no dataset; allowed: {sorted(SOURCES)}")
-  kw = dict(val_fraction=(get("val_fraction", 0.2) if val_fraction is None
-                          else val_fraction),
-            data_dir=get("data_dir"), limit=get("limit"))
-  per_class = get("labels_per_class")
-  if per_class is None:
-    return load(name, seed=seed, **kw)
+  c = DataConfig.of(config)
+  if c.dataset is None:
+    raise ValueError(f"config.dataset is not set; allowed: {sorted(SOURCES)}")
+  kw = dict(val_fraction=c.val_fraction if val_fraction is None
+            else val_fraction, data_dir=c.data_dir, limit=c.limit)
+  if c.labels_per_class is None:
+    return load(c.dataset, seed=seed, **kw)
+  # data.semi imports this package's Dataset: imported when first needed.
   from ktg_jax.data import semi  # pylint: disable=import-outside-toplevel
-  return semi.load(name, per_class, seed=seed if labels_seed is None
-                   else labels_seed, split_seed=seed, **kw)
+  return semi.load(c.dataset, c.labels_per_class,
+                   seed=seed if labels_seed is None else labels_seed,
+                   split_seed=seed, **kw)
 
 
 def save_split(data: Dataset, workdir: str) -> str:
@@ -212,7 +232,7 @@ def load_split(workdir: str) -> dict:
             **json.loads(str(f["meta"]))}
 
 
-__all__ = ["CLASS_NAMES", "Dataset", "Raw", "SOURCES", "SealedSplit", "Split",
+__all__ = ["CLASS_NAMES", "DataConfig", "Dataset", "Raw", "SOURCES", "SealedSplit", "Split",
            "TestSplitAccessError", "augment", "class_names", "find_fashion_mnist",
            "from_arrays", "from_config", "load", "load_split", "parse_idx", "read_idx",
            "save_split", "sealed", "split_indices"]

@@ -24,13 +24,10 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import json
-import types
-import typing
 from typing import Any, Mapping, NamedTuple
 
-from ml_collections import config_dict
+from ktg_jax import typed_config
 
 
 class FitConfig(NamedTuple):
@@ -91,61 +88,17 @@ class FitConfig(NamedTuple):
     """The fields of ``fit`` in ``config`` (a ``FitConfig``, a ``ConfigDict``
     or a mapping); fields it lacks keep their defaults, other fields (the
     data set, models, ...) are not ``fit``'s and are left out."""
-    if isinstance(config, cls):
-      return config
-    given = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    values = {}
-    for name in cls._fields:
-      if name not in given:
-        continue
-      values[name] = _checked(name, given[name])
-    return cls(**values)
-
-
-@functools.cache
-def field_type(name: str) -> tuple[type, bool]:
-  """(type, may be None) of field ``name``.
-
-  >>> field_type("eval_metric"), field_type("epochs")
-  ((<class 'str'>, True), (<class 'int'>, False))
-  """
-  hint = typing.get_type_hints(FitConfig)[name]
-  if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    return args[0], True
-  return hint, False
-
-
-def _checked(name: str, value):
-  """``value`` converted to the type of field ``name``, or a ValueError that
-  names the field and the allowed type."""
-  kind, optional = field_type(name)
-  if value is None and optional:
-    return None
-  if kind is float and isinstance(value, int) and not isinstance(value, bool):
-    return float(value)
-  if kind is tuple and isinstance(value, list):
-    return tuple(value)
-  if kind is dict and isinstance(value, Mapping):
-    return dict(value)
-  if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-    raise ValueError(f"config.{name}={value!r}; allowed: a{'n' if kind is int else ''} "
-                     f"{kind.__name__}" + (" or None" if optional else ""))
-  return value
+    return typed_config.pick(cls, config)
 
 
 def config_fields(config: FitConfig = FitConfig()) -> dict:
-  """``config``'s fields as ``ConfigDict`` entries: ``None`` becomes a typed
-  placeholder, so ``--config.population_strategy=vmap`` still parses.
+  """``config``'s fields as ``ConfigDict`` entries (typed placeholders for
+  ``None``, so ``--config.population_strategy=vmap`` still parses).
 
   >>> config_fields()["eval_metric"].__class__.__name__
   'FieldReference'
   """
-  out = {}
-  for name, value in config._asdict().items():
-    kind, _ = field_type(name)
-    out[name] = config_dict.placeholder(kind) if value is None else value
-  return out
+  return typed_config.config_fields(config)
 
 
 def record(config, **overrides) -> dict:

@@ -39,11 +39,12 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import ml_collections
-from ml_collections import config_dict
 import numpy as np
 import optax
 
 from ktg_jax import checkpoint
+from ktg_jax import data as data_lib
+from ktg_jax import typed_config
 from ktg_jax.run import feeds
 from ktg_jax.run import fit_config
 from ktg_jax.run.fit_config import FitConfig
@@ -89,13 +90,9 @@ def default_config() -> ml_collections.ConfigDict:
   (200, 64, 'step', 'val')
   """
   return ml_collections.ConfigDict(dict(
-      # The data set and split (ktg_jax.data.load) and the node models.
-      dataset="cifar100", val_fraction=0.2, models="resnet32",
-      # None by default, overridable from the command line (--config.limit=N).
-      data_dir=config_dict.placeholder(str),
-      limit=config_dict.placeholder(int),
-      # Semi-supervised data: labels per class (ktg_jax.data.semi.load).
-      labels_per_class=config_dict.placeholder(int),
+      # The data (data.DataConfig: data.from_config builds it) and the models.
+      **typed_config.config_fields(data_lib.DataConfig(dataset="cifar100")),
+      models="resnet32",
       **fit_config.config_fields()))
 
 
