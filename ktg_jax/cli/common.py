@@ -23,11 +23,23 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import sys
 
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+import ktg_jax as ktg
+from ktg_jax import classic
 from ktg_jax import stats
+from ktg_jax.core import GraphSpecError
+from ktg_jax.core import gates
+from ktg_jax.run import run_files
+from ktg_jax.search import space_ops
 
 # The repository checkout this package runs from (an editable install); in an
 # installed wheel these folders do not exist and only given paths are found.
@@ -60,7 +72,6 @@ def write_table(out_dir: str, rows: dict, header: tuple[str, str]) -> str:
 def check_command_line(argv, **required) -> None:
   """absl ``main``'s checks: no positional arguments, and every ``required``
   flag (name=value) set; raises ``app.UsageError`` naming the flag."""
-  from absl import app  # pylint: disable=import-outside-toplevel
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   for name, value in required.items():
@@ -77,7 +88,6 @@ def parse_seeds(value, flag: str = "seeds") -> tuple[int, ...]:
   >>> parse_seeds("0,1, 2"), parse_seeds(["3"])
   ((0, 1, 2), (3,))
   """
-  from absl import app  # pylint: disable=import-outside-toplevel
   items = value.split(",") if isinstance(value, str) else list(value)
   try:
     seeds = tuple(int(s) for s in items if str(s).strip())
@@ -102,7 +112,6 @@ def find_file(path: str) -> str | None:
 def resolve_config_argv(argv: list[str], flag: str = "config") -> list[str]:
   """``argv`` with ``--config=PATH`` (or ``--config PATH``) made absolute by
   ``find_file``; raises ``UsageError`` naming the flag and the places looked."""
-  from absl import app  # pylint: disable=import-outside-toplevel
   out, i = list(argv), 1
   while i < len(out):
     a, value, j = out[i], None, None
@@ -126,8 +135,6 @@ def resolve_config_argv(argv: list[str], flag: str = "config") -> list[str]:
 def load_graph(path: str):
   """``GraphSpec.load(path)`` with its errors as one ``UsageError`` line: the
   file, and the JSON position or the spec's field."""
-  from absl import app  # pylint: disable=import-outside-toplevel
-  import ktg_jax as ktg  # pylint: disable=import-outside-toplevel
   try:
     return ktg.GraphSpec.load(path)
   except json.JSONDecodeError as e:
@@ -163,14 +170,12 @@ NEEDS = {"kd": (2, True), "compression": (2, True)}  # (models, checkpoint)
 
 
 def _builders():
-  from ktg_jax import classic  # pylint: disable=import-outside-toplevel
   return classic
 
 
 def build_graph(graph: str, models: str, teacher: str | None = None):
   """``--graph``: a builder of ``ktg_jax.classic.BUILDERS`` (models from
   ``models``, comma-separated) or a GraphSpec JSON file (``find_file``)."""
-  from absl import app  # pylint: disable=import-outside-toplevel
   names = [m for m in models.split(",") if m]
   if graph in GRAPH_BUILDERS:
     need_models, need_ckpt = NEEDS.get(graph, (1, False))
@@ -180,7 +185,6 @@ def build_graph(graph: str, models: str, teacher: str | None = None):
     if need_ckpt and not teacher:
       raise app.UsageError(f"--graph={graph} needs --teacher_checkpoint (the "
                            "variables path a --graph=vanilla run prints)")
-    from ktg_jax.core import GraphSpecError  # pylint: disable=import-outside-toplevel
     try:
       return GRAPH_BUILDERS[graph](names, teacher)
     except (GraphSpecError, ValueError) as e:
@@ -196,14 +200,9 @@ def build_graph(graph: str, models: str, teacher: str | None = None):
 def usage_errors() -> tuple:
   """The exceptions ``run`` reports as one line: the ones whose message names
   the field and the allowed values."""
-  from absl import app  # pylint: disable=import-outside-toplevel
-  from ktg_jax.core import gates  # pylint: disable=import-outside-toplevel
-  from ktg_jax.run import run_files  # pylint: disable=import-outside-toplevel
-  from ktg_jax.core import GraphSpecError  # pylint: disable=import-outside-toplevel
   errors = [app.UsageError, GraphSpecError, gates.GateError,
             run_files.RunFolderInUseError, FileNotFoundError]
   try:
-    from ktg_jax.search import space_ops  # pylint: disable=import-outside-toplevel
     errors.append(space_ops.SpaceError)
   except ImportError:  # the search extra is not installed
     pass
@@ -228,7 +227,6 @@ def config_error_line(e: BaseException) -> str:
   >>> config_error_line(KeyError('Did you mean "epochs" instead of "epochz"?'))
   '--config.epochz: no such field; did you mean --config.epochs?'
   """
-  import re  # pylint: disable=import-outside-toplevel
   text = str(e)
   m = re.search(r'Did you mean \"?(\w+)\"? instead of \"?(\w+)', text)
   if m:
@@ -250,8 +248,6 @@ def define_config(default: str | None, help_text: str):
   the default ``experiments/configs/<default>`` (``config_path``), and a
   bad override or config file (which ml_collections reports while the flag
   is defined) as one usage-error line."""
-  from absl import flags  # pylint: disable=import-outside-toplevel
-  from ml_collections import config_flags  # pylint: disable=import-outside-toplevel
   try:
     holder = config_flags.DEFINE_config_file(
         "config", config_path(default) if default else None, help_text)
@@ -270,7 +266,6 @@ def define_config(default: str | None, help_text: str):
 def parse_flags(argv):
   """``app.run``'s flags parser: a flag error (an unknown flag, a bad
   value, a config file that fails) as one line, exit status 2."""
-  from absl import flags  # pylint: disable=import-outside-toplevel
   try:
     return flags.FLAGS(argv)
   # flags.Error, and what ml_collections raises for a misspelt field
@@ -285,7 +280,6 @@ def own_help(module_name: str, doc: str | None) -> None:
   (``ktg_jax.cli.train``) while another runs as ``__main__`` (a console
   script, ``experiments/train.py``): that module's flags and docstring
   become the main module's."""
-  from absl import flags  # pylint: disable=import-outside-toplevel
   fv = flags.FLAGS
   for flag in fv.get_key_flags_for_module(module_name):
     fv.register_key_flag_for_module(sys.argv[0], flag)
@@ -297,7 +291,6 @@ def own_help(module_name: str, doc: str | None) -> None:
 def run(main) -> None:
   """``absl.app.run(main)`` with the config path resolved (``find_file``)
   and the usage errors (``usage_errors``) as one line, exit status 2."""
-  from absl import app  # pylint: disable=import-outside-toplevel
   try:
     argv = resolve_config_argv(sys.argv)
   except app.UsageError as e:
@@ -314,7 +307,6 @@ def run(main) -> None:
 
 def load_module(path: str):
   """The Python file ``path`` as a module (no ``sys.path`` edit)."""
-  import importlib.util  # pylint: disable=import-outside-toplevel
   name = os.path.splitext(os.path.basename(path))[0]
   spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(spec)
@@ -335,7 +327,6 @@ def config_path(name: str) -> str | None:
 def require_config(config, name: str):
   """``config``, or a ``UsageError`` when ``--config`` was not given and the
   default ``experiments/configs/<name>`` is not installed."""
-  from absl import app  # pylint: disable=import-outside-toplevel
   if config is None:
     raise app.UsageError(f"--config is required (the default "
                          f"experiments/configs/{name} is in the repository, "

@@ -39,6 +39,14 @@ import numpy as np
 from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import reproduce as rp
 from ktg_jax import stats
+from ktg_jax.search import progress
+from ktg_jax.search import report
+from ktg_jax.search import tune as st
+from ktg_jax import data as data_lib
+from ktg_jax.run import training
+from ktg_jax.core import spec as graph_lib
+from ktg_jax.search import presets
+from ktg_jax.run import seeds as seeds_lib
 
 _CONFIG = None  # set by define_flags
 _WORKDIR = None  # set by define_flags
@@ -65,9 +73,6 @@ SEEDS = (0, 1, 2, 3, 4)
 
 def _tune_search(config, space, protocol, out):
   """Ray Tune + Nevergrad (+ ASHA for "asha"), as experiments/search.py."""
-  from ktg_jax.search import progress  # pylint: disable=import-outside-toplevel
-  from ktg_jax.search import report  # pylint: disable=import-outside-toplevel
-  from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
   s = config.search
   train = {k: v for k, v in rp.train_config(config).items()
            if k in ("batch_size", "learning_rate", "lr_schedule",
@@ -94,8 +99,6 @@ def _random_search(config, space, protocol, out):
   """In-process random graphs, each trained ``search.epochs`` on the
   validation split (sealed test split), no early stopping: the tiny-data
   and TFDS-mock path (no Ray workers)."""
-  from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
-  from ktg_jax.run import training  # pylint: disable=import-outside-toplevel
   from ktg_jax.viz import run_pictures as viz
   del protocol
   data = data_lib.sealed(rp.load_data(config, config.val_fraction))
@@ -129,8 +132,6 @@ SEARCHERS = {"tune": _tune_search, "random": _random_search}
 
 def search_runner(config, workdir):
   def search(space_name: str, num_nodes: int, protocol: str):
-    from ktg_jax.core import spec as graph_lib# pylint: disable=import-outside-toplevel
-    from ktg_jax.search import presets  # pylint: disable=import-outside-toplevel
     aux = tuple(dict.fromkeys((config.target, config.aux))) if (
         space_name != "gamma") else (config.aux,)
     space = presets.get(space_name, num_nodes, target_model=config.target,
@@ -148,7 +149,6 @@ def search_runner(config, workdir):
 
 
 def run_row(name, ctx, data, config, workdir, seeds=SEEDS) -> dict:
-  from ktg_jax.run import seeds as seeds_lib  # pylint: disable=import-outside-toplevel
   start = time.time()
   spec = rp.ROWS[name].build(ctx)
   cfg = rp.train_config(config)

@@ -29,6 +29,7 @@ import time
 
 from absl import app
 from absl import flags
+import ray
 
 
 from ktg_jax.cli import common  # the scripts' command line
@@ -38,6 +39,10 @@ from ktg_jax.search import semi_spaces
 from ktg_jax.search import space_ops
 from ktg_jax.search import spaces
 from ktg_jax.search import presets
+from ktg_jax.run import training
+from ktg_jax.search import tune as st
+from ktg_jax import data as data_lib
+from ktg_jax.search import trial
 
 FLAGS = flags.FLAGS
 _CONFIG = None  # set by define_flags
@@ -140,7 +145,6 @@ def build_space():
 
 def train_overrides() -> tuple[dict, dict]:
   """(training.fit overrides, data fields) of --config."""
-  from ktg_jax.run import training  # pylint: disable=import-outside-toplevel
   known = training.default_config().keys()
   config = _CONFIG.value
   train = {k: v for k, v in config.items() if k in known}
@@ -151,7 +155,6 @@ def train_overrides() -> tuple[dict, dict]:
 
 
 def build_config(space):
-  from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
   if not FLAGS.workdir:
     raise app.UsageError("--workdir is required")
   train, data = train_overrides()
@@ -176,9 +179,6 @@ def build_config(space):
 def main(argv):
   common.check_command_line(argv)
   common.require_config(_CONFIG.value, "search.py")
-  from ktg_jax import data as data_lib  # pylint: disable=import-outside-toplevel
-  from ktg_jax.search import tune as st  # pylint: disable=import-outside-toplevel
-  from ktg_jax.search import trial  # pylint: disable=import-outside-toplevel
   if FLAGS.space not in presets.PRESETS:  # ch.3/4/000 and ch.5 alike
     raise app.UsageError(f"--space={FLAGS.space!r} is unknown; allowed: "
                          f"{sorted(presets.PRESETS)}")
@@ -216,7 +216,6 @@ def main(argv):
     trials = report.records(grid, space, sc.epochs,
                             os.path.join(sc.output_dir, progress.EVENTS))
   finally:
-    import ray  # pylint: disable=import-outside-toplevel
     ray.shutdown()
   paths = report.write_outputs(trials, sc.output_dir,
                                title=f"{space.name}, {sc.protocol}, "
