@@ -55,16 +55,26 @@ _POPULATION = flags.DEFINE_boolean(
     "(fit(..., seeds=...): one labelled draw, seed 0; the seeds vary init and "
     "data order); --nopopulation: one run per seed, each its own draw")
 
+def _pl_gate(c):
+  """Pseudo-Label's gate: Threshold(pseudo_label_tau) when the config sets
+  one (USB's p_cutoff 0.95: un-thresholded weight-1 pseudo-labels from step 0
+  collapse), else the Positive Linear ramp of the old protocol."""
+  tau = c.get("pseudo_label_tau")
+  return gates.Threshold(tau) if tau else gates.Linear()
+
+
 # method -> (model, config) -> GraphSpec (the classic builders, docs/papers.md §1).
+# Pi-model takes config.pi_weight when set (USB: Pi 10, Mean Teacher 50),
+# else the shared consistency_weight.
 BASELINES = {
     "supervised": lambda m, c: classic.vanilla(m),
     "pi_model": lambda m, c: classic.pi_model(
-        m, c.consistency_weight, gates.Linear()),
+        m, c.get("pi_weight") or c.consistency_weight, gates.Linear()),
     "mean_teacher": lambda m, c: classic.mean_teacher(
         m, c.consistency_weight, c.ema_decay, gates.Linear(),
         bn=c.get("ema_bn", "batch")),
     "pseudo_label": lambda m, c: classic.pseudo_label(
-        m, c.pseudo_label_weight, gates.Linear()),
+        m, c.pseudo_label_weight, _pl_gate(c)),
     "fixmatch": lambda m, c: classic.fixmatch(m, c.tau,
                                               c.pseudo_label_weight),
 }
