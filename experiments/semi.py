@@ -82,6 +82,18 @@ BASELINES = {
 EMA_EVAL = ("fixmatch",)
 
 
+def method_config(cfg, method, **fields):
+  """The run config of ``method``: ``fields`` set, and its own unlabelled
+  ratio when ``config.unlabeled_ratio_by_method`` names it (USB trains Pi /
+  Mean Teacher / Pseudo-Label at uratio 1, FixMatch at 7)."""
+  run_cfg = cfg.copy_and_resolve_references()
+  run_cfg.update(**fields)
+  mu = dict(cfg.get("unlabeled_ratio_by_method") or {}).get(method)
+  if mu is not None:
+    run_cfg.unlabeled_ratio = mu
+  return run_cfg
+
+
 def load(cfg, per_class: int, seed: int):
   return semi_lib.load(cfg.dataset, per_class, seed=seed, split_seed=0,
                        val_fraction=cfg.val_fraction, data_dir=cfg.data_dir,
@@ -134,8 +146,7 @@ def run_population(cfg, n, seeds, searched, results, done, path, out):
   for method in _METHODS.value:
     if all((n, method, s) in done for s in seeds):
       continue
-    run_cfg = cfg.copy_and_resolve_references()
-    run_cfg.update(eval_split="test", verbose=False)
+    run_cfg = method_config(cfg, method, eval_split="test", verbose=False)
     t0 = time.time()
     r = training.fit(spec_of(method, cfg, searched), semi, run_cfg,
                      workdir=os.path.join(out, f"n{n}", method), seeds=seeds)
@@ -175,8 +186,8 @@ def main(argv):
       for method in _METHODS.value:
         if (n, method, seed) in done:
           continue
-        run_cfg = cfg.copy_and_resolve_references()
-        run_cfg.update(eval_split="test", seed=seed, verbose=False)
+        run_cfg = method_config(cfg, method, eval_split="test", seed=seed,
+                                verbose=False)
         t0 = time.time()
         r = training.fit(spec_of(method, cfg, searched), semi, run_cfg,
                          workdir=os.path.join(out, f"n{n}", method,

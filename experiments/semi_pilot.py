@@ -55,8 +55,8 @@ def main(argv):
       if all(os.path.exists(p) for p in paths):
         print(f"n={n} {method}: done ({paths[0]} ...)", flush=True)
         continue
-      run_cfg = cfg.copy_and_resolve_references()
-      run_cfg.update(eval_split="val", resume=True, checkpoint_every=1)
+      run_cfg = semi.method_config(cfg, method, eval_split="val", resume=True,
+                                   checkpoint_every=1)
       spec = semi.spec_of(method, cfg, None)
       load0 = os.getloadavg()
       t0 = time.time()
@@ -69,7 +69,7 @@ def main(argv):
             "method": method, "per_class": n, "seed": seed, "draw": 0,
             "split": "val", "model": cfg.models,
             "iterations": cfg.epochs * cfg.eval_every,
-            "batch_size": cfg.batch_size, "mu": cfg.unlabeled_ratio,
+            "batch_size": cfg.batch_size, "mu": run_cfg.unlabeled_ratio,
             "val_accuracy": dict(zip(names, m.history[-1]["accuracy"])),
             "val_curve": [{"iteration": h["epoch"] * cfg.eval_every,
                            **dict(zip(names, h["accuracy"]))}
@@ -82,8 +82,8 @@ def main(argv):
             "config": {k: cfg[k] for k in (
                 "learning_rate", "lr_schedule", "weight_decay", "tau",
                 "consistency_weight", "pseudo_label_weight", "ema_decay",
-                "ema_bn", "eval_every", "epochs", "unlabeled_ratio")
-                       if k in cfg},
+                "ema_bn", "eval_every", "epochs", "pi_weight",
+                "pseudo_label_tau") if k in cfg},
         }
         with open(path, "w") as f:
           json.dump(rec, f, indent=1)
