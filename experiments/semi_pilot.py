@@ -28,10 +28,43 @@ from absl import flags
 # pylint: disable=wrong-import-position
 import common  # experiments/common.py: the scripts' command line
 import semi  # experiments/semi.py: its flags (--config, --methods, ...) and builders
+import glob
+
+from ktg_jax import stats
 from ktg_jax import training
 
 _RESULTS = flags.DEFINE_string(
     "results", "benchmarks/results/semi_pilot", "one JSON per finished run")
+_TABLE = flags.DEFINE_boolean(
+    "table", False, "only print the markdown table of the JSONs in --results")
+
+
+def table(results_dir: str) -> str:
+  """Markdown: per (method, per_class, node) the validation accuracy mean ±
+  std (ddof 1, ``ktg_jax.stats``) over the seeds' JSONs, the seeds, the
+  iterations, the wall time of the run (its seeds trained as one population)
+  and the 1-minute load average at its start / end."""
+  recs = [json.load(open(p)) for p in sorted(glob.glob(
+      os.path.join(results_dir, "*.json")))]
+  groups = {}
+  for r in recs:
+    for node, acc in r["val_accuracy"].items():
+      groups.setdefault((r["per_class"], r["method"], node), []).append(
+          (r, 100 * acc))
+  lines = ["| labels/class | method | model | val accuracy (%) | seeds | "
+           "iterations | μ | wall (s) | load start / end |",
+           "|---|---|---|---|---|---|---|---|---|"]
+  for (n, method, node), rows in sorted(groups.items()):
+    s = stats.summarize([a for _, a in rows])
+    r0 = rows[0][0]
+    per_seed = " / ".join(f"{a:.2f}" for _, a in rows)
+    lines.append(
+        f"| {n} | {method} | {node} | {stats.mean_std(s.mean, s.std)} "
+        f"({per_seed}) | {','.join(str(r['seed']) for r, _ in rows)} | "
+        f"{r0['iterations']} | {r0['mu']} | "
+        f"{r0['train_seconds_this_invocation']:.0f} | "
+        f"{r0['loadavg_start'][0]:.1f} / {r0['loadavg_end'][0]:.1f} |")
+  return "\n".join(lines)
 
 
 def node_names(method: str, num_nodes: int) -> list[str]:
@@ -42,6 +75,9 @@ def node_names(method: str, num_nodes: int) -> list[str]:
 
 def main(argv):
   common.check_command_line(argv)
+  if _TABLE.value:
+    print(table(_RESULTS.value))
+    return
   cfg = semi._CONFIG.value  # pylint: disable=protected-access
   seeds = [int(s) for s in semi._SEEDS.value]  # pylint: disable=protected-access
   out = semi._OUT.value  # pylint: disable=protected-access
