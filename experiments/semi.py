@@ -53,21 +53,43 @@ _POPULATION = flags.DEFINE_boolean(
     "(fit(..., seeds=...): one labelled draw, seed 0; the seeds vary init and "
     "data order); --nopopulation: one run per seed, each its own draw")
 
+def _pl_gate(c):
+  """Pseudo-Label's gate: Threshold(pseudo_label_tau) when the config sets
+  one (USB's p_cutoff 0.95: un-thresholded weight-1 pseudo-labels from step 0
+  collapse), else the Positive Linear ramp of the old protocol."""
+  tau = c.get("pseudo_label_tau")
+  return gates.Threshold(tau) if tau else gates.Linear()
+
+
 # method -> (model, config) -> GraphSpec (the classic builders, docs/papers.md §1).
+# Pi-model takes config.pi_weight when set (USB: Pi 10, Mean Teacher 50),
+# else the shared consistency_weight.
 BASELINES = {
     "supervised": lambda m, c: classic.vanilla(m),
     "pi_model": lambda m, c: classic.pi_model(
-        m, c.consistency_weight, gates.Linear()),
+        m, c.get("pi_weight") or c.consistency_weight, gates.Linear()),
     "mean_teacher": lambda m, c: classic.mean_teacher(
         m, c.consistency_weight, c.ema_decay, gates.Linear(),
         bn=c.get("ema_bn", "batch")),
     "pseudo_label": lambda m, c: classic.pseudo_label(
-        m, c.pseudo_label_weight, gates.Linear()),
+        m, c.pseudo_label_weight, _pl_gate(c)),
     "fixmatch": lambda m, c: classic.fixmatch(m, c.tau,
                                               c.pseudo_label_weight),
 }
 # Methods that report an EMA model when config.ema_eval (FixMatch does).
 EMA_EVAL = ("fixmatch",)
+
+
+def method_config(cfg, method, **fields):
+  """The run config of ``method``: ``fields`` set, and its own unlabelled
+  ratio when ``config.unlabeled_ratio_by_method`` names it (USB trains Pi /
+  Mean Teacher / Pseudo-Label at uratio 1, FixMatch at 7)."""
+  run_cfg = cfg.copy_and_resolve_references()
+  run_cfg.update(**fields)
+  mu = dict(cfg.get("unlabeled_ratio_by_method") or {}).get(method)
+  if mu is not None:
+    run_cfg.unlabeled_ratio = mu
+  return run_cfg
 
 
 def load(cfg, per_class: int, seed: int):
@@ -122,8 +144,7 @@ def run_population(cfg, n, seeds, searched, results, done, path, out):
   for method in _METHODS.value:
     if all((n, method, s) in done for s in seeds):
       continue
-    run_cfg = cfg.copy_and_resolve_references()
-    run_cfg.update(eval_split="test", verbose=False)
+    run_cfg = method_config(cfg, method, eval_split="test", verbose=False)
     t0 = time.time()
     r = training.fit(spec_of(method, cfg, searched), semi, run_cfg,
                      workdir=os.path.join(out, f"n{n}", method), seeds=seeds)
@@ -163,8 +184,8 @@ def main(argv):
       for method in _METHODS.value:
         if (n, method, seed) in done:
           continue
-        run_cfg = cfg.copy_and_resolve_references()
-        run_cfg.update(eval_split="test", seed=seed, verbose=False)
+        run_cfg = method_config(cfg, method, eval_split="test", seed=seed,
+                                verbose=False)
         t0 = time.time()
         r = training.fit(spec_of(method, cfg, searched), semi, run_cfg,
                          workdir=os.path.join(out, f"n{n}", method,

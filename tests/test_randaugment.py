@@ -5,6 +5,7 @@ FixMatch's RandAugment calls) on 8-bit images, and numpy formulas.
 """
 
 import chex
+import dm_pix as pix
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -242,3 +243,38 @@ def test_make_views_gives_the_cores_views_dict(batches):
   x = batches[1][:2, :8, :8]
   np.testing.assert_array_equal(views["weak"](KEY, x),
                                 ra.make_view("weak", dataset="digits")(KEY, x))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_affine_equals_pix_affine_transform(seed):
+  """The 2-D gather is PIX's bilinear constant-mode resampling (the reference)."""
+  rng = np.random.default_rng(seed)
+  x = jnp.asarray(rng.random((13, 11, 2)), jnp.float32)
+  a, b, c, d = rng.normal(1.0, 0.3, 4) * np.array([1, 0.4, 0.4, 1])
+  off_r, off_c = rng.normal(0, 3, 2)
+  fill = float(rng.random())
+  ours = ra._affine(x, ((a, b, off_r), (c, d, off_c)), fill)  # pylint: disable=protected-access
+  full = jnp.array([[a, b, 0., off_r], [c, d, 0., off_c], [0., 0., 1., 0.],
+                    [0., 0., 0., 1.]], jnp.float32)
+  ref = pix.affine_transform(x, full, order=1, mode="constant", cval=fill)
+  np.testing.assert_allclose(ours, ref, atol=1e-5)
+  assert np.isclose(np.asarray(ours), fill).any()  # some pixels uncovered
+
+
+def test_rotate_equals_pix_rotate():
+  _, x = _levels((16, 16, 1), seed=3)
+  for key in (jax.random.key(0), jax.random.key(1)):  # both signs
+    out = ra.apply_op("rotate", key, x, 0.7)
+    angle = float(ra._sign(key, 0.7 * ra.MAX_ROTATE_DEG)) * np.pi / 180  # pylint: disable=protected-access
+    ref = pix.rotate(x, angle, order=1, mode="constant", cval=ra.FILL)
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+
+
+def test_black_background_sets_fill_with_zero():
+  """Fashion-MNIST's Cutout and uncovered pixels are its background 0."""
+  assert ra.fill_for("fashion_mnist") == 0.0 and ra.fill_for("cifar10") == 0.5
+  x = jnp.full((4, 28, 28, 1), 0.7, jnp.float32)
+  out = np.asarray(ra.make_view("strong", dataset="fashion_mnist",
+                                num_ops=0)(jax.random.key(0), x))
+  assert set(np.unique(out)) <= {np.float32(0.0), np.float32(0.7)}
+  assert (out == 0.0).sum(axis=(1, 2, 3)).min() >= 7 * 7  # a 14-px square, clipped
