@@ -15,9 +15,12 @@ the validation split during training; after the last epoch the target is
 read once on the test split (final runs: nothing is selected here).
 Frozen auxiliary nodes (an all-Cutoff node of the pattern) load teachers
 trained first (``ktg_jax.search.teachers``: the aux model alone, seeds
-``grid.teacher_seeds``). Resumable: a finished cell is ``<workdir>/cells/
-<regime>_n<N>_<graph>.json`` and is skipped; a cell in progress continues
-from its last checkpoint (every ``checkpoint_every`` epochs).
+``grid.teacher_seeds``). Resumable: a finished (cell, seed set) is ``<workdir>/cells/
+<regime>_n<N>_<graph>_seeds<s...>.json`` and is skipped; a cell in progress
+continues from its last checkpoint (every ``checkpoint_every`` epochs).
+Seeds can be added later (``--seeds=1``): ``--collect`` merges a cell's
+disjoint seed sets into one row (member k of a population equals a run of
+its seed alone, ``training.fit``).
 """
 
 from __future__ import annotations
@@ -52,6 +55,11 @@ _ONLY = flags.DEFINE_list("only", None, "cells to run: regime[/N[/graph]]")
 _COLLECT = flags.DEFINE_string(
     "collect", None, "write every finished cell (one JSON line each) to this "
     "file, then exit")
+_REPORT = flags.DEFINE_string(
+    "report", None, "read a collected JSONL (--collect's file), print the "
+    "grid as a markdown table (mean ± std, Welch p vs DML at the same N) "
+    "and draw the plot --plot, then exit")
+_PLOT = flags.DEFINE_string("plot", None, "the report's picture (PNG)")
 
 
 def cell_name(regime: str, n: int, graph: str) -> str:
@@ -59,15 +67,22 @@ def cell_name(regime: str, n: int, graph: str) -> str:
 
 
 def cells(config, only=None) -> list[tuple[str, int, int, str, tuple]]:
-  """(regime, epochs, N, graph, 2-node gates) in run order: regimes as
-  listed, then N, then graphs; ``only`` keeps those matching a prefix."""
+  """(regime, epochs, N, graph, 2-node gates): all cells in config order
+  (regimes as listed, then N, then graphs), or — ``only`` given — the cells
+  matching each of its ``regime[/N[/graph]]`` prefixes, in ``only``'s order
+  (a priority list; each cell once)."""
+  every = [(regime, int(epochs), int(n), graph, tuple(gates))
+           for regime, epochs in config.grid.regimes
+           for n in config.grid.nodes
+           for graph, gates in config.grid.graphs]
+  if not only:
+    return every
   out = []
-  for regime, epochs in config.grid.regimes:
-    for n in config.grid.nodes:
-      for graph, gates in config.grid.graphs:
-        key = f"{regime}/{n}/{graph}"
-        if not only or any(key == o or key.startswith(o + "/") for o in only):
-          out.append((regime, int(epochs), int(n), graph, tuple(gates)))
+  for o in only:
+    for c in every:
+      key = f"{c[0]}/{c[2]}/{c[3]}"
+      if (key == o or key.startswith(o + "/")) and c not in out:
+        out.append(c)
   return out
 
 
@@ -126,7 +141,8 @@ def run_cell(config, data, regime, epochs, n, graph, gates, seeds, workdir,
   spec = extend.extended_spec(point(gates), models, checkpoints)
   load_start, wall, cpu = load(), time.time(), time.process_time()
   result = training.fit(spec, data, cfg, os.path.join(
-      root, "runs", cell_name(regime, n, graph)), seeds=tuple(seeds))
+      root, "runs", cell_file(regime, n, graph, seeds)[:-5]),
+                        seeds=tuple(seeds))
   wall, cpu = time.time() - wall, time.process_time() - cpu
   hist = [m.history for m in result.members]
   val = [h[-1]["target_accuracy"] for h in hist]
@@ -155,15 +171,54 @@ def run_cell(config, data, regime, epochs, n, graph, gates, seeds, workdir,
           "%Y-%m-%d %H:%M:%S UTC")}
 
 
+def cell_file(regime: str, n: int, graph: str, seeds) -> str:
+  """A finished (cell, seed set) file: ``<cell>_seeds<s1-s2...>.json``;
+  runs of one cell with disjoint seed sets are merged by ``merge``."""
+  return f"{cell_name(regime, n, graph)}_seeds{'-'.join(map(str, seeds))}.json"
+
+
+PER_SEED = ("seeds", "val", "test", "curve", "train_acc", "val_all_nodes")
+
+
+def merge(parts: list[dict]) -> dict:
+  """One cell's records of disjoint seed sets as one record: the per-seed
+  lists concatenated (sorted by seed), mean ± std recomputed, costs summed,
+  the runs' loads listed."""
+  parts = sorted(parts, key=lambda r: min(r["seeds"]))
+  seeds = [s for r in parts for s in r["seeds"]]
+  if len(set(seeds)) != len(seeds):
+    raise ValueError(f"cell {cell_name(parts[0]['regime'], parts[0]['nodes'], parts[0]['graph'])}"
+                     f": seeds {seeds} overlap; allowed: disjoint seed sets")
+  out = {k: v for k, v in parts[0].items() if k not in PER_SEED}
+  per_seed = sorted(zip(*[[x for r in parts for x in r[k]]
+                          for k in PER_SEED]))
+  out.update({k: [row[i] for row in per_seed]
+              for i, k in enumerate(PER_SEED)})
+  for split in ("val", "test"):
+    sm = stats.summarize(out[split])
+    out[f"{split}_mean"], out[f"{split}_std"] = sm.mean, sm.std
+  out["wall_s"] = sum(r["wall_s"] for r in parts)
+  out["cpu_s"] = sum(r["cpu_s"] for r in parts)
+  out["runs"] = [{k: r[k] for k in ("seeds", "wall_s", "cpu_s", "load_start",
+                                    "load_end", "finished")} for r in parts]
+  for k in ("load_start", "load_end", "finished"):
+    out.pop(k, None)
+  return out
+
+
 def collect(workdir: str, path: str) -> int:
+  """Every finished cell under ``workdir`` (seed sets merged), one JSON
+  line each, into ``path``; returns the number of cells."""
   cdir = os.path.join(workdir, "cells")
   names = sorted(os.listdir(cdir)) if os.path.isdir(cdir) else []
-  rows = []
+  groups: dict = {}
   for name in names:
     if name.endswith(".json"):
       with open(os.path.join(cdir, name)) as f:
-        rows.append(json.load(f))
-  order = {"dml": 0, "all_correct": 1, "all_linear": 2, "best_extended": 3}
+        r = json.load(f)
+      groups.setdefault((r["regime"], r["nodes"], r["graph"]), []).append(r)
+  rows = [merge(parts) for parts in groups.values()]
+  order = {g: i for i, g in enumerate(GRAPH_ORDER)}
   rows.sort(key=lambda r: (r["regime"], r["nodes"],
                            order.get(r["graph"], 9), r["graph"]))
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -173,7 +228,76 @@ def collect(workdir: str, path: str) -> int:
   return len(rows)
 
 
+GRAPH_ORDER = ("dml", "all_correct", "all_linear", "best_extended")
+
+
+def read_rows(path: str) -> list[dict]:
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def report_table(rows: list[dict]) -> str:
+  """The grid as markdown: per regime, N and graph the target's validation
+  and test accuracy (mean ± std over seeds, %, ddof 1) and Welch p against
+  DML at the same regime and N."""
+  by = {(r["regime"], r["nodes"], r["graph"]): r for r in rows}
+  lines = ["| regime | N | graph | seeds | val. acc. % | p vs DML (val) "
+           "| test acc. % | p vs DML (test) | target train acc. |",
+           "|---|---|---|---|---|---|---|---|---|"]
+  for regime in dict.fromkeys(r["regime"] for r in rows):
+    for n in sorted({r["nodes"] for r in rows if r["regime"] == regime}):
+      dml = by.get((regime, n, "dml"))
+      for g in GRAPH_ORDER:
+        r = by.get((regime, n, g))
+        if r is None:
+          continue
+        p = lambda k: (stats.format_p(stats.welch_p(r[k], dml[k]))
+                       if dml is not None and g != "dml" else "")
+        lines.append(
+            f"| {regime} | {n} | {g} | {len(r['seeds'])} | "
+            f"{stats.mean_std(r['val_mean'], r['val_std'], scale=100)} | "
+            f"{p('val')} | "
+            f"{stats.mean_std(r['test_mean'], r['test_std'], scale=100)} | "
+            f"{p('test')} | {min(r['train_acc']):.3f}-{max(r['train_acc']):.3f} |")
+  return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: str) -> str:
+  """Accuracy of the target vs N: one line per graph (mean, error bar = std
+  over seeds), a column per regime, validation above and test below."""
+  from ktg_jax.viz import figures  # pylint: disable=import-outside-toplevel
+  regimes = list(dict.fromkeys(r["regime"] for r in rows))
+  fig, axes = figures.subplots(2, len(regimes), figsize=(
+      4.2 * len(regimes), 6.4), squeeze=False, sharey="row")
+  for col, regime in enumerate(regimes):
+    for row, split in enumerate(("val", "test")):
+      ax = axes[row][col]
+      for g in GRAPH_ORDER:
+        pts = sorted((r["nodes"], 100 * r[f"{split}_mean"],
+                      100 * r[f"{split}_std"]) for r in rows
+                     if r["regime"] == regime and r["graph"] == g)
+        if pts:
+          xs, ms, ss = zip(*pts)
+          ax.errorbar(xs, ms, yerr=[0 if s != s else s for s in ss],
+                      marker="o", capsize=3, label=g)
+      epochs = next(r["epochs"] for r in rows if r["regime"] == regime)
+      ax.set_title(f"{regime} ({epochs} epochs): {split}")
+      ax.set_xlabel("nodes N")
+      ax.set_xticks(sorted({r["nodes"] for r in rows}))
+      ax.grid(alpha=0.3)
+      if col == 0:
+        ax.set_ylabel("target accuracy %")
+  axes[0][0].legend(fontsize=8)
+  return figures.save(fig, path)
+
+
 def main(argv):
+  if _REPORT.value:
+    rows = read_rows(_REPORT.value)
+    print(report_table(rows), end="")
+    if _PLOT.value:
+      print(f"plot -> {plot(rows, _PLOT.value)}")
+    return
   common.check_command_line(argv, workdir=_WORKDIR.value)
   workdir = os.path.abspath(_WORKDIR.value)
   if _COLLECT.value:
@@ -194,7 +318,7 @@ def main(argv):
   os.makedirs(os.path.join(workdir, "cells"), exist_ok=True)
   for regime, epochs, n, graph, gates in todo:
     path = os.path.join(workdir, "cells",
-                        cell_name(regime, n, graph) + ".json")
+                        cell_file(regime, n, graph, seeds))
     if os.path.exists(path):
       continue
     record = run_cell(config, data, regime, epochs, n, graph, gates, seeds,
