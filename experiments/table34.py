@@ -219,7 +219,7 @@ def collect(workdir: str, path: str) -> int:
       groups.setdefault((r["regime"], r["nodes"], r["graph"]), []).append(r)
   rows = [merge(parts) for parts in groups.values()]
   order = {g: i for i, g in enumerate(GRAPH_ORDER)}
-  rows.sort(key=lambda r: (r["regime"], r["nodes"],
+  rows.sort(key=lambda r: (r["epochs"], r["regime"], r["nodes"],
                            order.get(r["graph"], 9), r["graph"]))
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "w") as f:
@@ -234,6 +234,11 @@ GRAPH_ORDER = ("dml", "all_correct", "all_linear", "best_extended")
 def read_rows(path: str) -> list[dict]:
   with open(path) as f:
     return [json.loads(line) for line in f if line.strip()]
+
+
+def _span(values) -> str:
+  lo, hi = min(values), max(values)
+  return f"{lo:.3f}" if lo == hi else f"{lo:.3f}-{hi:.3f}"
 
 
 def report_table(rows: list[dict]) -> str:
@@ -258,7 +263,7 @@ def report_table(rows: list[dict]) -> str:
             f"{stats.mean_std(r['val_mean'], r['val_std'], scale=100)} | "
             f"{p('val')} | "
             f"{stats.mean_std(r['test_mean'], r['test_std'], scale=100)} | "
-            f"{p('test')} | {min(r['train_acc']):.3f}-{max(r['train_acc']):.3f} |")
+            f"{p('test')} | {_span(r['train_acc'])} |")
   return "\n".join(lines) + "\n"
 
 
@@ -269,17 +274,20 @@ def plot(rows: list[dict], path: str) -> str:
   regimes = list(dict.fromkeys(r["regime"] for r in rows))
   fig, axes = figures.subplots(2, len(regimes), figsize=(
       4.2 * len(regimes), 6.4), squeeze=False, sharey="row")
+  handles = {}
   for col, regime in enumerate(regimes):
     for row, split in enumerate(("val", "test")):
       ax = axes[row][col]
-      for g in GRAPH_ORDER:
+      for color, g in enumerate(GRAPH_ORDER):
         pts = sorted((r["nodes"], 100 * r[f"{split}_mean"],
                       100 * r[f"{split}_std"]) for r in rows
                      if r["regime"] == regime and r["graph"] == g)
         if pts:
           xs, ms, ss = zip(*pts)
-          ax.errorbar(xs, ms, yerr=[0 if s != s else s for s in ss],
-                      marker="o", capsize=3, label=g)
+          handles[g] = ax.errorbar(xs, ms, yerr=[0 if s != s else s
+                                                 for s in ss],
+                                   marker="o", capsize=3, label=g,
+                                   color=f"C{color}")
       epochs = next(r["epochs"] for r in rows if r["regime"] == regime)
       ax.set_title(f"{regime} ({epochs} epochs): {split}")
       ax.set_xlabel("nodes N")
@@ -287,7 +295,8 @@ def plot(rows: list[dict], path: str) -> str:
       ax.grid(alpha=0.3)
       if col == 0:
         ax.set_ylabel("target accuracy %")
-  axes[0][0].legend(fontsize=8)
+  axes[0][0].legend([handles[g] for g in GRAPH_ORDER if g in handles],
+                    [g for g in GRAPH_ORDER if g in handles], fontsize=8)
   return figures.save(fig, path)
 
 
