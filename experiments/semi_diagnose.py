@@ -35,9 +35,9 @@ from absl import flags
 import common  # experiments/common.py: the scripts' command line
 import semi  # experiments/semi.py: its flags and builders
 from ktg_jax import checkpoint
-from ktg_jax import feeds
-from ktg_jax import population
-from ktg_jax import training
+from ktg_jax.run import feeds
+from ktg_jax.run import population
+from ktg_jax.run import training
 from ktg_jax.core.step import node_variables
 from ktg_jax.data import augment as augment_lib
 

@@ -31,7 +31,7 @@ import semi  # experiments/semi.py: its flags (--config, --methods, ...) and bui
 import glob
 
 from ktg_jax import stats
-from ktg_jax import training
+from ktg_jax.run import training
 
 _RESULTS = flags.DEFINE_string(
     "results", "benchmarks/results/semi_pilot", "one JSON per finished run")

@@ -8,7 +8,7 @@ Mean Teacher weight 50, Pseudo-Label threshold 0.95 weight 1. Departures and
 why: docs/semi_regime.md.
 """
 
-from ktg_jax import training
+from ktg_jax.run import training
 
 
 def get_config():
