@@ -32,7 +32,7 @@ import numpy as np
 from absl import flags
 
 # pylint: disable=wrong-import-position
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 import semi  # experiments/semi.py: its flags and builders
 from ktg_jax import checkpoint
 from ktg_jax.run import feeds

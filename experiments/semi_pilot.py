@@ -26,7 +26,7 @@ import time
 from absl import flags
 
 # pylint: disable=wrong-import-position
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 import semi  # experiments/semi.py: its flags (--config, --methods, ...) and builders
 import glob
 
