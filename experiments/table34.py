@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=wrong-import-position
 import jax
 
-import common  # experiments/common.py: the scripts' command line
+from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import reproduce as rp
 from ktg_jax import stats
 from ktg_jax.core.step import node_modules, node_variables

@@ -6,10 +6,11 @@ import sys
 
 import pytest
 
+from ktg_jax.cli import common
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "experiments"))
 
-import common  # pylint: disable=wrong-import-position
 import table34  # pylint: disable=wrong-import-position
 
 CONFIG = common.load_module(common.config_path("table34.py")).get_config()
