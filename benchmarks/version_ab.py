@@ -1,10 +1,11 @@
 """Steps/s of the ch.3 3-node ResNet-20 step: this checkout vs a git ref, A/B.
 
 Issue 9 asks that generalising the core (node kinds, views, slots) not slow a
-ch.3 graph. This script extracts ``ktg_jax/`` of ``--base`` into a temporary
-folder and runs ``benchmarks/compile_and_steps.py`` alternately against it and
-against this checkout (B A B A ..., each in a fresh process), then prints the
-median steps/s of each and the ratio head / base.
+ch.3 graph. This script extracts ``ktg_jax/`` and
+``benchmarks/compile_and_steps.py`` of ``--base`` into a temporary folder and
+runs each version's own copy of that benchmark (the same workload; only its
+imports follow the package's layout) alternately (B A B A ..., each in a fresh
+process), then prints the median steps/s of each and the ratio head / base.
 
   JAX_PLATFORMS=cpu python benchmarks/version_ab.py --base 12a3f20 --rounds 3
 """
@@ -19,11 +20,12 @@ import tarfile
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "benchmarks", "compile_and_steps.py")
+SCRIPT = os.path.join("benchmarks", "compile_and_steps.py")
 
 
 def extract(ref: str, into: str) -> None:
-  archive = subprocess.run(["git", "-C", ROOT, "archive", ref, "ktg_jax"],
+  archive = subprocess.run(["git", "-C", ROOT, "archive", ref, "ktg_jax",
+                            SCRIPT],
                            check=True, capture_output=True).stdout
   path = os.path.join(into, "src.tar")
   with open(path, "wb") as f:
@@ -32,9 +34,11 @@ def extract(ref: str, into: str) -> None:
     tar.extractall(into, filter="data")
 
 
-def steps_per_second(pythonpath: str, steps: int) -> float:
-  env = {**os.environ, "PYTHONPATH": pythonpath}
-  out = subprocess.run([sys.executable, SCRIPT, "--steps", str(steps)],
+def steps_per_second(root: str, steps: int) -> float:
+  """Runs ``root``'s own benchmark script against ``root``'s package."""
+  env = {**os.environ, "PYTHONPATH": root}
+  out = subprocess.run([sys.executable, os.path.join(root, SCRIPT),
+                        "--steps", str(steps)],
                        env=env, check=True, capture_output=True, text=True)
   return float(re.search(r"= ([\d.]+) steps/s", out.stdout).group(1))
 
