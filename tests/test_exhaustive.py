@@ -88,6 +88,27 @@ def test_every_graph_and_seed_trained_exactly_once_and_resumed(tmp_path):
                    pack_size=5, fit_fn=third)
 
 
+def test_only_trains_the_given_indices_under_their_table_indices(tmp_path):
+  space, cfg = _space(), training.default_config()
+  pts = exhaustive.points(space)
+  fit = _FakeFit()
+  records = exhaustive.run(space, None, cfg, str(tmp_path), repeats=(3,),
+                           pack_size=1, first=[40], only=[7, 40, 63],
+                           fit_fn=fit, log=lambda *_: None)
+  assert [(r["index"], r["seed"]) for r in records] == [(7, 3), (40, 3),
+                                                        (63, 3)]
+  assert [r["point"] for r in records] == [pts[7], pts[40], pts[63]]
+  want = json.dumps(space.to_spec(pts[40]).to_json(), sort_keys=True)
+  assert fit.trained[0] == (want, 3)  # first still goes first
+  # the subset is part of the sweep's identity: another subset is refused
+  with pytest.raises(Exception, match="sweep"):
+    exhaustive.run(space, None, cfg, str(tmp_path), repeats=(3,),
+                   pack_size=1, first=[40], only=[7, 40], fit_fn=fit,
+                   log=lambda *_: None)
+  with pytest.raises(ValueError, match="only"):
+    exhaustive.packs(space, (0,), 1, only=[len(pts)])
+
+
 def test_by_graph_and_best_against_numpy():
   recs = [{"index": i, "seed": s, "point": {"i": i}, "score": sc}
           for i, s, sc in [(0, 0, .5), (0, 1, .7), (1, 0, .9), (1, 1, .3),

@@ -263,3 +263,18 @@ def test_table_runner_end_to_end_with_shards_and_collect(tmp_path):
                          text=True, timeout=600)  # resume: nothing to train
   assert again.returncode == 0 and "[exhaustive]" not in again.stdout and \
       "[teachers]" not in again.stdout
+  # --top: a second seed for the reference graph and the 2 best at seed 0
+  kd = [r["index"] for r in rows if r["point"]["gate_label_1"] ==
+        r["point"]["gate_0_1"] == "cutoff" and
+        r["point"]["gate_1_0"] == "through"
+        and r["point"]["gate_label_0"] == "through"]
+  best = sorted(rows, key=lambda r: (-r["score"], r["index"]))[:2]
+  top = [a if not a.startswith("--seeds=") else "--seeds=1" for a in cmd]
+  more = subprocess.run(top + ["--top=2"], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=600)
+  assert more.returncode == 0, more.stderr[-3000:]
+  subprocess.run(cmd + [f"--collect={out}"], cwd=ROOT, env=env, check=True,
+                 capture_output=True, timeout=300)
+  seed1 = [json.loads(x) for x in open(out).read().splitlines()]
+  seed1 = sorted(r["index"] for r in seed1 if r["seed"] == 1)
+  assert seed1 == sorted(set(kd) | {r["index"] for r in best})

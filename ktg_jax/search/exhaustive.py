@@ -101,11 +101,21 @@ def _cut(space, indexed, repeats, pack_size) -> list[list[Unit]]:
 
 def packs(space: space_ops.Space, repeats: Sequence[int],
           pack_size: int, chosen: Sequence[dict] | None = None,
-          first: Sequence[int] | None = None) -> list[list[Unit]]:
+          first: Sequence[int] | None = None,
+          only: Sequence[int] | None = None) -> list[list[Unit]]:
   """The units, grouped by graph structure, cut into packs of <= pack_size.
   ``chosen``: train these points instead of all (a random search's sample).
   ``first``: indices whose packs come before all others, in this order
-  (grouped by structure among themselves), e.g. the reference graphs."""
+  (grouped by structure among themselves), e.g. the reference graphs.
+  ``only``: train just these indices (more seeds for a table's best graphs);
+  records keep the indices of the whole list, so they join the table.
+
+  >>> from ktg_jax.search import presets
+  >>> space = presets.get("ch3_4gates", 2)
+  >>> [[u.index for u in p] for p in packs(space, (1,), 1, first=[9],
+  ...                                      only=[4, 9])]
+  [[9], [4]]
+  """
   if pack_size < 1:
     raise ValueError(f"pack_size={pack_size!r} is invalid; allowed: >= 1")
   if not repeats:
@@ -116,10 +126,15 @@ def packs(space: space_ops.Space, repeats: Sequence[int],
   if bad or len(set(first)) != len(first):
     raise ValueError(f"first={first!r} is invalid; allowed: distinct "
                      f"indices in [0, {len(pts)})")
+  keep = set(range(len(pts)) if only is None else (int(i) for i in only))
+  if not keep <= set(range(len(pts))):
+    raise ValueError(f"only={sorted(keep)!r} is invalid; allowed: indices "
+                     f"in [0, {len(pts)})")
   head = set(first)
-  return (_cut(space, [(i, pts[i]) for i in first], repeats, pack_size) +
-          _cut(space, [(i, p) for i, p in enumerate(pts) if i not in head],
-               repeats, pack_size))
+  return (_cut(space, [(i, pts[i]) for i in first if i in keep], repeats,
+               pack_size) +
+          _cut(space, [(i, p) for i, p in enumerate(pts)
+                       if i not in head and i in keep], repeats, pack_size))
 
 
 def _number(x) -> float | None:
@@ -178,7 +193,8 @@ def _append(output_dir: str, records: list[dict]) -> None:
 def run(space: space_ops.Space, data, config, output_dir: str, *,
         repeats: Sequence[int] = (0,), pack_size: int = 8,
         chosen: Sequence[dict] | None = None,
-        first: Sequence[int] | None = None, teachers_first: bool = True,
+        first: Sequence[int] | None = None,
+        only: Sequence[int] | None = None, teachers_first: bool = True,
         teachers_dir: str | None = None, shard: tuple[int, int] = (0, 1),
         fit_fn: Callable | None = None, log: Callable = print) -> list[dict]:
   """Trains every (graph, seed) of ``space`` once; returns all records.
@@ -187,7 +203,8 @@ def run(space: space_ops.Space, data, config, output_dir: str, *,
   ``config.eval_split`` (keep "val" for a search). ``fit_fn``: defaults to
   ``training.fit``. ``chosen``: a list of points to train instead of the
   whole space (random search without pruning: 003's searches of A, B, C).
-  ``first``: indices trained before the others (``packs``).
+  ``first``: indices trained before the others; ``only``: just these
+  indices (``packs``).
   ``teachers_first``: train the per-seed teachers the space's ``{seed}``
   checkpoint templates name (``ktg_jax.search.teachers``) before the graphs;
   ``teachers_dir``: the folder those templates are relative to (default
@@ -200,14 +217,17 @@ def run(space: space_ops.Space, data, config, output_dir: str, *,
   if not 0 <= k_shard < n_shards:
     raise ValueError(f"shard={shard!r} is invalid; allowed: (k, n) with "
                      "0 <= k < n")
-  todo = packs(space, repeats, pack_size, chosen, first)
+  todo = packs(space, repeats, pack_size, chosen, first, only)
   root = output_dir if teachers_dir is None else teachers_dir
   fingerprint.check_or_write(
       os.path.join(output_dir, PLAN),
       {"space": space._asdict(), "repeats": list(repeats),
        "pack_size": pack_size, "config": config.to_dict(), "chosen": chosen,
        "first": list(first) if first else None,
-       "shard": list(shard) if n_shards > 1 else None},
+       "shard": list(shard) if n_shards > 1 else None,
+       # only when given: sweeps of every graph keep their fingerprint
+       **({"only": sorted(int(i) for i in only)} if only is not None
+          else {})},
       "sweep")
   if teachers_first:
     teachers.train(space, data, config, root, repeats, fit_fn=fit_fn, log=log)
