@@ -41,6 +41,7 @@ import sys
 import time
 
 from absl import flags
+import numpy as np
 
 from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import reproduce as rp
@@ -57,6 +58,9 @@ _TOP = flags.DEFINE_integer(
     "by validation score at --ranked_seed (all its graphs finished): more "
     "seeds for the table's best, as issue 23 allows when the budget is short")
 _RANKED_SEED = flags.DEFINE_integer("ranked_seed", 0, "the seed --top ranks")
+_REPORT = flags.DEFINE_string(
+    "report", None, "read the collected table (this JSONL path) and write "
+    "what it says into --workdir: report.md, edf.png, edf_edges.png")
 _COLLECT = flags.DEFINE_string(
     "collect", None, "write the finished rows (results.jsonl lines, sorted "
     "by seed and index) to this file and the teachers' records beside it "
@@ -146,6 +150,97 @@ def collect(workdir: str, path: str) -> tuple[int, int]:
   return len(rows), len(found)
 
 
+def _gates(point) -> str:
+  return " / ".join(point[e] for e in EDGES)
+
+
+def write_report(rows: list[dict], config, out_dir: str,
+                 seed: int = 0) -> str:
+  """What the table says (issue 23 part 3), from the collected rows:
+  ``report.md`` (the reference graphs' ranks, the best graphs with every
+  seed they have, per-edge gate marginals, runs that are the same run) and
+  two EDF pictures of the target's validation error at ``seed``
+  (``ktg_jax.search.edf``, 003's curves): all graphs with the reference
+  graphs marked, and one panel per edge with one curve per gate."""
+  from ktg_jax.search import edf  # pylint: disable=import-outside-toplevel
+  from ktg_jax.viz import figures  # pylint: disable=import-outside-toplevel
+  os.makedirs(out_dir, exist_ok=True)
+  at = [r for r in rows if r["seed"] == seed]
+  rank = exhaustive.ranks(rows, seed)
+  point = {r["index"]: r["point"] for r in at}
+  seeds_of: dict[int, list[float]] = {}
+  for r in rows:
+    seeds_of.setdefault(r["index"], []).append(r["score"])
+  named = {}
+  for name, gates in config.table.first:
+    want = dict(zip(EDGES, gates))
+    named.update({i: name for i, p in point.items() if p == want})
+  errors = np.sort([1 - r["score"] for r in at])
+  fig, ax = figures.subplots(figsize=(5.2, 3.6))
+  ax.step(np.concatenate([[errors[0]], errors]),
+          np.arange(len(errors) + 1) / len(errors), where="post",
+          color="#1d3557", label=f"all {len(errors)} graphs")
+  for (i, name), color in zip(sorted(named.items(), key=lambda x: x[1]),
+                              ("#e63946", "#2a9d8f", "#f4a261", "#6a4c93",
+                               "#8d99ae")):
+    ax.axvline(1 - rank[i][1], color=color, ls="--", lw=1,
+               label=f"{name} (rank {rank[i][0]})")
+  ax.set_xlabel("error (1 - target validation accuracy)")
+  ax.set_ylabel("F(e): share of graphs below e")
+  ax.set_title(f"ch.3 2-node table, seed {seed}", fontsize=9)
+  ax.legend(fontsize=7, loc="lower right")
+  figures.save(fig, os.path.join(out_dir, "edf.png"))
+  fig, axes = figures.subplots(2, 2, figsize=(8, 6), sharex=True,
+                               sharey=True)
+  for ax, e in zip(axes.flat, EDGES):
+    for v, cu in edf.curves(at, e, floor=0.0).items():
+      ax.step(np.concatenate([[cu.errors[0]], cu.errors]),
+              np.arange(cu.n + 1) / cu.n, where="post",
+              label=f"{v} (n={cu.n})")
+    ax.set_title(e, fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+  for ax in axes[1]:
+    ax.set_xlabel("error")
+  for ax in axes[:, 0]:
+    ax.set_ylabel("F(e)")
+  figures.save(fig, os.path.join(out_dir, "edf_edges.png"))
+  lines = [f"# The ch.3 2-node table at seed {seed}: {len(at)} graphs", "",
+           "Target validation accuracy (%) at the last epoch; gates in the "
+           f"order {' / '.join(EDGES)}.", "",
+           "| graph | gates | accuracy | rank of "
+           f"{len(at)} | every seed |", "|---|---|---|---|---|"]
+  for i, name in sorted(named.items(), key=lambda x: rank[x[0]][0]):
+    lines.append(f"| {name} | {_gates(point[i])} | {100 * rank[i][1]:.2f} "
+                 f"| {rank[i][0]} | "
+                 f"{', '.join(f'{100 * s:.2f}' for s in seeds_of[i])} |")
+  lines += ["", "The 12 best (the top 5 %):", "",
+            "| index | gates | accuracy | rank | mean of every seed (n) |",
+            "|---|---|---|---|---|"]
+  for i in sorted(rank, key=lambda i: (rank[i][0], i))[:12]:
+    every = seeds_of[i]
+    lines.append(f"| {i} | {_gates(point[i])} | {100 * rank[i][1]:.2f} | "
+                 f"{rank[i][0]} | {100 * np.mean(every):.2f} "
+                 f"({len(every)}) |")
+  lines += ["", "Per edge and gate: the graphs with that gate on that edge "
+            "(accuracy %; 003's EDF read as numbers):", "",
+            "| edge | gate | graphs | mean | median | best |",
+            "|---|---|---|---|---|---|"]
+  for e in EDGES:
+    for v, cu in edf.curves(at, e, floor=0.0).items():
+      acc = 100 * (1 - cu.errors)
+      lines.append(f"| {e} | {v} | {cu.n} | {acc.mean():.2f} | "
+                   f"{np.median(acc):.2f} | {acc.max():.2f} |")
+  groups = exhaustive.same_runs(rows, seed)
+  lines += ["", f"Distinct runs: {len(groups)} of {len(at)} graphs "
+            f"({sum(len(g) > 1 for g in groups)} groups of graphs whose "
+            "per-epoch curves are equal: a Correct gate on a label edge "
+            "trains what Through trains)."]
+  path = os.path.join(out_dir, "report.md")
+  with open(path, "w") as f:
+    f.write("\n".join(lines) + "\n")
+  return path
+
+
 def _data(config):
   """The training split and ``config.val_fraction`` of it held out; the
   test split sealed (reading it raises): the table is validation only."""
@@ -181,6 +276,11 @@ def _children(argv, seed: int, n: int, log) -> None:
 def main(argv):
   common.check_command_line(argv, workdir=_WORKDIR.value)
   config, workdir = _CONFIG.value, os.path.abspath(_WORKDIR.value)
+  if _REPORT.value:
+    with open(_REPORT.value) as f:
+      rows = [json.loads(line) for line in f if line.strip()]
+    print(f"{len(rows)} rows -> {write_report(rows, config, workdir)}")
+    return
   if _COLLECT.value:
     n, t = collect(workdir, _COLLECT.value)
     print(f"{n} rows and {t} teachers -> {_COLLECT.value}")

@@ -278,3 +278,17 @@ def test_table_runner_end_to_end_with_shards_and_collect(tmp_path):
   seed1 = [json.loads(x) for x in open(out).read().splitlines()]
   seed1 = sorted(r["index"] for r in seed1 if r["seed"] == 1)
   assert seed1 == sorted(set(kd) | {r["index"] for r in best})
+  # --report: what the table says, from the collected rows
+  rep = str(tmp_path / "report")
+  said = subprocess.run([a if not a.startswith("--workdir=") else
+                         f"--workdir={rep}" for a in cmd] +
+                        [f"--report={out}"], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=300)
+  assert said.returncode == 0, said.stderr[-3000:]
+  text = open(os.path.join(rep, "report.md")).read()
+  kd_score = next(r["score"] for r in rows if r["index"] == kd[0])
+  rank_kd = 1 + sum(r["score"] > kd_score for r in rows)  # rows: seed 0
+  assert (f"| kd | through / cutoff / through / cutoff | "
+          f"{100 * kd_score:.2f} | {rank_kd} |") in text
+  assert all(os.path.getsize(os.path.join(rep, f)) > 0
+             for f in ("edf.png", "edf_edges.png"))

@@ -278,3 +278,34 @@ def best(records: Sequence[dict]) -> dict:
   if not graphs:
     raise ValueError("records=[] is invalid; allowed: a finished sweep")
   return max(graphs, key=lambda g: (g["mean"], -g["index"]))
+
+
+def ranks(rows, seed: int) -> dict[int, tuple[int, float]]:
+  """``{index: (rank, score)}`` at ``seed``; rank 1 is the best, ties share
+  the better rank (1, 2, 2, 4).
+
+  >>> ranks([{"index": i, "seed": 0, "score": s}
+  ...        for i, s in enumerate([.3, .5, .4, .5])], 0)
+  {0: (4, 0.3), 1: (1, 0.5), 2: (3, 0.4), 3: (1, 0.5)}
+  """
+  score = {r["index"]: r["score"] for r in rows if r["seed"] == seed}
+  values = sorted(score.values(), reverse=True)
+  return {i: (values.index(s) + 1, s) for i, s in sorted(score.items())}
+
+
+def same_runs(rows, seed: int) -> list[list[int]]:
+  """Graphs whose runs at ``seed`` are the same run (equal per-epoch curves
+  of both nodes), as groups of indices, largest first. A Correct gate on a
+  label edge passes every sample (the label is its own top-1 class), so it
+  trains exactly what Through trains (docs/papers.md §3, the Correct gate).
+
+  >>> same_runs([{"index": i, "seed": 0, "curve": c}
+  ...            for i, c in enumerate([[[.1, .2]], [[.3, .2]], [[.1, .2]]])],
+  ...           0)
+  [[0, 2], [1]]
+  """
+  groups: dict[str, list[int]] = {}
+  for r in sorted(rows, key=lambda r: r["index"]):
+    if r["seed"] == seed:
+      groups.setdefault(json.dumps(r["curve"]), []).append(r["index"])
+  return sorted(groups.values(), key=lambda g: (-len(g), g))
