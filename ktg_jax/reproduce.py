@@ -26,6 +26,7 @@ from ktg_jax import classic, stats
 from ktg_jax.core import GraphSpec
 from ktg_jax import data as data_lib
 from ktg_jax.run import training
+from ktg_jax.search import exhaustive, presets
 
 
 class Context(NamedTuple):
@@ -52,6 +53,57 @@ def _a(ctx):
   return ctx.config.aux
 
 
+TABLE_EDGES = ("gate_label_0", "gate_label_1", "gate_1_0", "gate_0_1")
+
+
+def table_point(rows, k: int) -> dict:
+  """The ``k``-th best graph (1 = best) of a tabulated 2-node benchmark's
+  rows (``exhaustive`` records): by the mean validation score over its
+  seeds, among the graphs with the most seeds (the extra seeds of a table's
+  best, ``experiments/ch3_table.py --top``); graphs that trained the same run
+  as a better one (``exhaustive.same_runs``) are skipped; ties: lower index.
+
+  >>> rows = [{"index": i, "seed": s, "score": v, "point": {"g": i},
+  ...          "curve": [[v + s, i]]}
+  ...         for i, s, v in [(0, 0, .9), (1, 0, .5), (1, 1, .6),
+  ...                         (2, 0, .7), (2, 1, .7)]]
+  >>> table_point(rows, 1), table_point(rows, 2)
+  ({'g': 2}, {'g': 1})
+  """
+  graphs = exhaustive.by_graph(rows)
+  most = max(len(g["scores"]) for g in graphs)
+  seed = min(r["seed"] for r in rows)
+  first = {g[0]: g for g in exhaustive.same_runs(rows, seed)}
+  kept = [g for g in graphs if len(g["scores"]) == most
+          and g["index"] in first]
+  ranked = sorted(kept, key=lambda g: (-g["mean"], g["index"]))
+  if not 1 <= k <= len(ranked):
+    raise ValueError(f"k={k!r} is invalid; allowed: 1..{len(ranked)} (the "
+                     f"graphs with {most} seeds)")
+  return dict(ranked[k - 1]["point"])
+
+
+def table_graph(ctx, point: dict) -> GraphSpec:
+  """A graph of the 2-node ch.3 space (target + aux, four gates on label->0,
+  label->1, 1->0, 0->1) as its gates ``point``; an aux with only Cutoff
+  edges in is KD's frozen teacher (``ctx.teacher()``), as in the table."""
+  gates = tuple(ctx.config.get("table", {}).get(
+      "gates", presets.FOUR_GATES))
+  space = presets.get("ch3_4gates", 2, target_model=_t(ctx),
+                      aux_models=(_a(ctx),), fixed={"model_1": _a(ctx)},
+                      gates=gates,
+                      pretrained_checkpoints={_a(ctx): ctx.teacher()})
+  return space.to_spec(point)
+
+
+def _table_best(k: int):
+  def build(ctx):
+    with open(ctx.config.table_file) as f:
+      rows = [json.loads(line) for line in f if line.strip()]
+    return table_graph(ctx, table_point(rows, k))
+  return build
+
+
 ROWS: dict[str, Row] = {
     "vanilla": Row("Vanilla", "Vanilla", "R32",
                    lambda c: classic.vanilla(_t(c))),
@@ -62,6 +114,17 @@ ROWS: dict[str, Row] = {
                lambda c: classic.dml([_t(c), _t(c)])),
     "dml_aux": Row("DML (target + aux)", "DML", "R32,WRN28-2",
                    lambda c: classic.dml([_t(c), _a(c)])),
+    "thesis_2node": Row(
+        "KTG 2 nodes, the thesis's graph (DML, Correct on target -> aux)",
+        "KTG, 4 gates", "R32,WRN28-2",
+        lambda c: table_graph(c, dict(zip(TABLE_EDGES, (
+            "through", "through", "through", "correct"))))),
+    "table_best1": Row("KTG 2 nodes, the table's best", "KTG, 4 gates",
+                       "R32,WRN28-2", _table_best(1)),
+    "table_best2": Row("KTG 2 nodes, the table's 2nd", "KTG, 4 gates",
+                       "R32,WRN28-2", _table_best(2)),
+    "table_best3": Row("KTG 2 nodes, the table's 3rd", "KTG, 4 gates",
+                       "R32,WRN28-2", _table_best(3)),
     "ktg2_4gates": Row("KTG 2 nodes, 4 gates", "KTG, 4 gates", "R32,WRN28-2",
                        lambda c: c.search("ch3_4gates", 2, "asha")),
     "ktg3_4gates": Row("KTG 3 nodes, 4 gates", "KTG, 4 gates",

@@ -200,11 +200,12 @@ def test_reproduce_every_row_on_tiny_pairs_and_resume(tmp_path, capsys,
                     "cfg_pairs").get_config())
   cfg.dataset = "digits_pairs"
   runs = str(tmp_path / "runs")
-  assert sorted(cfg.rows) == sorted(rp.ROWS)   # the config names every row
+  table_rows = {"thesis_2node", "table_best1", "table_best2", "table_best3"}
+  assert sorted(cfg.rows) == sorted(set(rp.ROWS) - table_rows)
   table = script.reproduce(cfg, runs, seeds=SEEDS)
   _check_table(table, cfg.rows, runs)
   text = rp.markdown(table, {("Vanilla", "R32"): (70.71, 0.39)})
-  assert text.count("\n") == len(rp.ROWS) + 1 and "70.71 ± 0.39" in text
+  assert text.count("\n") == len(cfg.rows) + 1 and "70.71 ± 0.39" in text
   for space in ("ch3_4gates_2", "ch3_4gates_3", "ch3_sine_3", "gamma_2"):
     assert os.path.isfile(os.path.join(runs, "search", space, "best_graph.png"))
   sine = json.loads(open(rp.row_path(runs, "ktg3_sine")).read())["graph"]
@@ -213,6 +214,53 @@ def test_reproduce_every_row_on_tiny_pairs_and_resume(tmp_path, capsys,
   again = script.reproduce(cfg, runs, seeds=SEEDS)   # resumed: nothing retrained
   assert "training" not in capsys.readouterr().out
   assert json.dumps(again) == json.dumps(table)
+
+
+def test_table_rows_retrain_the_tables_best_graphs(tmp_path, monkeypatch):
+  """reproduce_ch3_table.py: its rows are the classic ones, the thesis's
+  2-node graph and the table's 3 best by validation (graphs with the most
+  seeds, same runs skipped), each trained for 5 seeds and tested."""
+  _fake_training(monkeypatch)
+  from ktg_jax.cli import reproduce as script  # pylint: disable=import-outside-toplevel
+  cfg = _tiny(_load("experiments/configs/reproduce_ch3_table.py",
+                    "cfg_ch3_table").get_config())
+  assert (cfg.epochs, cfg.limit, cfg.eval_every_epochs) == (1, 96, 0)
+  cfg.dataset = "digits_pairs"
+  points = [dict(zip(rp.TABLE_EDGES, g)) for g in [
+      ("through", "through", "linear", "cutoff"),    # 0: best, 2 seeds
+      ("correct", "through", "linear", "cutoff"),    # 1: the same run as 0
+      ("through", "through", "cutoff", "linear"),    # 2: 2nd
+      ("linear", "linear", "through", "through"),    # 3: 1 seed, never
+      ("through", "cutoff", "through", "cutoff"),    # 4: 3rd (frozen aux)
+      ("through", "through", "through", "through")]]  # 5: 4th
+  scores = {0: (.6, .6), 1: (.6, .6), 2: (.5, .58), 3: (.99,), 4: (.5, .5),
+            5: (.4, .4)}
+  table = tmp_path / "table.jsonl"
+  with open(table, "w") as f:
+    for i, ss in scores.items():
+      for seed, s in enumerate(ss):
+        curve = [[s, 0 if i == 1 else i]]  # 1 trains what 0 trains
+        f.write(json.dumps({"index": i, "seed": seed, "point": points[i],
+                            "score": s, "curve": curve}) + "\n")
+  cfg.table_file = str(table)
+  runs = str(tmp_path / "runs")
+  got = script.reproduce(cfg, runs, seeds=SEEDS)
+  _check_table(got, cfg.rows, runs)
+
+  def edge_gates(name):
+    graph = json.loads(open(rp.row_path(runs, name)).read())["graph"]
+    edges = {(e["source"], e["target"]): e["gate"]["name"]
+             for e in graph["edges"]}
+    return tuple(edges.get(k, "cutoff") for k in
+                 [("label", 0), ("label", 1), (1, 0), (0, 1)]), graph
+  for name, i in [("table_best1", 0), ("table_best2", 2),
+                  ("table_best3", 4)]:
+    assert edge_gates(name)[0] == tuple(points[i][e] for e in rp.TABLE_EDGES)
+  frozen = edge_gates("table_best3")[1]["nodes"][1]
+  assert frozen["checkpoint"].endswith(os.path.join("teacher", "variables",
+                                                    "node0"))
+  assert edge_gates("thesis_2node")[0] == ("through", "through", "through",
+                                           "correct")
 
 
 def test_ch3_cifar100_config_end_to_end_on_tfds_mock(tmp_path):
