@@ -43,6 +43,8 @@ _SCHEDULES = {
     "positive_gamma": lambda t, p: t ** p[0],
     "negative_gamma": lambda t, p: (1.0 - t) ** p[0],
     "threshold": lambda t, p: 1.0,
+    "ramp": lambda t, p: min(1.0, t / p[0]),
+    "threshold_ramp": lambda t, p: min(1.0, t / p[1]),
 }
 _GATE_NAME = {k.id: k.name for k in gates_lib.KINDS}
 _LOSS_NAME = {k.id: k.name for k in losses_lib.KINDS}
@@ -55,7 +57,7 @@ def gate_weight(kind_id: int, params, t: float, source_logits, labels):
   ones = torch.ones_like(labels, dtype=source_logits.dtype)
   if name == "correct":
     return w * (source_logits.argmax(1) == labels).to(source_logits.dtype)
-  if name == "threshold":
+  if name in ("threshold", "threshold_ramp"):
     conf = F.softmax(source_logits, 1).max(1).values
     return w * (conf > float(params[0])).to(source_logits.dtype)
   return w * ones

@@ -21,6 +21,9 @@ REFERENCE = {
     "positive_gamma": lambda t, p: t ** p[0],
     "negative_gamma": lambda t, p: (1 - t) ** p[0],
     "threshold": lambda t, p: np.ones_like(t),
+    # USB's unsupervised warm-up: clip(it / (0.4 * total), 0, 1)
+    "ramp": lambda t, p: np.clip(t / p[0], 0.0, 1.0),
+    "threshold_ramp": lambda t, p: np.clip(t / p[1], 0.0, 1.0),
 }
 
 EXAMPLES = [
@@ -28,7 +31,8 @@ EXAMPLES = [
     gates.Correct(), gates.Sine(f=0.3, phi=1.2), gates.Sine(f=1.0, phi=0.0),
     gates.PositiveGamma(gamma=0.01), gates.PositiveGamma(gamma=3.0),
     gates.NegativeGamma(gamma=0.5), gates.NegativeGamma(gamma=100.0),
-    gates.Threshold(tau=0.7),
+    gates.Threshold(tau=0.7), gates.Ramp(ramp=0.4), gates.Ramp(ramp=1.0),
+    gates.ThresholdRamp(tau=0.95, ramp=0.25),
 ]
 
 
@@ -80,13 +84,19 @@ def test_masks_match_numpy():
   rng = np.random.default_rng(0)
   probs = rng.dirichlet(np.ones(5) * 0.3, size=(3, 16)).astype(np.float32)
   labels = rng.integers(0, 5, size=16)
-  kind = np.array([gates.CORRECT, gates.THRESHOLD, 0])
-  params = np.array([[0, 0], [0.6, 0], [0, 0]], np.float32)
+  kind = np.array([gates.CORRECT, gates.THRESHOLD, 0,
+                   gates.BY_NAME["threshold_ramp"].id,
+                   gates.BY_NAME["ramp"].id])
+  params = np.array([[0, 0], [0.6, 0], [0, 0], [0.6, 0.3], [0.6, 0]],
+                    np.float32)
+  probs = np.concatenate([probs, probs[1:2], probs[1:2]])
   got = np.asarray(gates.masks(jnp.asarray(kind), jnp.asarray(params),
                                jnp.asarray(probs), jnp.asarray(labels)))
   np.testing.assert_array_equal(got[0], probs[0].argmax(-1) == labels)
   np.testing.assert_array_equal(got[1], probs[1].max(-1) > 0.6)
   np.testing.assert_array_equal(got[2], 1.0)
+  np.testing.assert_array_equal(got[3], probs[1].max(-1) > 0.6)
+  np.testing.assert_array_equal(got[4], 1.0)  # ramp: no mask
   # Both masks are sometimes 0 and sometimes 1 on this data: the test can fail.
   assert 0 < got[0].sum() < 16 and 0 < got[1].sum() < 16
 
@@ -107,6 +117,8 @@ def test_gate_weights_is_schedule_times_mask():
     (lambda: gates.PositiveGamma(gamma=0.001), "positive_gamma.gamma"),
     (lambda: gates.NegativeGamma(gamma=101.0), "negative_gamma.gamma"),
     (lambda: gates.Threshold(tau=1.5), "threshold.tau"),
+    (lambda: gates.Ramp(ramp=0.0), "ramp.ramp"),
+    (lambda: gates.ThresholdRamp(tau=0.9, ramp=2.0), "threshold_ramp.ramp"),
     (lambda: gates.Sine(f=float("nan"), phi=0.0), "sine.f"),
 ])
 def test_out_of_range_parameters_name_the_field(bad, field):
@@ -129,5 +141,6 @@ def test_kind_ids_are_stable():
   # The ids are the on-disk/array encoding: renumbering breaks saved tables.
   assert [k.name for k in gates.KINDS] == [
       "through", "cutoff", "linear", "negative_linear", "correct", "sine",
-      "positive_gamma", "negative_gamma", "threshold"]
+      "positive_gamma", "negative_gamma", "threshold", "ramp",
+      "threshold_ramp"]
   assert [k.id for k in gates.KINDS] == list(range(len(gates.KINDS)))

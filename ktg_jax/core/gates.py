@@ -36,6 +36,7 @@ SINE_F_RANGE = (0.0, 1.0)
 SINE_PHI_RANGE = (0.0, 0.75 * 2 * math.pi)
 GAMMA_RANGE = (0.01, 100.0)
 TAU_RANGE = (0.0, 1.0)
+RAMP_RANGE = (0.01, 1.0)  # the share of training a warm-up ramp lasts
 
 
 # --- schedules: (t, params) -> weight.  t is a scalar in [0, 1]. -------------
@@ -76,6 +77,18 @@ def _negative_gamma(t, p):
   return jnp.power(1.0 - t, p[..., 0])
 
 
+def _ramp(t, p):
+  """Warm-up ramp min(1, t / ramp): USB's unsupervised warm-up of Pi-model,
+  Mean Teacher and Pseudo-Label (weight t / 0.4 for the first 40 % of
+  training, then 1; docs/papers.md §1)."""
+  return jnp.minimum(1.0, t / p[..., 0])
+
+
+def _threshold_ramp(t, p):
+  """The ramp of ``threshold_ramp`` (tau, ramp): the ramp is its 2nd param."""
+  return jnp.minimum(1.0, t / p[..., 1])
+
+
 class GateKind(NamedTuple):
   """One row of the gate registry."""
   id: int
@@ -96,9 +109,14 @@ KINDS: tuple[GateKind, ...] = (
     GateKind(6, "positive_gamma", _positive_gamma, ("gamma",), None),
     GateKind(7, "negative_gamma", _negative_gamma, ("gamma",), None),
     GateKind(8, "threshold", _through, ("tau",), "threshold"),
+    GateKind(9, "ramp", _ramp, ("ramp",), None),
+    GateKind(10, "threshold_ramp", _threshold_ramp, ("tau", "ramp"),
+             "threshold"),
 )
 BY_NAME = {k.name: k for k in KINDS}
 THROUGH, CUTOFF, CORRECT, THRESHOLD = 0, 1, 4, 8
+# Kinds whose per-sample mask is the source's confidence > params[0] (tau).
+THRESHOLDED = tuple(k.id for k in KINDS if k.per_sample == "threshold")
 
 
 class GateError(ValueError):
@@ -212,9 +230,32 @@ class Threshold(_Gate, NamedTuple("Threshold", [("tau", float)])):
     _check_range("threshold", "tau", self.tau, *TAU_RANGE)
 
 
+class Ramp(_Gate, NamedTuple("Ramp", [("ramp", float)])):
+  """min(1, t / ramp): a linear warm-up over the first ``ramp`` of training.
+
+  >>> [float(Ramp(ramp=0.4).schedule(t)) for t in (0.0, 0.2, 0.4, 0.9)]
+  [0.0, 0.5, 1.0, 1.0]
+  """
+  name = "ramp"
+
+  def validate(self):
+    _check_range("ramp", "ramp", self.ramp, *RAMP_RANGE)
+
+
+class ThresholdRamp(_Gate, NamedTuple("ThresholdRamp", [("tau", float),
+                                                        ("ramp", float)])):
+  """Threshold(tau)'s per-sample mask times Ramp(ramp)'s warm-up: USB's
+  Pseudo-Label (p_cutoff 0.95, unsupervised warm-up 0.4)."""
+  name = "threshold_ramp"
+
+  def validate(self):
+    _check_range("threshold_ramp", "tau", self.tau, *TAU_RANGE)
+    _check_range("threshold_ramp", "ramp", self.ramp, *RAMP_RANGE)
+
+
 GATE_TYPES = {cls.name: cls for cls in (
     Through, Cutoff, Linear, NegativeLinear, Correct, Sine, PositiveGamma,
-    NegativeGamma, Threshold)}
+    NegativeGamma, Threshold, Ramp, ThresholdRamp)}
 
 Gate = _Gate
 
@@ -273,13 +314,15 @@ def masks(kind, params, source_probs, labels):
 
   Returns:
     float[..., B]: 1 where the sample passes (Correct: source top-1 == label,
-    thesis eq 3.7; Threshold: max prob > tau, ch.5), 1 for every other kind.
+    thesis eq 3.7; Threshold and ThresholdRamp: max prob > tau, ch.5), 1
+    for every other kind.
   """
   correct = jnp.argmax(source_probs, axis=-1) == labels
   confident = jnp.max(source_probs, axis=-1) > params[..., 0:1]
   gate_id = kind[..., None]
+  thresholded = jnp.isin(gate_id, jnp.asarray(THRESHOLDED))
   mask = jnp.where(gate_id == CORRECT, correct,
-                   jnp.where(gate_id == THRESHOLD, confident, True))
+                   jnp.where(thresholded, confident, True))
   return mask.astype(jnp.float32)
 
 

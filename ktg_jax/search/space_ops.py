@@ -116,6 +116,7 @@ GATE_PARAM_DOMAINS = {
     "phi": Uniform(*gates_lib.SINE_PHI_RANGE),
     "gamma": LogUniform(*gates_lib.GAMMA_RANGE),
     "tau": Uniform(*gates_lib.TAU_RANGE),
+    "ramp": Uniform(*gates_lib.RAMP_RANGE),
 }
 
 
