@@ -53,12 +53,23 @@ _POPULATION = flags.DEFINE_boolean(
     "(fit(..., seeds=...): one labelled draw, seed 0; the seeds vary init and "
     "data order); --nopopulation: one run per seed, each its own draw")
 
+def _ramp_gate(c):
+  """Pi-model's and Mean Teacher's gate: USB's warm-up Ramp(unsup_warmup)
+  when the config sets one, else Positive Linear over the whole run (the old
+  protocol)."""
+  ramp = c.get("unsup_warmup")
+  return gates.Ramp(ramp) if ramp else gates.Linear()
+
+
 def _pl_gate(c):
   """Pseudo-Label's gate: Threshold(pseudo_label_tau) when the config sets
   one (USB's p_cutoff 0.95: un-thresholded weight-1 pseudo-labels from step 0
-  collapse), else the Positive Linear ramp of the old protocol."""
-  tau = c.get("pseudo_label_tau")
-  return gates.Threshold(tau) if tau else gates.Linear()
+  collapse), times USB's warm-up when ``unsup_warmup`` is set
+  (ThresholdRamp); else the Positive Linear ramp of the old protocol."""
+  tau, ramp = c.get("pseudo_label_tau"), c.get("unsup_warmup")
+  if tau and ramp:
+    return gates.ThresholdRamp(tau, ramp)
+  return gates.Threshold(tau) if tau else _ramp_gate(c)
 
 
 # method -> (model, config) -> GraphSpec (the classic builders, docs/papers.md §1).
@@ -67,9 +78,9 @@ def _pl_gate(c):
 BASELINES = {
     "supervised": lambda m, c: classic.vanilla(m),
     "pi_model": lambda m, c: classic.pi_model(
-        m, c.get("pi_weight") or c.consistency_weight, gates.Linear()),
+        m, c.get("pi_weight") or c.consistency_weight, _ramp_gate(c)),
     "mean_teacher": lambda m, c: classic.mean_teacher(
-        m, c.consistency_weight, c.ema_decay, gates.Linear(),
+        m, c.consistency_weight, c.ema_decay, _ramp_gate(c),
         bn=c.get("ema_bn", "batch")),
     "pseudo_label": lambda m, c: classic.pseudo_label(
         m, c.pseudo_label_weight, _pl_gate(c)),

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 import ktg_jax as ktg
 from ktg_jax import classic
@@ -41,13 +42,20 @@ def np_log_softmax(z):
   return z - np.log(np.exp(z).sum(-1, keepdims=True))
 
 
-def test_thresholded_pseudo_label_is_masked_ce_over_all_unlabelled():
+@pytest.mark.parametrize("gate, step, ramp_weight", [
+    (gates.Threshold(0.95), 0, 1.0),
+    # USB's warm-up: t = 2 / 10 of a 0.4 ramp -> weight 0.5 (gates.Ramp)
+    (gates.ThresholdRamp(0.95, 0.4), 2, 0.5),
+    (gates.ThresholdRamp(0.95, 0.4), 7, 1.0)])
+def test_thresholded_pseudo_label_is_masked_ce_over_all_unlabelled(
+    gate, step, ramp_weight):
   """PL with Threshold(0.95) (USB's p_cutoff): the loss is the CE to the
   argmax on the unlabelled samples whose max probability exceeds 0.95,
-  summed and divided by ALL unlabelled samples; below it, zero. Reference:
-  numpy on the logits of the same train-mode forward."""
+  summed and divided by ALL unlabelled samples; below it, zero; times the
+  warm-up of ThresholdRamp. Reference: numpy on the logits of the same
+  train-mode forward."""
   tau, w = 0.95, 2.0
-  spec = classic.pseudo_label("small_cnn", w, gates.Threshold(tau))
+  spec = classic.pseudo_label("small_cnn", w, gate)
   table = spec.edge_table()
   table.label_kind[:] = gates.CUTOFF  # the PL edge alone
   program = ktg.compile(spec, num_classes=C, total_steps=10,
@@ -56,6 +64,7 @@ def test_thresholded_pseudo_label_is_masked_ce_over_all_unlabelled():
   for scale, want_some in ((1.0, False), (30.0, True)):
     state = sharpen(program.init(jax.random.key(0), b["image"], edges=table),
                     scale)
+    state = state._replace(step=jnp.asarray(step, state.step.dtype))
     _, m = program.step(state, b)
     x = np.concatenate([b["image"], b["unlabeled_image"]])
     variables = {"params": state.params["node0"],
@@ -65,7 +74,8 @@ def test_thresholded_pseudo_label_is_masked_ce_over_all_unlabelled():
     zu = np.asarray(out["logits"], np.float64)[BL:]
     logp = np_log_softmax(zu)
     mask = np.exp(logp).max(-1) > tau
-    want = w * np.sum(mask * -logp[np.arange(BU), logp.argmax(-1)]) / BU
+    want = ramp_weight * w * np.sum(
+        mask * -logp[np.arange(BU), logp.argmax(-1)]) / BU
     np.testing.assert_allclose(float(m["node_loss"][0]), want, rtol=1e-4,
                                atol=1e-6)
     if want_some:  # the threshold selected some, not all
@@ -134,4 +144,5 @@ def test_regime_config_has_the_reference_defaults_it_documents():
       7, 0.95, 1.0, 0.999)
   assert (c.pi_weight, c.consistency_weight, c.pseudo_label_tau) == (
       10.0, 50.0, 0.95)
+  assert c.unsup_warmup == 0.4  # USB's unsup_warm_up: Ramp / ThresholdRamp
   assert c.eval_split == "val"

@@ -25,6 +25,9 @@ def get_config():
   c.pi_weight = 10.0            # Pi-model (USB)
   c.pseudo_label_weight, c.tau = 1.0, 0.95
   c.pseudo_label_tau = 0.95     # Pseudo-Label's threshold (USB p_cutoff)
+  # USB's unsupervised warm-up (unsup_warm_up 0.4) of Pi / MT / PL: the
+  # weight rises linearly to 1 at 40 % of the run (gates.Ramp, ThresholdRamp)
+  c.unsup_warmup = 0.4
   # USB trains Pi / Mean Teacher / Pseudo-Label with uratio 1, FixMatch 7.
   c.unlabeled_ratio_by_method = {"pi_model": 1, "mean_teacher": 1,
                                  "pseudo_label": 1}
