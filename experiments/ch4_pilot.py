@@ -34,11 +34,16 @@ import time
 
 from absl import flags
 from absl import logging
+import jax
+import numpy as np
+import optax
 
 from ktg_jax.cli import common  # the scripts' command line
 from ktg_jax import classic
 from ktg_jax import data as data_lib
 from ktg_jax import stats
+from ktg_jax.core import GraphSpec, Node, step
+from ktg_jax.run import scoring
 from ktg_jax.run import training
 
 _CONFIG = common.define_config("ch4_regime.py", "the regime")
@@ -50,6 +55,13 @@ _RESULTS = flags.DEFINE_string("results", "benchmarks/results/ch4_pilot",
                                "where pilot.jsonl is copied after each run")
 _TABLE = flags.DEFINE_boolean("table", False, "only print the markdown table "
                               "of <results>/pilot.jsonl")
+_SIZES = flags.DEFINE_boolean(
+    "sizes", False, "only write <results>/std_vs_pairs.json: per ensemble "
+    "row, the seed std of every node's accuracy predicted for validation "
+    "sets of several sizes, from the runs' val_predictions.npz")
+
+PREDICTIONS = "val_predictions.npz"  # in a run folder: argmax of every node
+ENSEMBLE_ROWS = ("independent", "dml")
 
 
 def teacher_dir(workdir: str, members: int, seed: int) -> str:
@@ -170,6 +182,76 @@ def read(path: str) -> list:
     return [json.loads(line) for line in f if line.strip()]
 
 
+def predictions(run_dir: str, members: int, model: str, split,
+                num_classes: int, batch_size: int = 500) -> np.ndarray:
+  """``int16[members + 1, n]``: the argmax of every member and of their
+  ensemble (eq 4.10) on ``split``, from the run's saved ``variables/node{i}``
+  (frozen nodes of a graph with no edges, the library's evaluate)."""
+  nodes = tuple(Node(model, os.path.join(run_dir, "variables", f"node{i}"),
+                     kind="frozen") for i in range(members))
+  spec = GraphSpec(nodes=nodes + (Node(kind="ensemble",
+                                       members=tuple(range(members))),),
+                   edges={}, target=members)
+  program = step.compile(spec, num_classes=num_classes, total_steps=1,
+                         optimizer=optax.identity())
+  state = program.init(jax.random.PRNGKey(0), split.images[:1])
+  logits = scoring.logits_of(program.evaluate, state, split, batch_size)
+  return np.argmax(logits, axis=-1).astype(np.int16)
+
+
+def variance_parts(correct: np.ndarray) -> tuple[float, float]:
+  """Splits the seed variance of an accuracy on a fixed set of n examples.
+
+  ``correct``: bool[S, n], seed s right on example i. The accuracy's variance
+  over seeds is ``1/n^2 sum_ij Cov(c_i, c_j)`` = ``v / n`` (the diagonal:
+  ``v`` = mean over examples of ``Var_s(c_i)``, what a seed flips example by
+  example) + ``shared`` (the off-diagonal: seeds better or worse on many
+  examples at once), so on a set of m examples from the same distribution
+  the std is ``sqrt(shared + v / m)``. Sample variances (ddof 1); returns
+  ``(v, shared)`` (``shared`` may come out negative from few seeds).
+  """
+  c = np.asarray(correct, np.float64)
+  n = c.shape[1]
+  v = float(np.mean(np.var(c, axis=0, ddof=1)))
+  total = float(np.var(c.mean(axis=1), ddof=1))
+  return v, total - v / n
+
+
+def std_at(v: float, shared: float, m: int) -> float:
+  """``sqrt(max(shared, 0) + v / m)``: the predicted seed std on m examples."""
+  return float(np.sqrt(max(shared, 0.0) + v / m))
+
+
+def sizes_report(records, workdir, labels,
+                 sizes=(400, 2_000, 10_000, 40_000)) -> dict:
+  """Per (row, members) of ``ENSEMBLE_ROWS`` and node ("member k" pooled as
+  "member", "ensemble"): ``v``, ``shared``, the measured std and the
+  predicted std at ``sizes`` validation pairs, in points."""
+  out = {}
+  groups = {}
+  for r in records:
+    path = os.path.join(workdir, r["key"], PREDICTIONS)
+    if r["row"] in ENSEMBLE_ROWS and os.path.exists(path):
+      groups.setdefault((r["row"], r["members"]), []).append(
+          np.load(path)["pred"] == labels)
+  for (row, m), correct in sorted(groups.items()):
+    c = np.stack(correct)                           # [S, m + 1, n]
+    if c.shape[0] < 2:
+      continue
+    parts = {"ensemble": variance_parts(c[:, m])}
+    # members pooled: member k of each seed is one draw of a member
+    parts["member"] = variance_parts(c[:, :m].reshape(-1, c.shape[-1]))
+    out[f"{row}_m{m}"] = {
+        node: {"seeds": int(c.shape[0]), "v": v, "shared": sh,
+               "std_measured": 100 * float(np.std(
+                   (c[:, m] if node == "ensemble" else
+                    c[:, :m].reshape(-1, c.shape[-1])).mean(-1), ddof=1)),
+               "std_predicted": {str(k): 100 * std_at(v, sh, k)
+                                 for k in sizes}}
+        for node, (v, sh) in parts.items()}
+  return out
+
+
 def main(argv):
   common.check_command_line(argv)
   if _TABLE.value:
@@ -187,12 +269,19 @@ def main(argv):
   os.makedirs(_RESULTS.value, exist_ok=True)
   jsonl = os.path.join(workdir, "pilot.jsonl")
   data = data_lib.sealed(data_lib.from_config(config))
+  if _SIZES.value:
+    rep = sizes_report(read(jsonl), workdir, data.val.labels)
+    with open(os.path.join(_RESULTS.value, "std_vs_pairs.json"), "w") as f:
+      json.dump(rep, f, indent=1)
+    print(json.dumps(rep, indent=1))
+    return
   print(f"data: {len(data.train.labels)} training / {len(data.val.labels)} "
         f"validation pairs, {data.num_classes} classes", flush=True)
   for row in _ROWS.value:
     for seed in (int(s) for s in _SEEDS.value):
       key = run_name(row, config.members, seed)
       if key in done_keys(jsonl):
+        _save_predictions(row, config, workdir, key, data)
         print(f"{key}: done", flush=True)
         continue
       spec, aggregate = ROWS[row](config, workdir, seed)
@@ -207,6 +296,7 @@ def main(argv):
       with open(jsonl, "a") as f:
         f.write(json.dumps(rec) + "\n")
       shutil.copy(jsonl, os.path.join(_RESULTS.value, "pilot.jsonl"))
+      _save_predictions(row, config, workdir, key, data)
       e = rec.get("ensemble")
       extra = (f", members {[round(100 * a, 2) for a in e['member_accuracy']]}"
                f", gain {100 * e['gain']:+.2f}, diversity "
@@ -214,6 +304,15 @@ def main(argv):
       print(f"{key}: val {100 * rec['score']:.2f} %{extra} "
             f"({rec['wall_s']:.0f} s wall, {rec['cpu_s']:.0f} CPU-s)",
             flush=True)
+
+
+def _save_predictions(row, config, workdir, key, data) -> None:
+  """``<run>/val_predictions.npz`` of an ensemble row, if not there yet."""
+  path = os.path.join(workdir, key, PREDICTIONS)
+  if row in ENSEMBLE_ROWS and not os.path.exists(path):
+    pred = predictions(os.path.join(workdir, key), config.members,
+                       config.models, data.val, data.num_classes)
+    np.savez_compressed(path, pred=pred)
 
 
 if __name__ == "__main__":

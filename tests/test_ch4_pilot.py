@@ -113,3 +113,38 @@ def test_summary_and_table_against_numpy():
   text = ch4_pilot.table(recs)
   assert f"{scores.mean():.2f} ± {scores.std(ddof=1):.2f}" in text
   assert "| compress_each | 2 | 0 | 45.00 ± — (45.00) | — |" in text
+
+
+def test_variance_parts_against_the_covariance_double_sum():
+  rng = np.random.default_rng(0)
+  # 5 seeds x 40 examples; seed 3 better everywhere (a shared part)
+  p = np.clip(rng.uniform(0.1, 0.9, 40)[None] + np.array(
+      [0, 0, 0, 0.3, 0])[:, None], 0, 1)
+  c = rng.uniform(size=(5, 40)) < p
+  v, shared = ch4_pilot.variance_parts(c)
+  cov = np.cov(c.astype(float), rowvar=False, ddof=1)     # [n, n] over seeds
+  n = c.shape[1]
+  assert v == pytest.approx(np.trace(cov) / n)
+  assert shared == pytest.approx((cov.sum() - np.trace(cov)) / n**2)
+  assert v / n + shared == pytest.approx(np.var(c.mean(1), ddof=1))
+  assert ch4_pilot.std_at(v, shared, n) == pytest.approx(
+      np.std(c.mean(1), ddof=1))
+  assert ch4_pilot.std_at(0.25, -1.0, 100) == pytest.approx(0.05)
+
+
+def test_predictions_are_the_argmax_of_saved_members_and_their_mean(tmp_path):
+  import jax
+  from ktg_jax import checkpoint, data as data_lib, models
+  images = np.random.default_rng(1).normal(size=(7, 8, 8, 1)).astype(np.float32)
+  split = data_lib.Split(images, np.zeros(7, np.int32))
+  logits = []
+  for i in range(2):
+    module = models.create("small_cnn", 5)
+    variables = models.init(module, jax.random.PRNGKey(i), images[:1])
+    checkpoint.save_variables(str(tmp_path / "variables" / f"node{i}"), variables)
+    logits.append(np.asarray(module.apply(variables, images, train=False)["logits"]))
+  pred = ch4_pilot.predictions(str(tmp_path), 2, "small_cnn", split, 5,
+                               batch_size=4)
+  assert pred.shape == (3, 7) and pred.dtype == np.int16
+  np.testing.assert_array_equal(pred[:2], np.argmax(logits, -1))
+  np.testing.assert_array_equal(pred[2], np.argmax(np.mean(logits, 0), -1))
