@@ -143,7 +143,8 @@ def summarize(records) -> dict:
     g = out.setdefault((r["row"], r["members"]), {"seeds": [], "score": [],
                                                   "members_mean": [],
                                                   "gain": [], "diversity": [],
-                                                  "wall_s": [], "load": []})
+                                                  "wall_s": [], "cpu_s": [],
+                                                  "load": []})
     g["seeds"].append(r["seed"])
     g["score"].append(100 * r["score"])
     e = r.get("ensemble")
@@ -152,6 +153,7 @@ def summarize(records) -> dict:
       g["gain"].append(100 * e["gain"])
       g["diversity"].append(e["mean_diversity"])
     g["wall_s"].append(r["wall_s"])
+    g["cpu_s"].append(r["cpu_s"])
     g["load"].append(r["loadavg_start"][0])
   return out
 
@@ -164,14 +166,16 @@ def table(records) -> str:
     s = stats.summarize(v)
     return stats.mean_std(s.mean, s.std, f".{digits}f")
   lines = ["| row | M | seeds | val. score % (per seed) | members' mean % | "
-           "gain (points) | diversity | wall s a run | load at start |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "gain (points) | diversity | CPU-s a run | wall s a run | "
+           "load at start |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
   for (row, m), g in summarize(records).items():
     per = " / ".join(f"{x:.2f}" for x in g["score"])
     lines.append(
         f"| {row} | {m} | {','.join(map(str, g['seeds']))} | "
         f"{ms(g['score'])} ({per}) | {ms(g['members_mean'])} | "
         f"{ms(g['gain'])} | {ms(g['diversity'], 3)} | "
+        f"{min(g['cpu_s']):.0f}-{max(g['cpu_s']):.0f} | "
         f"{min(g['wall_s']):.0f}-{max(g['wall_s']):.0f} | "
         f"{min(g['load']):.1f}-{max(g['load']):.1f} |")
   return "\n".join(lines)

@@ -99,12 +99,12 @@ def test_summary_and_table_against_numpy():
                                                (0.48, 0.44, 1.0),
                                                (0.50, 0.43, 0.8)]):
     recs.append({"row": "independent", "members": 2, "seed": seed,
-                 "score": score, "wall_s": 60.0 + seed,
+                 "score": score, "wall_s": 60.0 + seed, "cpu_s": 50.0,
                  "loadavg_start": [3.0, 0, 0],
                  "ensemble": {"mean_member_accuracy": mean_m,
                               "gain": score - mean_m, "mean_diversity": div}})
   recs.append({"row": "compress_each", "members": 2, "seed": 0, "score": 0.45,
-               "wall_s": 30.0, "loadavg_start": [2.0, 0, 0]})
+               "wall_s": 30.0, "cpu_s": 20.0, "loadavg_start": [2.0, 0, 0]})
   g = ch4_pilot.summarize(recs)
   scores = np.array([47.0, 48.0, 50.0])
   assert g[("independent", 2)]["score"] == pytest.approx(scores)
@@ -113,6 +113,7 @@ def test_summary_and_table_against_numpy():
   text = ch4_pilot.table(recs)
   assert f"{scores.mean():.2f} ± {scores.std(ddof=1):.2f}" in text
   assert "| compress_each | 2 | 0 | 45.00 ± — (45.00) | — |" in text
+  assert "| 50-50 | 60-62 | 3.0-3.0 |" in text
 
 
 def test_variance_parts_against_the_covariance_double_sum():
