@@ -4,7 +4,7 @@ docs/ch4_regime.md).
   env PYTHONPATH=. JAX_PLATFORMS=cpu XLA_FLAGS=--xla_cpu_multi_thread_eigen=false \
     nice -n 10 python experiments/ch4_pilot.py \
       --config=experiments/configs/ch4_regime.py --rows=independent,dml \
-      --seeds=0,1,2 --workdir=/work/h-ens-runs/pilot \
+      --seeds=0,1,2 --workdir=/tmp/ch4_pilot \
       --results=benchmarks/results/ch4_pilot
   python experiments/ch4_pilot.py --table --results=benchmarks/results/ch4_pilot
 
