@@ -24,7 +24,7 @@ numbers, commands, date and machine load are in docs/ch4_regime.md.
   on 400 pairs, 0.87 on 10,000 and >= 0.81 on any number: validation size
   takes the per-example part down to 0.31 points, the rest is which members
   a seed trains, and only seeds (or members) divide it. The regime's seed
-  std is ~0.85 (Independent 0.87 over 5 seeds, DML 0.77 over 3): a 1-point
+  std is ~0.85 (Independent 0.87, DML 0.80, 5 seeds each): a 1-point
   difference needs ~10 seeds a row (Welch), not 5.
 * M = 2 (``members``): M = 3 raised the ensemble by +1.7 points (paired: the
   first two members of a seed are the same networks) with the same seed std
