@@ -39,8 +39,8 @@ from ktg_jax.metrics import knn, node_knn
 from ktg_jax.run import training
 
 _CONFIG = common.define_config("ssl_regime.py", "the regime's base config")
-_RUNS = flags.DEFINE_list("runs", ["baselines"], "names of PILOTS (or "
-                          "'baselines'), run in this order")
+_RUNS = flags.DEFINE_list("runs", ["baselines"], "names of PILOTS, "
+                          "'baselines' or 'untrained_<model>', in order")
 _WORKDIR = flags.DEFINE_string("workdir", "/tmp/ssl_pilot",
                                "run folders (checkpoints), outside the repo")
 _RESULTS = flags.DEFINE_string(
@@ -64,6 +64,8 @@ PILOTS: dict[str, dict] = {
     # the project's former settings (experiments/configs/ssl_fashion.py) at
     # the regime's length in steps
     "simclr_project": dict(_PROJECT, epochs=16),
+    # (the first "simclr" run, before the config carried its learner, was
+    # this one; its JSON line is renamed "simclr_T0.5")
     "simclr_T0.5": dict(learner="simclr:temperature=0.5"),
     "simclr_T0.1": dict(learner="simclr:temperature=0.1"),
     "simclr_crop0.08": dict(views="ssl:min_scale=0.08"),
@@ -81,6 +83,9 @@ PILOTS: dict[str, dict] = {
                             "proj_dim=256"),
     "simclr_x2": dict(epochs=64),
     "simclr_resnet8": dict(models="resnet8"),
+    "simclr_w32": dict(models="small_cnn_w32"),
+    "simclr_w64": dict(models="small_cnn_w64"),
+    "simclr_w32_x2": dict(models="small_cnn_w32", epochs=64),
     "simsiam": dict(learner="simsiam"),
     "moco": dict(learner="moco"),
     "byol": dict(learner="byol"),
@@ -95,7 +100,7 @@ def run_config(base, overrides: dict):
   with ``overrides`` applied; ``views`` sets views a and b; the test split is
   never evaluated (``eval_split="val"``)."""
   config = base.copy_and_resolve_references()
-  learner = overrides.get("learner", base.get("learner", "simclr"))
+  learner = overrides.get("learner", base.get("learner") or "simclr")
   for key, value in overrides.items():
     if key == "learner":
       continue
@@ -162,21 +167,29 @@ def _common(config) -> dict:
           "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
 
 
-def baselines(config, data) -> list[dict]:
-  """Raw pixels and untrained networks (seeds 0, 1, 2) of config.models."""
+def untrained(model: str, data, seeds=(0, 1, 2)) -> dict:
+  """The untrained ``classic.ssl(model)`` node per seed, and the seeds'
+  mean, under every protocol (the ``untrained_<model>`` row)."""
+  module = step.node_modules(classic.ssl(model), data.num_classes)[0]
+  per_seed = [node_scores(module, module.init(
+      jax.random.key(seed), data.train.images[:2], train=False), data)
+              for seed in seeds]
+  return {"run": f"untrained_{model}", "model": model, "seeds": list(seeds),
+          "knn_per_seed": per_seed,
+          "knn": {p: float(np.mean([s[p] for s in per_seed]))
+                  for p in PROTOCOLS}}
+
+
+def baselines(config, data, models=None) -> list[dict]:
+  """Raw pixels (``models`` None) and untrained networks (seeds 0, 1, 2) of
+  ``models`` (default config.models and resnet8)."""
   t0, load0 = time.time(), os.getloadavg()
-  recs = [{"run": tag, "knn": scores} for tag, scores
-          in raw_pixel_knn(data).items()]
-  for model in dict.fromkeys(config.models.split(",") + ["resnet8"]):
-    spec = classic.ssl(model)
-    module = step.node_modules(spec, data.num_classes)[0]
-    per_seed = [node_scores(module, module.init(
-        jax.random.key(seed), data.train.images[:2], train=False), data)
-                for seed in (0, 1, 2)]
-    recs.append({"run": f"untrained_{model}", "model": model,
-                 "seeds": [0, 1, 2], "knn_per_seed": per_seed,
-                 "knn": {p: float(np.mean([s[p] for s in per_seed]))
-                         for p in PROTOCOLS}})
+  recs = []
+  if models is None:
+    recs = [{"run": tag, "knn": scores} for tag, scores
+            in raw_pixel_knn(data).items()]
+    models = config.models.split(",") + ["resnet8"]
+  recs += [untrained(model, data) for model in dict.fromkeys(models)]
   for r in recs:
     r.update(_common(config), seconds=time.time() - t0, loadavg_start=load0,
              loadavg_end=os.getloadavg())
@@ -186,7 +199,8 @@ def baselines(config, data) -> list[dict]:
 def pilot(name: str, base, data, workdir: str) -> dict:
   """Trains and scores one pilot run (``PILOTS[name]``)."""
   if name not in PILOTS:
-    raise ValueError(f"--runs: {name!r}; allowed: 'baselines' or "
+    raise ValueError(f"--runs: {name!r}; allowed: 'baselines', "
+                     "'untrained_<model>' or "
                      f"{sorted(PILOTS)}")
   config, learner = run_config(base, PILOTS[name])
   spec = classic.ssl(config.models, learner)
@@ -246,8 +260,12 @@ def main(argv):
         name == "baselines" and "raw_pixels" in done_runs(_RESULTS.value)):
       print(f"{name}: done", flush=True)
       continue
-    recs = (baselines(base, data) if name == "baselines"
-            else [pilot(name, base, data, _WORKDIR.value)])
+    if name == "baselines":
+      recs = baselines(base, data)
+    elif name.startswith("untrained_"):
+      recs = baselines(base, data, [name[len("untrained_"):]])
+    else:
+      recs = [pilot(name, base, data, _WORKDIR.value)]
     for rec in recs:
       append(_RESULTS.value, rec)
       print(f"{rec['run']}: val KNN {json.dumps(rec['knn'])} "
