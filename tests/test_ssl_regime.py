@@ -187,3 +187,19 @@ def test_pilot_results_are_resumable(tmp_path):
   assert ssl_pilot.done_runs(path) == {"a", "b"}
   with open(path) as f:
     assert [json.loads(line)["run"] for line in f] == ["a", "b"]
+
+
+def test_small_cnn_width_by_name():
+  m = models.create("small_cnn_w8", 10)
+  v = m.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)), train=False)
+  assert v["params"]["conv0"]["kernel"].shape == (3, 3, 1, 8)
+  assert v["params"]["conv1"]["kernel"].shape == (3, 3, 8, 16)
+  assert "features" in models.outputs("small_cnn_w8")
+  assert not models.exists("small_cnn_w0")
+
+
+def test_regime_config_states_its_learner():
+  base = common.load_module(common.config_path("ssl_regime.py")).get_config()
+  assert base.learner == "simclr:temperature=0.2"
+  assert ssl_pilot.run_config(base, {})[1] == base.learner
+  assert ssl_learner.learner_params(base.learner)[1] == {"temperature": 0.2}
