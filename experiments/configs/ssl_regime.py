@@ -13,8 +13,8 @@ blur) and why (measured numbers in docs/ssl_regime.md):
 
 - data / model / length: Fashion-MNIST, small_cnn, 992 steps — a 2-core CPU;
   a run costs 3-12 min there (resnet8 is 7x, small_cnn_w32 ~4x slower a step).
-- SGD + Nesterov 0.9 instead of LARS: no LARS in ``ktg_jax.optim``; at batch
-  256 SimCLR reports LARS unnecessary (Chen et al. 2020, §B.9 / Fig. B.1).
+- SGD + Nesterov 0.9 instead of LARS: no LARS in ``ktg_jax.optim``; LARS
+  serves large batches and 256 is small.
 - lr 0.3 with linear warm-up over 10 % of the run, then half-cosine: solo-
   learn's 0.4-ish peak; 10 % because 1 % of 992 steps is 10 steps.
 - wd 1e-4 (solo-learn 1e-5 with LARS, the KTG code 5e-4): the issue's 460-step
