@@ -41,3 +41,20 @@ def step_decay(base: float, total_steps: int, boundaries,
 def cosine(base: float, total_steps: int) -> optax.Schedule:
   """Half-cosine to 0 over training (003)."""
   return optax.cosine_decay_schedule(base, total_steps)
+
+
+def warmup_cosine(base: float, total_steps: int,
+                  warmup: float = 0.1) -> optax.Schedule:
+  """Linear from 0 to ``base`` over the first ``warmup`` fraction of the
+  steps, then half-cosine to 0 (SimCLR, Chen et al. 2020 §B.1; solo-learn).
+
+  >>> s = warmup_cosine(1.0, 100, 0.1)
+  >>> [round(float(s(k)), 3) for k in (0, 5, 10, 55, 100)]
+  [0.0, 0.5, 1.0, 0.5, 0.0]
+  """
+  if not 0 <= warmup < 1:
+    raise ValueError(f"warmup={warmup}; allowed: 0 <= warmup < 1 (a fraction "
+                     "of the run)")
+  steps = int(round(warmup * total_steps))
+  return optax.warmup_cosine_decay_schedule(0.0, base, max(steps, 1),
+                                            max(total_steps, steps + 1))

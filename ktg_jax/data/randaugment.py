@@ -67,6 +67,7 @@ import jax.numpy as jnp
 
 from ktg_jax.data import augment as augment_lib
 from ktg_jax.data import ssl_views
+from ktg_jax import named
 
 View = Callable[[jax.Array, jax.Array], jax.Array]
 Op = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
@@ -416,8 +417,10 @@ def strong_view(dataset: str | None = None,
 def ssl_view(dataset: str | None = None, **kw) -> View:
   """SimCLR's view (``ktg_jax.data.ssl_views``, its CIFAR-10 recipe; on
   grayscale images no saturation / hue / grayscale): crop 0.08-1, flip,
-  brightness / contrast jitter. ``kw``: ``ViewConfig`` fields."""
+  brightness / contrast jitter. ``kw``: ``ViewConfig`` fields (in a view
+  kind string: ``"ssl:min_scale=0.2,blur_prob=0.5"``, ``make_view``)."""
   del dataset
+  named.check_keys("ssl", kw, ssl_views.ViewConfig._fields)
   return ssl_views.ssl_view(ssl_views.ViewConfig(**kw))
 
 
@@ -431,10 +434,21 @@ VIEWS: dict[str, Callable[..., View]] = {
 
 
 def make_view(name: str, **kw) -> View:
-  """The view ``name`` of ``VIEWS`` built with ``kw``: ``fn(rng, images)``."""
-  if name not in VIEWS:
+  """The view ``name`` of ``VIEWS`` built with ``kw``: ``fn(rng, images)``.
+
+  ``name`` may carry the factory's parameters (``ktg_jax.named``), so a
+  config's ``views`` can state them: ``"ssl:min_scale=0.2,blur_prob=0.5"``.
+
+  >>> import jax, jax.numpy as jnp
+  >>> x = jnp.ones((2, 8, 8, 1))
+  >>> make_view("ssl:min_scale=1.0,flip_prob=0,jitter_prob=0")(
+  ...     jax.random.key(0), x).shape
+  (2, 8, 8, 1)
+  """
+  kind = named.parse(name)
+  if kind.name not in VIEWS:
     raise ValueError(f"view={name!r} is unknown; allowed: {sorted(VIEWS)}")
-  return VIEWS[name](**kw)
+  return VIEWS[kind.name](**{**kw, **kind.params})
 
 
 def make_views(dataset: str | None = None,

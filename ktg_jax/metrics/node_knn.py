@@ -19,14 +19,16 @@ from ktg_jax.metrics import knn
 
 
 @functools.lru_cache(maxsize=32)
-def _features_fn(module):
-  return jax.jit(lambda v, x: module.apply(v, x, train=False)["features"])
+def _features_fn(module, output: str = "features"):
+  return jax.jit(lambda v, x: module.apply(v, x, train=False)[output])
 
 
-def features(module, variables, images, batch_size: int) -> np.ndarray:
+def features(module, variables, images, batch_size: int,
+             output: str = "features") -> np.ndarray:
   """``features`` output of ``module`` in inference mode (running BatchNorm
-  statistics), [n, D]; the last batch is padded, not recompiled."""
-  fn = _features_fn(module)
+  statistics), [n, D]; the last batch is padded, not recompiled. ``output``:
+  another output instead (an ssl node's ``projection``)."""
+  fn = _features_fn(module, output)
   return np.concatenate([np.asarray(fn(variables, x))[:n] for x, n
                          in data_lib.padded_batches(images, batch_size)])
 

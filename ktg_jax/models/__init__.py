@@ -51,11 +51,14 @@ _PATTERNS = (
     (re.compile(r"wrn(\d+)_(\d+)$"), lambda d, k: (d - 4) % 6 == 0 and d >= 10
      and k >= 1, lambda d, k: functools.partial(WideResNet, d, k)),
     *abn.PATTERNS,  # abn_resnet{6n+2}, abn_resnet{6n+2}_nobypass
+    # small_cnn of another width (base channels; small_cnn is 16)
+    (re.compile(r"small_cnn_w(\d+)$"), lambda w: w >= 1,
+     lambda w: functools.partial(SmallCNN, width=w)),
 )
 
 
 def names() -> list[str]:
-  return sorted(REGISTRY) + ["resnet{6n+2}", "wrn{6n+4}_{k}",
+  return sorted(REGISTRY) + ["resnet{6n+2}", "wrn{6n+4}_{k}", "small_cnn_w{k}",
                              "abn_resnet{6n+2}", "abn_resnet{6n+2}_nobypass"]
 
 

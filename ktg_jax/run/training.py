@@ -43,6 +43,7 @@ import numpy as np
 import optax
 
 from ktg_jax import checkpoint
+from ktg_jax import named
 from ktg_jax import data as data_lib
 from ktg_jax import typed_config
 from ktg_jax.run import feeds
@@ -103,16 +104,22 @@ SCHEDULES: dict[str, Callable[..., optax.Schedule]] = {
         c.learning_rate, total, c.lr_boundaries, c.lr_decay),
     "cosine": lambda c, spe, total: optim.cosine(c.learning_rate, total),
     "constant": lambda c, spe, total: optax.constant_schedule(c.learning_rate),
+    # Linear warm-up from 0 over a fraction of the run, then half-cosine to 0
+    # (SimCLR / solo-learn: 10 of 1,000 epochs); "warmup_cosine:warmup=0.1".
+    "warmup_cosine": lambda c, spe, total, warmup=0.1: optim.warmup_cosine(
+        c.learning_rate, total, warmup),
 }
 
 
 def make_optimizer(config, steps_per_epoch: int) -> tuple:
   """(optax optimizer, lr schedule) of ``config``."""
-  if config.lr_schedule not in SCHEDULES:
+  kind = named.parse(config.lr_schedule)  # "name" or "name:key=value"
+  if kind.name not in SCHEDULES:
     raise ValueError(f"lr_schedule={config.lr_schedule!r}; allowed: "
                      f"{sorted(SCHEDULES)}")
   total = config.epochs * steps_per_epoch
-  schedule = SCHEDULES[config.lr_schedule](config, steps_per_epoch, total)
+  schedule = SCHEDULES[kind.name](config, steps_per_epoch, total,
+                                  **kind.params)
   return optim.sgd(schedule, momentum=config.momentum,
                    nesterov=config.nesterov,
                    weight_decay=config.weight_decay), schedule

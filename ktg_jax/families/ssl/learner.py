@@ -23,9 +23,17 @@ returned updated by the objective each step.
 Node-level defaults that differ from ``objectives``: MoCo's queue is 4,096
 keys (the official MoCo CIFAR-10 demo's; 65,536 is ImageNet's).
 
+The ``learner`` string may carry the method's hyper-parameters and the
+heads' widths (``ktg_jax.named``): ``"simclr:temperature=0.2,hidden_dim=512"``
+sets NT-Xent's T and the projector's hidden width of that node only; keys are
+the objective's ``defaults`` (plus ``queue_size``) and ``MODULE_PARAMS``.
+The graph then states its learners' settings in graph.json.
+
 Example:
   >>> momentum_key(3), NODE_DEFAULTS["moco"]
   ('node3_momentum', {'queue_size': 4096})
+  >>> learner_params("simclr:temperature=0.2,proj_dim=64")
+  ('simclr', {'temperature': 0.2}, {'proj_dim': 64})
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ktg_jax import named
 from ktg_jax.core import nodes
 from ktg_jax.core.parts import field_error
 from ktg_jax.families.ssl import model as ssl_model
@@ -42,6 +51,21 @@ VIEW_A, VIEW_B = "a", "b"
 VIEWS = (VIEW_A, VIEW_B)
 PAIRED = "projection_b"  # view b's projection, added to view a's outputs
 NODE_DEFAULTS = {"moco": {"queue_size": 4096}}
+MODULE_PARAMS = ("hidden_dim", "proj_dim", "num_prototypes")  # SSLModel widths
+
+
+def learner_params(learner: str) -> tuple[str, dict, dict]:
+  """``(method, objective overrides, module widths)`` of a learner string
+  (``"simclr"`` or ``"simclr:temperature=0.2,hidden_dim=512"``); ValueError
+  naming an unknown method or parameter and the allowed ones."""
+  parsed = named.parse(learner)
+  objective = objectives.get(parsed.name)
+  allowed = set(objective.defaults) | {"queue_size"} | set(MODULE_PARAMS)
+  named.check_keys(learner, parsed.params, allowed)
+  module = {k: v for k, v in parsed.params.items() if k in MODULE_PARAMS}
+  loss = {**NODE_DEFAULTS.get(parsed.name, {}),
+          **{k: v for k, v in parsed.params.items() if k not in MODULE_PARAMS}}
+  return parsed.name, loss, module
 
 
 def momentum_key(i: int) -> str:
@@ -50,13 +74,14 @@ def momentum_key(i: int) -> str:
 
 
 def has_momentum(learner: str) -> bool:
-  return objectives.get(learner).momentum_encoder
+  return objectives.get(learner_params(learner)[0]).momentum_encoder
 
 
 def init_state(learner: str, rng, module):
   """The learner's extra state (``()`` when none); widths from the module."""
-  obj = objectives.get(learner)
-  hp = {**obj.defaults, **NODE_DEFAULTS.get(learner, {})}
+  name, loss_hp, _ = learner_params(learner)
+  obj = objectives.get(name)
+  hp = {**obj.defaults, **loss_hp}
   dim = (module.num_prototypes if "prototypes" in obj.heads
          else module.proj_dim)
   return obj.init_state(rng, dim, **hp)
@@ -64,7 +89,8 @@ def init_state(learner: str, rng, module):
 
 def momentum(learner: str, step, total_steps: int):
   """The momentum-encoder coefficient ``m_k`` at update ``step``."""
-  return objectives.get(learner).momentum(step, total_steps)
+  return objectives.get(learner_params(learner)[0]).momentum(step,
+                                                             total_steps)
 
 
 def pair_views(node_outputs: dict) -> dict:
@@ -98,16 +124,21 @@ class SSLNode(nodes.NodeKind):
 
   def canonical(self, spec_nodes, i, node):
     if not (isinstance(node.learner, str)
-            and node.learner in objectives.BY_NAME):
+            and named.parse(node.learner).name in objectives.BY_NAME):
       raise field_error(f"nodes[{i}].learner", node.learner,
                  sorted(objectives.BY_NAME))
+    try:
+      learner_params(node.learner)
+    except ValueError as e:
+      raise ValueError(f"nodes[{i}].learner: {e}") from None
     return node
 
   def outputs(self, node):
-    return ssl_model.outputs(node.learner)
+    return ssl_model.outputs(learner_params(node.learner)[0])
 
   def module(self, record, num_classes):
-    return ssl_model.ssl_model(record.model, record.learner, num_classes)
+    name, _, widths = learner_params(record.learner)
+    return ssl_model.ssl_model(record.model, name, num_classes, **widths)
 
   def init_state(self, i, record, module, rng, copy_of):
     ema = {momentum_key(i): copy_of(i)} if has_momentum(record.learner) else {}
@@ -129,9 +160,9 @@ class SSLNode(nodes.NodeKind):
     collapse monitor)."""
     online = _views(outputs, parts)
     target = _views(extra, parts) if extra is not None else online
+    name, loss_hp, _ = learner_params(record.learner)
     loss, new_state = objectives.loss_and_state(
-        record.learner, online, target, kind_state,
-        **NODE_DEFAULTS.get(record.learner, {}))
+        name, online, target, kind_state, **loss_hp)
     std = embedding_std(jax.lax.stop_gradient(
         online[0][objectives.PROJECTION]))
     return loss, new_state, {"embedding_std": std}
@@ -146,6 +177,6 @@ class SSLNode(nodes.NodeKind):
 
 nodes.register(SSLNode())
 
-__all__ = ["NODE_DEFAULTS", "PAIRED", "SSLNode", "VIEWS", "VIEW_A", "VIEW_B",
+__all__ = ["MODULE_PARAMS", "NODE_DEFAULTS", "learner_params", "PAIRED", "SSLNode", "VIEWS", "VIEW_A", "VIEW_B",
            "embedding_std", "has_momentum", "init_state", "momentum",
            "momentum_key", "pair_views"]

@@ -87,8 +87,11 @@ class SSLModel(nn.Module):
     return res
 
 
-def ssl_model(backbone: str, learner: str, num_classes: int) -> SSLModel:
-  """The network of an SSL node; ValueErrors name a bad backbone / learner."""
+def ssl_model(backbone: str, learner: str, num_classes: int,
+              **widths) -> SSLModel:
+  """The network of an SSL node; ValueErrors name a bad backbone / learner.
+  ``widths``: ``hidden_dim``, ``proj_dim``, ``num_prototypes`` (defaults
+  ``HIDDEN_DIM``, ``PROJ_DIM``, ``NUM_PROTOTYPES``)."""
   objectives.get(learner)
   if not models_lib.exists(backbone):
     raise ValueError(f"backbone={backbone!r} is unknown; allowed: "
@@ -96,7 +99,7 @@ def ssl_model(backbone: str, learner: str, num_classes: int) -> SSLModel:
   if "features" not in models_lib.outputs(backbone):
     raise ValueError(f"backbone={backbone!r} has no 'features' output; "
                      "allowed: a ResNet, WRN or small_cnn")
-  return SSLModel(backbone, learner, num_classes)
+  return SSLModel(backbone, learner, num_classes, **widths)
 
 
 def outputs(learner: str) -> tuple[str, ...]:

@@ -1,0 +1,277 @@
+r"""Self-supervised pilot on the *validation* split: does a learner learn?
+(issue 26, item 1; docs/ssl_regime.md)
+
+  nice -n 10 python experiments/ssl_pilot.py \
+      --config=experiments/configs/ssl_regime.py --runs=baselines,simclr \
+      --workdir=/work/h-ssl-runs/pilot \
+      --results=benchmarks/results/ssl_pilot/pilot.jsonl
+
+A run is a named set of overrides of the regime config (``PILOTS``; the key
+``learner`` is the ssl node's learner string, ``views`` both views' kind,
+every other key a config field). Each trains ``classic.ssl(model, learner)``
+with the library's ``training.fit`` (``eval_split`` forced to "val": the
+test split is never read) and scores the trained node with
+``node_knn.knn_node_accuracy`` under several KNN protocols (``PROTOCOLS``:
+k / T / which output; bank = the un-augmented training split, queries = the
+validation split). ``baselines`` scores raw pixels (plain and centred on the
+training mean) and untrained networks (seeds 0-2) with the same protocols.
+
+Resumable: every finished run appends one JSON line to ``--results`` and is
+skipped on a restart; a run killed mid-way resumes from its checkpoint
+(``config.resume=True``, folder ``--workdir/<run>``). ``--table`` prints the
+markdown table of the results file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from absl import flags
+import jax
+import numpy as np
+
+from ktg_jax.cli import common  # the scripts' command line
+from ktg_jax import classic, data as data_lib
+from ktg_jax.core import step
+from ktg_jax.metrics import knn, node_knn
+from ktg_jax.run import training
+
+_CONFIG = common.define_config("ssl_regime.py", "the regime's base config")
+_RUNS = flags.DEFINE_list("runs", ["baselines"], "names of PILOTS, "
+                          "'baselines' or 'untrained_<model>', in order")
+_WORKDIR = flags.DEFINE_string("workdir", "/tmp/ssl_pilot",
+                               "run folders (checkpoints), outside the repo")
+_RESULTS = flags.DEFINE_string(
+    "results", "benchmarks/results/ssl_pilot/pilot.jsonl",
+    "one JSON line per finished run")
+_TABLE = flags.DEFINE_boolean("table", False, "only print the table")
+
+# name -> (k, T, output): the KNN protocols every run is scored with.
+PROTOCOLS = {
+    "k20_T0.07": (20, 0.07, "features"),     # DINO's eval_knn (the project's)
+    "k200_T0.1": (200, 0.1, "features"),     # InstDisc / solo-learn monitors
+    "k20_T0.07_proj": (20, 0.07, "projection"),  # the projector's output
+}
+MAIN = "k20_T0.07"
+
+_PROJECT = dict(learner="simclr", learning_rate=0.05, lr_schedule="cosine",
+                weight_decay=5e-4, batch_size=128, views="ssl")
+# name -> overrides of the regime config (experiments/configs/ssl_regime.py).
+PILOTS: dict[str, dict] = {
+    "simclr": {},
+    # the project's former settings (experiments/configs/ssl_fashion.py) at
+    # the regime's length in steps
+    "simclr_project": dict(_PROJECT, epochs=16),
+    # (the first "simclr" run, before the config carried its learner, was
+    # this one; its JSON line is renamed "simclr_T0.5")
+    "simclr_T0.5": dict(learner="simclr:temperature=0.5"),
+    "simclr_T0.1": dict(learner="simclr:temperature=0.1"),
+    "simclr_crop0.08": dict(views="ssl:min_scale=0.08"),
+    "simclr_crop0.4": dict(views="ssl:min_scale=0.4"),
+    "simclr_noflip": dict(views="ssl:min_scale=0.2,flip_prob=0"),
+    "simclr_nojitter": dict(views="ssl:min_scale=0.2,jitter_prob=0"),
+    "simclr_blur": dict(views="ssl:min_scale=0.2,blur_prob=0.5"),
+    "simclr_lr0.05": dict(learning_rate=0.05),
+    "simclr_lr1.0": dict(learning_rate=1.0),
+    "simclr_nowarmup": dict(lr_schedule="cosine"),
+    "simclr_wd5e-4": dict(weight_decay=5e-4),
+    "simclr_wd1e-5": dict(weight_decay=1e-5),
+    "simclr_b128": dict(batch_size=128, epochs=16),
+    "simclr_proj2048": dict(learner="simclr:temperature=0.2,hidden_dim=2048,"
+                            "proj_dim=256"),
+    "simclr_x2": dict(epochs=64),
+    "simclr_resnet8": dict(models="resnet8"),
+    "simclr_w32": dict(models="small_cnn_w32"),
+    "simclr_w64": dict(models="small_cnn_w64"),
+    "simclr_w32_x2": dict(models="small_cnn_w32", epochs=64),
+    "simsiam": dict(learner="simsiam"),
+    "moco": dict(learner="moco"),
+    "byol": dict(learner="byol"),
+    "barlow_twins": dict(learner="barlow_twins"),
+    "swav": dict(learner="swav"),
+    "dino": dict(learner="dino"),
+}
+
+
+def run_config(base, overrides: dict):
+  """(config, learner string) of a pilot: ``base`` (a ConfigDict, copied)
+  with ``overrides`` applied; ``views`` sets views a and b; the test split is
+  never evaluated (``eval_split="val"``)."""
+  config = base.copy_and_resolve_references()
+  learner = overrides.get("learner", base.get("learner") or "simclr")
+  for key, value in overrides.items():
+    if key == "learner":
+      continue
+    if key == "views":
+      config.views.a = config.views.b = value
+    elif key not in config:
+      raise ValueError(f"pilot override {key!r}; allowed: 'learner', "
+                       f"'views' or a config field")
+    else:
+      config[key] = value
+  config.eval_split = "val"
+  config.resume = True
+  return config, learner
+
+
+def raw_pixel_knn(data, protocols=PROTOCOLS) -> dict:
+  """KNN accuracy (%) of raw pixels, plain and centred on the training
+  split's mean image, per protocol (the output is ignored)."""
+  flat = lambda s: s.images.reshape(len(s.labels), -1).astype(np.float32)
+  bank, query = flat(data.train), flat(data.val)
+  mean = bank.mean(0)
+  out = {}
+  for tag, shift in (("raw_pixels", 0.0), ("raw_pixels_centred", mean)):
+    out[tag] = {name: 100 * knn.knn_accuracy(
+        bank - shift, data.train.labels, query - shift, data.val.labels,
+        data.num_classes, k=min(k, len(bank)), temperature=t)
+                for name, (k, t, _) in protocols.items()
+                if name.count("_") == 1}  # pixels have no projection
+  return out
+
+
+def node_scores(module, variables, data, protocols=PROTOCOLS,
+                batch_size: int = 1000) -> dict:
+  """KNN accuracy (%) of one node's outputs on validation, per protocol."""
+  out, feats = {}, {}
+  for name, (k, t, output) in protocols.items():
+    if output not in feats:
+      feats[output] = tuple(node_knn.features(module, variables, s.images,
+                                              batch_size, output)
+                            for s in (data.train, data.val))
+    fb, fq = feats[output]
+    out[name] = 100 * knn.knn_accuracy(fb, data.train.labels, fq,
+                                       data.val.labels, data.num_classes,
+                                       k=min(k, len(fb)), temperature=t)
+  return out
+
+
+def done_runs(path: str) -> set:
+  if not os.path.exists(path):
+    return set()
+  with open(path) as f:
+    return {json.loads(line)["run"] for line in f if line.strip()}
+
+
+def append(path: str, record: dict) -> None:
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  with open(path, "a") as f:
+    f.write(json.dumps(record) + "\n")
+
+
+def _common(config) -> dict:
+  return {"split": "val", "dataset": config.dataset, "limit": config.limit,
+          "val_fraction": config.val_fraction,
+          "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+
+
+def untrained(model: str, data, seeds=(0, 1, 2)) -> dict:
+  """The untrained ``classic.ssl(model)`` node per seed, and the seeds'
+  mean, under every protocol (the ``untrained_<model>`` row)."""
+  module = step.node_modules(classic.ssl(model), data.num_classes)[0]
+  per_seed = [node_scores(module, module.init(
+      jax.random.key(seed), data.train.images[:2], train=False), data)
+              for seed in seeds]
+  return {"run": f"untrained_{model}", "model": model, "seeds": list(seeds),
+          "knn_per_seed": per_seed,
+          "knn": {p: float(np.mean([s[p] for s in per_seed]))
+                  for p in PROTOCOLS}}
+
+
+def baselines(config, data, models=None) -> list[dict]:
+  """Raw pixels (``models`` None) and untrained networks (seeds 0, 1, 2) of
+  ``models`` (default config.models and resnet8)."""
+  t0, load0 = time.time(), os.getloadavg()
+  recs = []
+  if models is None:
+    recs = [{"run": tag, "knn": scores} for tag, scores
+            in raw_pixel_knn(data).items()]
+    models = config.models.split(",") + ["resnet8"]
+  recs += [untrained(model, data) for model in dict.fromkeys(models)]
+  for r in recs:
+    r.update(_common(config), seconds=time.time() - t0, loadavg_start=load0,
+             loadavg_end=os.getloadavg())
+  return recs
+
+
+def pilot(name: str, base, data, workdir: str) -> dict:
+  """Trains and scores one pilot run (``PILOTS[name]``)."""
+  if name not in PILOTS:
+    raise ValueError(f"--runs: {name!r}; allowed: 'baselines', "
+                     "'untrained_<model>' or "
+                     f"{sorted(PILOTS)}")
+  config, learner = run_config(base, PILOTS[name])
+  spec = classic.ssl(config.models, learner)
+  load0, t0 = os.getloadavg(), time.time()
+  r = training.fit(spec, data, config, workdir=os.path.join(workdir, name))
+  sec = time.time() - t0
+  module = step.node_modules(spec, data.num_classes)[0]
+  scores = node_scores(module, step.node_variables(r.state, 0), data)
+  steps = config.epochs * (len(data.train.labels) // config.batch_size)
+  return {
+      "run": name, "overrides": PILOTS[name], "learner": learner,
+      "model": config.models, "views": config.views.a,
+      "epochs": config.epochs, "batch_size": config.batch_size,
+      "steps": steps, "learning_rate": config.learning_rate,
+      "lr_schedule": config.lr_schedule,
+      "weight_decay": config.weight_decay, "seed": config.seed,
+      "knn": scores,
+      "curve": [{"epoch": h["epoch"], "knn": 100 * h["accuracy"][0],
+                 "train_loss": h["train_loss"][0]} for h in r.history],
+      "seconds_this_invocation": sec,
+      "steps_per_sec_last": r.history[-1].get("steps_per_sec"),
+      "loadavg_start": load0, "loadavg_end": os.getloadavg(),
+      **_common(config)}
+
+
+def table(path: str) -> str:
+  """Markdown: per run the validation KNN (%) under each protocol."""
+  with open(path) as f:
+    recs = [json.loads(line) for line in f if line.strip()]
+  head = ["run", "learner", "model", "views", "steps", "lr / schedule / wd",
+          *PROTOCOLS, "wall (s)", "load 1-min start / end"]
+  lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+  for r in recs:
+    knn_ = r["knn"]
+    cells = [r["run"], r.get("learner", ""), r.get("model", ""),
+             r.get("views", ""), str(r.get("steps", "")),
+             (f"{r['learning_rate']} / {r['lr_schedule']} / "
+              f"{r['weight_decay']}" if "learning_rate" in r else ""),
+             *[f"{knn_[p]:.2f}" if p in knn_ else "" for p in PROTOCOLS],
+             f"{r.get('seconds_this_invocation', r.get('seconds', 0)):.0f}",
+             f"{r['loadavg_start'][0]:.1f} / {r['loadavg_end'][0]:.1f}"]
+    lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
+def main(argv):
+  common.check_command_line(argv)
+  if _TABLE.value:
+    print(table(_RESULTS.value))
+    return
+  base = _CONFIG.value
+  data = data_lib.from_config(base)  # validation held out of train
+  print(f"bank {len(data.train.labels)}, val queries {len(data.val.labels)}",
+        flush=True)
+  for name in _RUNS.value:
+    if name in done_runs(_RESULTS.value) or (
+        name == "baselines" and "raw_pixels" in done_runs(_RESULTS.value)):
+      print(f"{name}: done", flush=True)
+      continue
+    if name == "baselines":
+      recs = baselines(base, data)
+    elif name.startswith("untrained_"):
+      recs = baselines(base, data, [name[len("untrained_"):]])
+    else:
+      recs = [pilot(name, base, data, _WORKDIR.value)]
+    for rec in recs:
+      append(_RESULTS.value, rec)
+      print(f"{rec['run']}: val KNN {json.dumps(rec['knn'])} "
+            f"({rec.get('seconds_this_invocation', rec.get('seconds')):.0f}"
+            " s)", flush=True)
+
+
+if __name__ == "__main__":
+  common.run(main)

@@ -1,0 +1,205 @@
+"""The self-supervised regime's knobs (issue 26; docs/ssl_regime.md) and the
+pilot script (experiments/ssl_pilot.py) without long training.
+
+- ``ktg_jax.named``: "name:key=value" strings;
+- a learner string with parameters: the own term equals a numpy NT-Xent at
+  the given T (SimCLR eq. 1), the heads take the given widths;
+- a view kind with parameters equals the ``ViewConfig`` view;
+- ``warmup_cosine`` equals the numpy formula (linear warm-up, half-cosine);
+- the pilot: overrides, raw-pixel KNN against a numpy vote, resumable JSONL.
+References are numpy, written from the published formulas.
+"""
+
+import functools
+import json
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import ktg_jax as ktg
+from ktg_jax import LABEL, GraphSpec, Node, data, models, named, optim
+from ktg_jax.cli import common
+from ktg_jax.core import gates
+from ktg_jax.data import randaugment, ssl_views
+from ktg_jax.families.ssl import learner as ssl_learner
+from ktg_jax.models.small_cnn import SmallCNN
+from ktg_jax.run import training
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "experiments"))
+
+import ssl_pilot  # pylint: disable=wrong-import-position
+
+TINY = "small_cnn_w4_regimetest"
+models.register(TINY, functools.partial(SmallCNN, width=4))
+
+
+def test_named_strings_parse_and_format_back():
+  got = named.parse("ssl: min_scale=0.2, blur_prob=0.5,flip=true,mode=x")
+  assert got == ("ssl", {"min_scale": 0.2, "blur_prob": 0.5, "flip": True,
+                         "mode": "x"})
+  assert isinstance(named.parse("a:n=3").params["n"], int)
+  assert named.parse(named.format_named("v", {"b": 2, "a": 0.5})) == (
+      "v", {"a": 0.5, "b": 2})
+  for bad in ("ssl:min_scale", "ssl:=3", "ssl:a=1,a=2"):
+    with pytest.raises(ValueError, match="allowed"):
+      named.parse(bad)
+
+
+def np_nt_xent(za, zb, t):
+  """SimCLR eq. 1, mean over the 2B anchors (a loop, as the paper writes it)."""
+  z = np.concatenate([za, zb])
+  z = z / np.linalg.norm(z, axis=1, keepdims=True)
+  s = z @ z.T / t
+  n = len(z)
+  total = 0.0
+  for i in range(n):
+    others = [k for k in range(n) if k != i]
+    total += -(s[i, (i + n // 2) % n] - np.log(np.sum(np.exp(s[i, others]))))
+  return total / n
+
+
+@pytest.mark.parametrize("t", [0.2, 0.5])
+def test_learner_string_sets_the_temperature_and_widths(t):
+  spec = GraphSpec(nodes=[Node(TINY, kind="ssl", learner=(
+      f"simclr:temperature={t},hidden_dim=12,proj_dim=6"))],
+                   edges={(LABEL, 0): gates.Through()})
+  views = {"a": lambda rng, x: x, "b": lambda rng, x: x[:, :, ::-1]}
+  prog = ktg.compile(spec, num_classes=10, total_steps=10,
+                     optimizer=ktg.optim.sgd(0.1), views=views)
+  d = data.load("digits", limit=64)
+  x = d.train.images[:16]
+  state = prog.init(jax.random.key(0), x)
+  module = prog.modules[0]
+  assert (module.hidden_dim, module.proj_dim, module.learner) == (
+      12, 6, "simclr")
+  out, _ = module.apply(ktg.node_variables(state, 0),
+                        np.concatenate([x, x[:, :, ::-1]]), train=True,
+                        mutable=["batch_stats"])
+  z = np.asarray(out["projection"], np.float64)
+  assert z.shape == (32, 6)
+  _, m = prog.step(state, {"image": x, "label": d.train.labels[:16]})
+  np.testing.assert_allclose(float(m["label_loss"][0]),
+                             np_nt_xent(z[:16], z[16:], t), rtol=2e-4)
+
+
+def test_learner_string_errors_name_the_allowed_values():
+  assert ssl_learner.learner_params("moco") == ("moco", {"queue_size": 4096},
+                                                {})
+  assert ssl_learner.learner_params("moco:queue_size=256")[1] == {
+      "queue_size": 256}
+  with pytest.raises(ValueError, match="temperature"):
+    GraphSpec(nodes=[Node(TINY, kind="ssl", learner="simclr:temp=0.2")],
+              edges={(LABEL, 0): gates.Through()})
+  with pytest.raises(ValueError, match="barlow_twins"):
+    GraphSpec(nodes=[Node(TINY, kind="ssl", learner="simclrr:temperature=1")],
+              edges={(LABEL, 0): gates.Through()})
+
+
+def test_view_kind_with_parameters_is_the_view_config_view():
+  x = jax.random.uniform(jax.random.key(3), (4, 12, 12, 1))
+  key = jax.random.key(5)
+  got = randaugment.make_view("ssl:min_scale=0.3,blur_prob=1.0,flip_prob=0")(
+      key, x)
+  want = ssl_views.ssl_view(ssl_views.ViewConfig(
+      min_scale=0.3, blur_prob=1.0, flip_prob=0.0))(key, x)
+  np.testing.assert_array_equal(got, want)
+  default = randaugment.make_view("ssl")(key, x)
+  assert not np.allclose(got, default)
+  with pytest.raises(ValueError, match="min_scale"):
+    randaugment.make_view("ssl:min_scal=0.3")
+
+
+def test_warmup_cosine_matches_numpy():
+  lr, total, warm = 0.3, 200, 0.1
+  w = int(round(warm * total))
+  k = np.arange(total + 1)
+  want = np.where(k < w, lr * k / w,
+                  0.5 * lr * (1 + np.cos(np.pi * (k - w) / (total - w))))
+  got = np.asarray([float(optim.warmup_cosine(lr, total, warm)(i)) for i in k])
+  np.testing.assert_allclose(got, want, atol=1e-6)
+  cfg = training.default_config()
+  cfg.learning_rate, cfg.epochs = lr, 10
+  cfg.lr_schedule = "warmup_cosine:warmup=0.1"
+  _, sched = training.make_optimizer(cfg, steps_per_epoch=20)
+  np.testing.assert_allclose([float(sched(i)) for i in (0, 10, 20, 110, 200)],
+                             want[[0, 10, 20, 110, 200]], atol=1e-6)
+  cfg.lr_schedule = "cosin"
+  with pytest.raises(ValueError, match="warmup_cosine"):
+    training.make_optimizer(cfg, steps_per_epoch=20)
+
+
+def _np_knn(fb, yb, fq, c, k, t):
+  """Weighted cosine KNN (InstDisc / DINO rule), one query at a time."""
+  ub = fb / np.linalg.norm(fb, axis=1, keepdims=True)
+  pred = []
+  for q in fq:
+    sims = ub @ (q / np.linalg.norm(q))
+    votes = np.zeros(c)
+    for j in np.argsort(-sims)[:k]:
+      votes[yb[j]] += np.exp(sims[j] / t)
+    pred.append(votes.argmax())
+  return np.asarray(pred)
+
+
+def test_pilot_raw_pixel_knn_matches_numpy():
+  d = data.load("digits", seed=0, val_fraction=0.25, limit=200)
+  proto = {"k5_T0.1": (5, 0.1, "features")}
+  got = ssl_pilot.raw_pixel_knn(d, proto)
+  fb = d.train.images.reshape(len(d.train.labels), -1).astype(np.float64)
+  fq = d.val.images.reshape(len(d.val.labels), -1).astype(np.float64)
+  mu = fb.mean(0)
+  for tag, shift in (("raw_pixels", 0.0), ("raw_pixels_centred", mu)):
+    want = 100 * np.mean(_np_knn(fb - shift, d.train.labels, fq - shift, 10,
+                                 5, 0.1) == d.val.labels)
+    assert got[tag]["k5_T0.1"] == pytest.approx(want, abs=1e-4)
+
+
+def test_pilot_overrides_force_validation_and_name_bad_keys():
+  base = common.load_module(common.config_path("ssl_regime.py")).get_config()
+  base.eval_split = "test"
+  cfg, learner = ssl_pilot.run_config(
+      base, {"learner": "byol", "views": "ssl:min_scale=0.5",
+             "weight_decay": 1e-5})
+  assert (learner, cfg.views.a, cfg.views.b, cfg.weight_decay,
+          cfg.eval_split, cfg.resume) == (
+              "byol", "ssl:min_scale=0.5", "ssl:min_scale=0.5", 1e-5, "val",
+              True)
+  assert base.weight_decay != 1e-5   # the base is not changed
+  with pytest.raises(ValueError, match="allowed"):
+    ssl_pilot.run_config(base, {"weight_decy": 1.0})
+  for name, over in ssl_pilot.PILOTS.items():   # every pilot is well formed
+    cfg, learner = ssl_pilot.run_config(base, over)
+    ssl_learner.learner_params(learner)
+    randaugment.make_view(cfg.views.a)
+    assert cfg.eval_split == "val", name
+
+
+def test_pilot_results_are_resumable(tmp_path):
+  path = str(tmp_path / "r" / "pilot.jsonl")
+  assert ssl_pilot.done_runs(path) == set()
+  ssl_pilot.append(path, {"run": "a", "knn": {}})
+  ssl_pilot.append(path, {"run": "b", "knn": {}})
+  assert ssl_pilot.done_runs(path) == {"a", "b"}
+  with open(path) as f:
+    assert [json.loads(line)["run"] for line in f] == ["a", "b"]
+
+
+def test_small_cnn_width_by_name():
+  m = models.create("small_cnn_w8", 10)
+  v = m.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)), train=False)
+  assert v["params"]["conv0"]["kernel"].shape == (3, 3, 1, 8)
+  assert v["params"]["conv1"]["kernel"].shape == (3, 3, 8, 16)
+  assert "features" in models.outputs("small_cnn_w8")
+  assert not models.exists("small_cnn_w0")
+
+
+def test_regime_config_states_its_learner():
+  base = common.load_module(common.config_path("ssl_regime.py")).get_config()
+  assert base.learner == "simclr:temperature=0.2"
+  assert ssl_pilot.run_config(base, {})[1] == base.learner
+  assert ssl_learner.learner_params(base.learner)[1] == {"temperature": 0.2}
