@@ -4,7 +4,6 @@ JSON record and the seed summary (checked against numpy)."""
 
 import json
 import os
-import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -12,10 +11,10 @@ import pytest
 
 from ktg_jax.cli import common
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "experiments"))
+from experiment_scripts import import_script
 
-import ch4_pilot  # pylint: disable=wrong-import-position
+ch4_pilot = import_script("ch4_pilot")
+
 
 CONFIG = common.load_module(common.config_path("ch4_regime.py")).get_config()
 

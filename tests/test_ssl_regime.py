@@ -12,8 +12,6 @@ References are numpy, written from the published formulas.
 
 import functools
 import json
-import os
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -29,10 +27,10 @@ from ktg_jax.families.ssl import learner as ssl_learner
 from ktg_jax.models.small_cnn import SmallCNN
 from ktg_jax.run import training
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "experiments"))
+from experiment_scripts import import_script
 
-import ssl_pilot  # pylint: disable=wrong-import-position
+ssl_pilot = import_script("ssl_pilot")
+
 
 TINY = "small_cnn_w4_regimetest"
 models.register(TINY, functools.partial(SmallCNN, width=4))

@@ -1,18 +1,13 @@
 """experiments/table34.py without training: the priority order of --only,
 frozen nodes of an extended pattern, and the merge of a cell's seed sets."""
 
-import os
-import sys
-
 import pytest
 
 from ktg_jax.cli import common
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "experiments"))
+from experiment_scripts import import_script
 
-import table34  # pylint: disable=wrong-import-position
-
+table34 = import_script("table34")
 CONFIG = common.load_module(common.config_path("table34.py")).get_config()
 KD = ("through", "cutoff", "through", "cutoff")
 
