@@ -6,6 +6,8 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from ktg_jax.metrics import knn
 
+from numpy_references import knn_votes
+
 
 def data(seed, n_bank=40, n_query=13, d=5, c=3):
   rng = np.random.default_rng(seed)
@@ -17,22 +19,11 @@ def data(seed, n_bank=40, n_query=13, d=5, c=3):
   return xb.astype(np.float32), yb, xq.astype(np.float32), yq
 
 
-def np_votes(xb, yb, xq, c, k, t, uniform=False):
-  """InstDisc / DINO eval_knn rule, one query at a time."""
-  ub = xb / np.linalg.norm(xb, axis=1, keepdims=True)
-  votes = np.zeros((len(xq), c))
-  for i, q in enumerate(xq):
-    sims = ub @ (q / np.linalg.norm(q))
-    for j in np.argsort(-sims)[:k]:
-      votes[i, yb[j]] += 1.0 if uniform else np.exp(sims[j] / t)
-  return votes
-
-
 @pytest.mark.parametrize("k,t", [(knn.DEFAULT_K, knn.DEFAULT_TEMPERATURE),
                                  (5, 0.1), (1, 0.5)])
 def test_weighted_matches_numpy(k, t):
   xb, yb, xq, yq = data(0)
-  votes = np_votes(xb, yb, xq, 3, k, t)
+  votes = knn_votes(xb, yb, xq, 3, k, t)
   got = knn.knn_predict(xb, yb, xq, 3, k=k, temperature=t, chunk=4)
   np.testing.assert_array_equal(got, votes.argmax(1))
   acc = knn.knn_accuracy(xb, yb, xq, yq, 3, k=k, temperature=t)
@@ -52,7 +43,7 @@ def test_weights_matter():
 def test_uniform_matches_sklearn_on_a_tie_free_example():
   xb, yb, xq, _ = data(1, n_bank=60, n_query=25)
   k = 7
-  votes = np_votes(xb, yb, xq, 3, k, 1.0, uniform=True)
+  votes = knn_votes(xb, yb, xq, 3, k, 1.0, uniform=True)
   top2 = np.sort(votes, axis=1)[:, -2:]
   assert np.all(top2[:, 1] > top2[:, 0]), "example must be tie-free"
   ref = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute",

@@ -21,6 +21,8 @@ from ktg_jax.models.small_cnn import SmallCNN
 from ktg_jax.families.ssl import learner as ssl_learner
 from ktg_jax.families.ssl import objectives
 
+from numpy_references import nt_xent
+
 TINY = "small_cnn_w4_ssltest"
 models.register(TINY, functools.partial(SmallCNN, width=4))
 LEARNERS = [o.name for o in objectives.OBJECTIVES]
@@ -109,19 +111,6 @@ def test_momentum_update_direction_and_schedule(seven, name):
   assert np.linalg.norm(new - online) < np.linalg.norm(old - online)
 
 
-def np_nt_xent(za, zb, t):
-  """SimCLR eq. 1, mean over the 2B anchors."""
-  z = np.concatenate([za, zb])
-  z = z / np.linalg.norm(z, axis=1, keepdims=True)
-  s = z @ z.T / t
-  n = len(z)
-  total = 0.0
-  for i in range(n):
-    others = [k for k in range(n) if k != i]
-    total += -(s[i, (i + n // 2) % n] - np.log(np.sum(np.exp(s[i, others]))))
-  return total / n
-
-
 def fixed_views():
   # Deterministic views, so the reference can recompute the forward.
   return {"a": lambda rng, x: x, "b": lambda rng, x: x[:, :, ::-1]}
@@ -160,7 +149,7 @@ def test_own_term_is_the_objective_times_its_gate(pair):
       step=jnp.asarray(k, jnp.int32))
   za, zb = projections(prog, state, 0, batch["image"])
   _, m = prog.step(state, batch)
-  want = (k / TOTAL) ** gamma * np_nt_xent(za, zb, 0.5)   # PG: t ** gamma
+  want = (k / TOTAL) ** gamma * nt_xent(za, zb, 0.5)   # PG: t ** gamma
   np.testing.assert_allclose(float(m["label_loss"][0]), want, rtol=2e-4)
   # Cutoff on the own term (and the rest): the node does not move.
   cut = GraphSpec(nodes=spec.nodes, edges={

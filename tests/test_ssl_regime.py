@@ -28,6 +28,7 @@ from ktg_jax.models.small_cnn import SmallCNN
 from ktg_jax.run import training
 
 from experiment_scripts import import_script
+from numpy_references import knn_votes, nt_xent
 
 ssl_pilot = import_script("ssl_pilot")
 
@@ -46,19 +47,6 @@ def test_named_strings_parse_and_format_back():
   for bad in ("ssl:min_scale", "ssl:=3", "ssl:a=1,a=2"):
     with pytest.raises(ValueError, match="allowed"):
       named.parse(bad)
-
-
-def np_nt_xent(za, zb, t):
-  """SimCLR eq. 1, mean over the 2B anchors (a loop, as the paper writes it)."""
-  z = np.concatenate([za, zb])
-  z = z / np.linalg.norm(z, axis=1, keepdims=True)
-  s = z @ z.T / t
-  n = len(z)
-  total = 0.0
-  for i in range(n):
-    others = [k for k in range(n) if k != i]
-    total += -(s[i, (i + n // 2) % n] - np.log(np.sum(np.exp(s[i, others]))))
-  return total / n
 
 
 @pytest.mark.parametrize("t", [0.2, 0.5])
@@ -82,7 +70,7 @@ def test_learner_string_sets_the_temperature_and_widths(t):
   assert z.shape == (32, 6)
   _, m = prog.step(state, {"image": x, "label": d.train.labels[:16]})
   np.testing.assert_allclose(float(m["label_loss"][0]),
-                             np_nt_xent(z[:16], z[16:], t), rtol=2e-4)
+                             nt_xent(z[:16], z[16:], t), rtol=2e-4)
 
 
 def test_learner_string_errors_name_the_allowed_values():
@@ -131,19 +119,6 @@ def test_warmup_cosine_matches_numpy():
     training.make_optimizer(cfg, steps_per_epoch=20)
 
 
-def _np_knn(fb, yb, fq, c, k, t):
-  """Weighted cosine KNN (InstDisc / DINO rule), one query at a time."""
-  ub = fb / np.linalg.norm(fb, axis=1, keepdims=True)
-  pred = []
-  for q in fq:
-    sims = ub @ (q / np.linalg.norm(q))
-    votes = np.zeros(c)
-    for j in np.argsort(-sims)[:k]:
-      votes[yb[j]] += np.exp(sims[j] / t)
-    pred.append(votes.argmax())
-  return np.asarray(pred)
-
-
 def test_pilot_raw_pixel_knn_matches_numpy():
   d = data.load("digits", seed=0, val_fraction=0.25, limit=200)
   proto = {"k5_T0.1": (5, 0.1, "features")}
@@ -152,8 +127,9 @@ def test_pilot_raw_pixel_knn_matches_numpy():
   fq = d.val.images.reshape(len(d.val.labels), -1).astype(np.float64)
   mu = fb.mean(0)
   for tag, shift in (("raw_pixels", 0.0), ("raw_pixels_centred", mu)):
-    want = 100 * np.mean(_np_knn(fb - shift, d.train.labels, fq - shift, 10,
-                                 5, 0.1) == d.val.labels)
+    pred = knn_votes(fb - shift, d.train.labels, fq - shift, 10, 5,
+                     0.1).argmax(1)
+    want = 100 * np.mean(pred == d.val.labels)
     assert got[tag]["k5_T0.1"] == pytest.approx(want, abs=1e-4)
 
 
