@@ -3,7 +3,7 @@ r"""Self-supervised pilot on the *validation* split: does a learner learn?
 
   nice -n 10 python experiments/ssl_pilot.py \
       --config=experiments/configs/ssl_regime.py --runs=baselines,simclr \
-      --workdir=/work/h-ssl-runs/pilot \
+      --workdir=runs/ssl_pilot \
       --results=benchmarks/results/ssl_pilot/pilot.jsonl
 
 A run is a named set of overrides of the regime config (``PILOTS``; the key
