@@ -34,20 +34,13 @@ commands, date and machine load are in docs/ch3_table.md.
   ``fit`` a graph: exact wall_s per record and the finest resume).
 """
 
-import importlib.util
-import os
+from ktg_jax.cli import common
 
 
 def _base():
-  """reproduce_fashion_pairs.get_config(), loaded beside this file (a config
-  file is loaded by path, not as a package module)."""
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                      "reproduce_fashion_pairs.py")
-  spec = importlib.util.spec_from_file_location("reproduce_fashion_pairs",
-                                                path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  """reproduce_fashion_pairs.get_config(), the file beside this one."""
+  return common.config_beside(__file__,
+                              "reproduce_fashion_pairs.py").get_config()
 
 
 def get_config():

@@ -36,19 +36,12 @@ numbers, commands, date and machine load are in docs/ch4_regime.md.
   KD = T^2 KL at ``temperature``.
 """
 
-import importlib.util
-import os
+from ktg_jax.cli import common
 
 
 def _ch3_table():
-  """ch3_table.get_config(), loaded beside this file (config files are loaded
-  by path, not as package modules)."""
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                      "ch3_table.py")
-  spec = importlib.util.spec_from_file_location("ch3_table", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  """ch3_table.get_config(), the file beside this one."""
+  return common.config_beside(__file__, "ch3_table.py").get_config()
 
 
 def get_config():

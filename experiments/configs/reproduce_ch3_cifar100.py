@@ -8,18 +8,12 @@ Nevergrad BO without early stopping, docs/papers.md §4), 5 seeds per row.
 day per space; raise it for the full 1,500-graph searches.
 """
 
-import importlib.util
-import os
+from ktg_jax.cli import common
 
 
 def _ch3_cifar():
-  """experiments/configs/ch3_cifar.py (config files are loaded by path)."""
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                      "ch3_cifar.py")
-  spec = importlib.util.spec_from_file_location("ch3_cifar", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  """experiments/configs/ch3_cifar.py, the file beside this one."""
+  return common.config_beside(__file__, "ch3_cifar.py")
 
 
 def get_config(dataset: str = "cifar100"):

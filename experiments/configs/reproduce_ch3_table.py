@@ -21,18 +21,15 @@ uses the row's one KD teacher (the table used one per seed).
       --workdir=runs/reproduce_ch3_table
 """
 
-import importlib.util
 import os
+
+from ktg_jax.cli import common
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _table_config():
-  spec = importlib.util.spec_from_file_location(
-      "ch3_table", os.path.join(HERE, "ch3_table.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  return common.config_beside(__file__, "ch3_table.py").get_config()
 
 
 def get_config():

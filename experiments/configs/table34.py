@@ -26,17 +26,11 @@ Everything else is the table's protocol (SGD + Nesterov, cosine from 0.05,
 wd 5e-4, batch 64, no augmentation).
 """
 
-import importlib.util
-import os
+from ktg_jax.cli import common
 
 
 def _table():
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                      "ch3_table.py")
-  spec = importlib.util.spec_from_file_location("ch3_table_config", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  return common.config_beside(__file__, "ch3_table.py").get_config()
 
 
 THROUGH = ("through",) * 4

@@ -305,14 +305,26 @@ def run(main) -> None:
   app.run(guarded, argv=argv, flags_parser=parse_flags)
 
 
-def load_module(path: str):
-  """The Python file ``path`` as a module (no ``sys.path`` edit)."""
+def load_module(path: str, register: bool = True):
+  """The Python file ``path`` as a module (no ``sys.path`` edit); with
+  ``register``, also in ``sys.modules`` under its file name unless a module
+  of that name is there already."""
   name = os.path.splitext(os.path.basename(path))[0]
   spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(spec)
-  sys.modules.setdefault(name, module)
+  if register:
+    sys.modules.setdefault(name, module)
   spec.loader.exec_module(module)
   return module
+
+
+def config_beside(here: str, name: str):
+  """The config file ``name`` in the folder of the file ``here`` (a config
+  that builds on another calls it with ``__file__``), as a module. Config
+  files are loaded by path, not imported, and not registered: a config and
+  the script of the same name (ch3_table) must not shadow each other."""
+  return load_module(os.path.join(os.path.dirname(os.path.abspath(here)),
+                                  name), register=False)
 
 
 def config_path(name: str) -> str | None:
