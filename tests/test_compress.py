@@ -146,3 +146,10 @@ def test_table_has_welch_p_against_the_ensembled_row():
   assert f"| student: each | 0,1,2 | 53.00 / 54.00 / 56.00 | 54.33 ± 1.53 | {p:.4f} |" in text
   assert "| the teachers' ensemble (no student) | 0,1,2 | 47.00 / 47.00 / 47.00 |" in text
   assert "T=5 60.00" in text
+
+
+def test_attention_pictures_draw_the_crops_the_edges_use():
+  attention_maps = import_script("attention_maps")
+  assert attention_maps.crop_sizes("resnet8") == (3, 5, 7)
+  assert attention_maps.crop_sizes("abn_resnet8") == (3, 7, 11)
+  assert attention_maps.crop_sizes("resnet8", ["2", "3", "4"]) == (2, 3, 4)
