@@ -158,39 +158,50 @@ def pair_conflicts(conflicts) -> int:
 def table(records, rows=tuple(ROWS)) -> str:
   """Markdown: the teachers' ensemble and one line per row on the test
   split, % mean ± sample std (ddof 1) over seeds, Welch p against the
-  "ensemble" row, conflicts per run; plus the T candidates on validation."""
+  "ensemble" row's student, the difference paired by seed (mean ± std, and
+  how many seeds lie above), conflicts per run; plus the T candidates on
+  validation."""
   test = [r for r in records if r["split"] == "test"]
   by_row = {}
   for r in sorted(test, key=lambda r: r["seed"]):
     by_row.setdefault(r["row"], []).append(r)
 
-  def line(name, recs, values, base, cost=True):
+  ens = by_row.get("ensemble", [])
+  base = {r["seed"]: 100 * r["student"] for r in ens}
+
+  def line(name, recs, values, cost=True):
     s = stats.summarize(values)
-    p = stats.welch_p(values, base) if base is not None else float("nan")
+    vs = not (recs is ens and cost)  # the ensembled row against itself: no
+    p = (stats.welch_p(values, list(base.values())) if vs and base
+         else float("nan"))
+    diff = [v - base[r["seed"]] for r, v in zip(recs, values)
+            if r["seed"] in base]
+    paired = "—"
+    if vs and len(diff) > 1:
+      d = stats.summarize(diff)
+      paired = (f"{d.mean:+.2f} ± {d.std:.2f} "
+                f"({sum(x > 0 for x in diff)} of {len(diff)})")
     conf = [str(pair_conflicts(r["conflicts"])) for r in recs
             if "conflicts" in r]
     cpu = [r["cpu_s"] for r in recs if "cpu_s" in r] if cost else []
     return (f"| {name} | {','.join(str(r['seed']) for r in recs)} | "
             f"{' / '.join(f'{v:.2f}' for v in values)} | "
             f"{stats.mean_std(s.mean, s.std)} | {stats.format_p(p)} | "
-            f"{' / '.join(conf) or '—'} | "
+            f"{paired} | {' / '.join(conf) or '—'} | "
             f"{f'{min(cpu):.0f}-{max(cpu):.0f}' if cpu else '—'} |")
 
   lines = ["| test accuracy % of | seeds | per seed | mean ± std | "
-           "Welch p vs ensembled | teacher-pair conflicts per run | "
-           "CPU-s a run |", "|---|---|---|---|---|---|---|"]
-  ens = by_row.get("ensemble", [])
-  base = [100 * r["student"] for r in ens] or None
+           "Welch p vs ensembled | paired by seed vs ensembled (seeds "
+           "above) | teacher-pair conflicts per run | CPU-s a run |",
+           "|---|---|---|---|---|---|---|---|"]
   if ens:
     lines.append(line("the teachers' ensemble (no student)", ens,
-                      [100 * r["teacher_ensemble"] for r in ens], None,
-                      cost=False))
+                      [100 * r["teacher_ensemble"] for r in ens], cost=False))
   for row in rows:
     if row in by_row:
       recs = by_row[row]
       lines.append(line(f"student: {row}", recs,
-                        [100 * r["student"] for r in recs],
-                        None if row == "ensemble" else base))
+                        [100 * r["student"] for r in recs]))
   val = sorted((r for r in records if r["split"] == "val"),
                key=lambda r: r["temperature"])
   if val:

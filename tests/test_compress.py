@@ -143,8 +143,13 @@ def test_table_has_welch_p_against_the_ensembled_row():
   dof = (vx + vy) ** 2 / (vx ** 2 / 2 + vy ** 2 / 2)
   from scipy import stats as sps
   p = 2 * sps.t.sf(abs(t), dof)
-  assert f"| student: each | 0,1,2 | 53.00 / 54.00 / 56.00 | 54.33 ± 1.53 | {p:.4f} |" in text
-  assert "| the teachers' ensemble (no student) | 0,1,2 | 47.00 / 47.00 / 47.00 |" in text
+  d = x - y  # paired by seed: +3, +2, +5
+  assert (f"| student: each | 0,1,2 | 53.00 / 54.00 / 56.00 | 54.33 ± 1.53 | "
+          f"{p:.4f} | +{d.mean():.2f} ± {d.std(ddof=1):.2f} (3 of 3) |") in text
+  assert "| student: ensemble | 0,1,2 | 50.00 / 52.00 / 51.00 | 51.00 ± 1.00 | — | — |" in text
+  assert ("| the teachers' ensemble (no student) | 0,1,2 | 47.00 / 47.00 / "
+          "47.00 | 47.00 ± 0.00 |") in text
+  assert "-4.00 ± 1.00 (0 of 3) | — | — |" in text
   assert "T=5 60.00" in text
 
 
