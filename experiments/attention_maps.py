@@ -3,6 +3,9 @@ the ch.4 crop windows drawn (``ktg_jax.families.ensemble.attention_maps``).
 
   python experiments/attention_maps.py --workdir=/tmp/retrain/searched/member0 \
       --picture=/tmp/attention.png --num_images=6
+  # the ch.4 regime's resnet8 members (4 x 7 maps): compress.py's crops
+  python experiments/attention_maps.py --workdir=runs/ch4_pilot/independent_m2_seed0 \
+      --crop_sizes=2,3,4 --picture=docs/ch4_table49_attention.png
 """
 
 from __future__ import annotations
@@ -30,7 +33,17 @@ flags.DEFINE_alias("run", "workdir")  # the old name
 flags.DEFINE_string("picture", None, "PNG path (default WORKDIR/attention.png)")
 flags.DEFINE_alias("out", "picture")  # the old name
 flags.DEFINE_integer("num_images", 6, "validation images (the first ones)")
+flags.DEFINE_list("crop_sizes", [], "crop windows to draw instead of the "
+                  "family's (compress.py's config compress.crop_sizes)")
 FLAGS = flags.FLAGS
+
+
+def crop_sizes(model: str, override=()) -> tuple:
+  """``override`` (``--crop_sizes``) if given, else the crops of ``model``'s
+  family (thesis §4.4.1)."""
+  if override:
+    return tuple(int(k) for k in override)
+  return attention.CROP_SIZES[losses_attention.family(model)]
 
 
 def main(argv):
@@ -51,8 +64,9 @@ def main(argv):
     variables[i] = checkpoint.load_variables(
         os.path.join(FLAGS.workdir, "variables", f"node{i}"), like)
   maps = viz_attention.node_maps(spec, variables, images, data.num_classes)
-  sizes = {f"node {i} ({spec.nodes[i].model})": attention.CROP_SIZES[
-      losses_attention.family(spec.nodes[i].model)] for i in variables}
+  sizes = {f"node {i} ({spec.nodes[i].model})": crop_sizes(spec.nodes[i].model,
+                                                         FLAGS.crop_sizes)
+           for i in variables}
   path = viz_attention.save_attention_grid(
       FLAGS.picture or os.path.join(FLAGS.workdir, "attention.png"), images, maps,
       sizes)

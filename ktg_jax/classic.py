@@ -82,7 +82,8 @@ COMPRESSION_SOURCES = ("ensemble", "each")
 def compression(student: str, teachers: Sequence[str],
                 checkpoints: Sequence[str], source: str = "each",
                 temperature: float = 2.0, attention: bool = False,
-                label: bool = True) -> GraphSpec:
+                label: bool = True,
+                crop_sizes: Sequence[int] | None = None) -> GraphSpec:
   """Ensemble compression (thesis §4.3.3, Table 4.9): a student learns from
   frozen, trained teachers.
 
@@ -94,6 +95,8 @@ def compression(student: str, teachers: Sequence[str],
   the same gradient up to the factor T^2). Node 0 is the student, nodes
   1..K the teachers, the target the student; ``label``: a label edge
   Through. Gradient aggregation is ``compile(..., aggregate="pcgrad")``.
+  ``crop_sizes``: the attention crops instead of the teacher family's
+  (``attention_losses.sized_kind``: maps smaller than thesis §4.4.1's sizes).
   """
   if source not in COMPRESSION_SOURCES:
     raise ValueError(f"source={source!r}; allowed: {list(COMPRESSION_SOURCES)}")
@@ -103,6 +106,9 @@ def compression(student: str, teachers: Sequence[str],
   if source == "ensemble" and (attention or len(teachers) < 2):
     raise ValueError("source='ensemble' takes two or more teachers and "
                      "attention=False (an ensemble node has logits only)")
+  if crop_sizes and not attention:
+    raise ValueError(f"crop_sizes={crop_sizes!r} with attention=False; "
+                     "allowed: crop sizes only for attention edges")
   nodes = [Node(student)] + [Node(t, c, kind="frozen")
                              for t, c in zip(teachers, checkpoints)]
   edges = {(LABEL, 0): gates.Through()} if label else {}
@@ -111,8 +117,13 @@ def compression(student: str, teachers: Sequence[str],
     edges[(len(nodes) - 1, 0)] = Edge(gates.Through(), "kd", temperature)
   else:
     for i, t in enumerate(teachers, start=1):
-      loss = ("kd_att_mse" + losses_attention.FAMILIES[
-          losses_attention.family(t)]) if attention else "kd"
+      if not attention:
+        loss = "kd"
+      elif crop_sizes:
+        loss = losses_attention.sized_kind("kd_att_mse", crop_sizes)
+      else:
+        loss = "kd_att_mse" + losses_attention.FAMILIES[
+            losses_attention.family(t)]
       edges[(i, 0)] = Edge(gates.Through(), loss, temperature)
   return GraphSpec(nodes=tuple(nodes), edges=edges, target=0)
 

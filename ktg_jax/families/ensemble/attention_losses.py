@@ -58,6 +58,36 @@ def kind_name(design: str, source_model: str) -> str:
   return stem if stem in _PROB_ONLY else stem + FAMILIES[family(source_model)]
 
 
+def sized_kind(stem: str, sizes) -> str:
+  """The loss kind ``stem`` with crop ``sizes`` instead of a family's, registered
+  on first use; returns its name, ``<stem>_crops<k1>-<k2>-...``.
+
+  For maps too small for thesis §4.4.1's sizes: a ResNet's last-stage map on
+  the 14 x 28 pairs stand-in is 4 x 7, where crops of 5 and 7 do not fit
+  (``attention.att_mse`` raises). Same loss as the family kinds otherwise.
+
+  Example:
+    >>> sized_kind("kd_att_mse", (2, 3, 4))
+    'kd_att_mse_crops2-3-4'
+    >>> from ktg_jax.core import losses
+    >>> losses.BY_NAME["kd_att_mse_crops2-3-4"].param_name
+    'temperature'
+  """
+  stems = ("att_mse", "att_cos", "prob_kl_att_mse", "prob_cos_att_cos",
+           "kd_att_mse")
+  if stem not in stems:
+    raise ValueError(f"stem={stem!r}; allowed: {list(stems)}")
+  sizes = tuple(int(k) for k in sizes)
+  if not sizes or min(sizes) < 1:
+    raise ValueError(f"sizes={sizes!r}; allowed: a non-empty tuple of ints >= 1")
+  name = f"{stem}_crops{'-'.join(map(str, sizes))}"
+  if name not in losses.BY_NAME:
+    param = ("temperature", 2.0) if stem == "kd_att_mse" else (None, 0.0)
+    losses.register(name, _make(stem, sizes), reads=("logits", "attention"),
+                    param_name=param[0], default_param=param[1])
+  return name
+
+
 def _make(stem: str, sizes):
   """``fn(source_outputs, target_outputs, param) -> float[B]`` of one kind."""
   sizes = tuple(sizes)
