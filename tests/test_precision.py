@@ -46,7 +46,7 @@ def _step(compute_dtype):
            "label": rng.randint(0, 5, 8).astype(np.int32)}
   s0 = p.init(jax.random.PRNGKey(0), batch["image"])
   s1, m = p.step(s0, batch)
-  return s0, s1, m
+  return s0, s1, m, p.step.lower(s0, batch).as_text()
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +55,8 @@ def runs():
 
 
 def test_bf16_step_keeps_float32_state_and_is_close_to_float32(runs):
-  s0, s1, m = runs["bfloat16"]
-  f0, f1, fm = runs[None]
+  s0, s1, m, _ = runs["bfloat16"]
+  f0, f1, fm, _ = runs[None]
   # same initial variables (init is not cast), float32 everywhere in the state
   for a, b in zip(jax.tree.leaves(s0.params), jax.tree.leaves(f0.params)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -80,12 +80,20 @@ def test_bf16_step_keeps_float32_state_and_is_close_to_float32(runs):
 
 
 def test_float32_compute_dtype_is_the_plain_step(runs):
-  _, s1, m = runs["float32"]
-  _, f1, fm = runs[None]
-  np.testing.assert_array_equal(np.asarray(m["node_loss"]),
-                                np.asarray(fm["node_loss"]))
+  _, s1, m, program = runs["float32"]
+  _, f1, fm, plain = runs[None]
+  assert program == plain  # the same StableHLO, op for op
+  assert program != runs["bfloat16"][3]
+  # Bitwise on the CPU. On a GPU two compilations of one program may autotune
+  # to different cuDNN convolution algorithms (measured on an H200, 2026-12-04:
+  # 427 of 4,608 weights differ by <= 1.5e-8), so there: float32 rounding.
+  if jax.default_backend() == "cpu":
+    check = np.testing.assert_array_equal
+  else:
+    check = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+  check(np.asarray(m["node_loss"]), np.asarray(fm["node_loss"]))
   for a, b in zip(jax.tree.leaves(s1.params), jax.tree.leaves(f1.params)):
-    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    check(np.asarray(a), np.asarray(b))
 
 
 def test_unknown_compute_dtype_names_the_field_and_allowed_values():
