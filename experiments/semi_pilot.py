@@ -96,8 +96,11 @@ def main(argv):
       spec = semi.spec_of(method, cfg, None)
       load0 = os.getloadavg()
       t0 = time.time()
+      # one folder per seed population: another --seeds is another run
+      seeds_dir = "seeds" + "-".join(str(s) for s in seeds)
       r = training.fit(spec, semi_data, run_cfg,
-                       workdir=os.path.join(out, f"n{n}", method), seeds=seeds)
+                       workdir=os.path.join(out, f"n{n}", method, seeds_dir),
+                       seeds=seeds)
       sec = time.time() - t0
       names = node_names(method, spec.num_nodes)
       for seed, m, path in zip(seeds, r.members, paths):

@@ -13,6 +13,7 @@ from ktg_jax import data
 from ktg_jax.run import population
 from ktg_jax.run import seeds
 from ktg_jax.run import training
+from ktg_jax.run import run_files
 from ktg_jax.core import gates
 from ktg_jax.core import LABEL, GraphSpec
 
@@ -121,6 +122,25 @@ def test_each_member_gets_its_own_files(small, tmp_path):
       assert os.path.getsize(d / name) > 0
     assert sorted(os.listdir(d / "variables")) == ["node0", "node1"]
   assert os.listdir(tmp_path / "checkpoints")
+
+
+def test_resume_refuses_a_folder_of_other_seeds_or_graphs(small, tmp_path):
+  """A script that kept one folder per method and varied --seeds resumed seed
+  0's finished checkpoint as seed 1's run (its JSON was seed 0's numbers)."""
+  cfg = _config(epochs=1)
+  training.fit(ktg.classic.dml(2, "small_cnn"), small, cfg, str(tmp_path),
+               seeds=(0,))
+  again = _config(epochs=1, resume=True)
+  with pytest.raises(run_files.RunFolderInUseError,
+                     match=r"seed 0, not seed 1.*another --workdir"):
+    training.fit(ktg.classic.dml(2, "small_cnn"), small, again,
+                 str(tmp_path), seeds=(1,))
+  with pytest.raises(run_files.RunFolderInUseError, match="another graph"):
+    training.fit(_graphs()[1], small, again, str(tmp_path), seeds=(0,))
+  # the same run resumes (finished: nothing left to train)
+  r = training.fit(ktg.classic.dml(2, "small_cnn"), small, again,
+                   str(tmp_path), seeds=(0,))
+  assert [m["epoch"] for m in r.members[0].history] == [1]
 
 
 def test_fit_seeds_reports_sample_std(small):

@@ -148,6 +148,41 @@ def progress(m: dict, epochs: int, eta_s: float | None = None) -> str:
           f"target {m['target_accuracy']:.4f}{eta}")
 
 
+def check_resume_is_the_same_run(workdir: str, seed: int, spec) -> None:
+  """On resume, refuses a folder whose recorded run has another seed or graph:
+  its checkpoint would be continued as if it were this run's (a script that
+  keeps one folder per method and varies ``--seeds`` once did exactly that).
+
+  >>> import tempfile
+  >>> from ktg_jax import classic
+  >>> d = tempfile.mkdtemp()
+  >>> spec = classic.dml(["small_cnn"] * 2)
+  >>> check_resume_is_the_same_run(d, 1, spec)   # nothing recorded: fine
+  >>> _ = open(os.path.join(d, "config.json"), "w").write('{"seed": 0}')
+  >>> check_resume_is_the_same_run(d, 1, spec)
+  Traceback (most recent call last):
+  ...
+  ktg_jax.run.run_files.RunFolderInUseError: workdir ... holds the run of seed 0, not seed 1: resuming would continue that run; choose another --workdir
+  """
+  config_path = os.path.join(workdir, "config.json")
+  if os.path.isfile(config_path):
+    with open(config_path) as f:
+      recorded = json.load(f).get("seed")
+    if recorded is not None and int(recorded) != int(seed):
+      raise RunFolderInUseError(
+          f"workdir {workdir!r} holds the run of seed {recorded}, not seed "
+          f"{seed}: resuming would continue that run; choose another --workdir")
+  graph_path = os.path.join(workdir, "graph.json")
+  if os.path.isfile(graph_path):
+    with open(graph_path) as f:
+      recorded_graph = json.load(f)
+    if recorded_graph != json.loads(spec.dumps()):
+      raise RunFolderInUseError(
+          f"workdir {workdir!r} holds the run of another graph "
+          f"({graph_path}): resuming would continue that run; choose another "
+          "--workdir")
+
+
 def prepare_workdir(workdir, member, feed, config) -> None:
   os.makedirs(workdir, exist_ok=True)
   member.spec.save(os.path.join(workdir, "graph.json"))

@@ -322,6 +322,9 @@ def fit(spec: GraphSpec | Sequence[GraphSpec], data,
   writer = jax.process_index() == 0
   if workdir:
     run_files.check_run_folder(workdir, config.resume)
+    if config.resume:
+      for member, d in zip(members_, dirs):
+        run_files.check_resume_is_the_same_run(d, member.seed, member.spec)
     for member, d in zip(members_, dirs):
       if writer:
         run_files.prepare_workdir(d, member, feed, recorded)
