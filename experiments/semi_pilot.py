@@ -37,6 +37,10 @@ _RESULTS = flags.DEFINE_string(
     "results", "benchmarks/results/semi_pilot", "one JSON per finished run")
 _TABLE = flags.DEFINE_boolean(
     "table", False, "only print the markdown table of the JSONs in --results")
+_PLOT = flags.DEFINE_string(
+    "plot", None, "only draw the validation curves of the JSONs in --results "
+    "into this PNG (one panel per labels/class; a line per method, node and "
+    "seed)")
 
 
 def table(results_dir: str) -> str:
@@ -67,6 +71,41 @@ def table(results_dir: str) -> str:
   return "\n".join(lines)
 
 
+def plot(results_dir: str, path: str) -> str:
+  """Validation accuracy against iterations, every run's curve (issue 25 asks
+  for student vs EMA curves): colour = method and node, one line a seed."""
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  recs = [json.load(open(p)) for p in sorted(glob.glob(
+      os.path.join(results_dir, "*.json")))]
+  if not recs:
+    raise ValueError(f"--results={results_dir!r} holds no run JSON")
+  panels = sorted({r["per_class"] for r in recs})
+  fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4),
+                           squeeze=False)
+  colours = {}
+  for ax, n in zip(axes[0], panels):
+    for r in recs:
+      if r["per_class"] != n:
+        continue
+      its = [h["iteration"] for h in r["val_curve"]]
+      for node in r["val_accuracy"]:
+        key = f"{r['method']} {node}"
+        c = colours.setdefault(key, f"C{len(colours)}")
+        ax.plot(its, [100 * h[node] for h in r["val_curve"]], color=c,
+                lw=1, alpha=0.8, label=f"{key} seed {r['seed']}")
+    ax.set_title(f"{n} labels per class (validation)")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
 def node_names(method: str, num_nodes: int) -> list[str]:
   if method in ("mean_teacher",) or (num_nodes == 2 and method in semi.EMA_EVAL):
     return ["student", "ema"]
@@ -75,6 +114,9 @@ def node_names(method: str, num_nodes: int) -> list[str]:
 
 def main(argv):
   common.check_command_line(argv)
+  if _PLOT.value:
+    print("plot ->", plot(_RESULTS.value, _PLOT.value))
+    return
   if _TABLE.value:
     print(table(_RESULTS.value))
     return

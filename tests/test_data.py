@@ -81,6 +81,39 @@ def test_digits():
   assert d.train.labels.dtype == np.int32 and d.train.images.max() <= 1.0
 
 
+def test_placed_images_are_the_originals_at_seeded_offsets():
+  from ktg_jax.data import sources
+  rng = np.random.RandomState(0)
+  x = rng.rand(50, 3, 4, 1).astype(np.float32) + 0.1   # no zero pixel
+  y = sources.place_images(x, 7, seed=3)
+  assert y.shape == (50, 7, 7, 1)
+  # independent reference: find each image's window by its nonzero support
+  offsets = set()
+  for img, out in zip(x, y):
+    rows, cols = np.nonzero(out[..., 0])
+    top, left = rows.min(), cols.min()
+    offsets.add((top, left))
+    np.testing.assert_array_equal(out[top:top + 3, left:left + 4], img)
+    assert np.count_nonzero(out) == img.size  # the rest of the canvas is black
+    assert 0 <= top <= 4 and 0 <= left <= 3
+  assert len(offsets) > 5                         # positions vary
+  np.testing.assert_array_equal(y, sources.place_images(x, 7, seed=3))
+  assert not np.array_equal(y, sources.place_images(x, 7, seed=4))
+  with pytest.raises(ValueError, match="canvas=3; allowed: an int >= 4"):
+    sources.place_images(x, 3, seed=0)
+
+
+def test_placed_digits_keep_labels_and_draw_test_positions_apart():
+  from ktg_jax.data import sources
+  raw = sources.placed(base="digits", canvas=12, seed=0)
+  plain = sources.digits()
+  np.testing.assert_array_equal(raw.train_labels, plain.train_labels)
+  assert raw.train_images.shape[1:] == (12, 12, 1)
+  # pixel mass is preserved image by image (the canvas adds only zeros)
+  np.testing.assert_allclose(raw.test_images.sum((1, 2, 3)),
+                             plain.test_images.sum((1, 2, 3)), rtol=1e-6)
+
+
 def test_split_is_seeded_disjoint_and_saved(tmp_path):
   a = data.load("digits", seed=3)
   b = data.load("digits", seed=3)

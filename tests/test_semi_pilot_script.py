@@ -1,0 +1,42 @@
+"""experiments/semi_pilot.py's summaries: the table and the curves' picture."""
+
+import json
+
+import numpy as np
+import pytest
+
+from experiment_scripts import import_script
+
+semi_pilot = import_script("semi_pilot")
+
+
+def _write(d, method, seed, accs, curve):
+  rec = {"method": method, "per_class": 10, "seed": seed, "iterations": 20,
+         "mu": 7, "val_accuracy": accs, "train_seconds_this_invocation": 5.0,
+         "loadavg_start": [1.0], "loadavg_end": [2.0],
+         "val_curve": [{"iteration": 10 * (i + 1), **c}
+                       for i, c in enumerate(curve)]}
+  (d / f"{method}_n10_seed{seed}.json").write_text(json.dumps(rec))
+
+
+def test_table_and_curves_of_the_results(tmp_path):
+  _write(tmp_path, "supervised", 0, {"student": 0.6},
+         [{"student": 0.5}, {"student": 0.6}])
+  _write(tmp_path, "supervised", 1, {"student": 0.7},
+         [{"student": 0.55}, {"student": 0.7}])
+  _write(tmp_path, "fixmatch", 0, {"student": 0.73, "ema": 0.72},
+         [{"student": 0.6, "ema": 0.65}, {"student": 0.73, "ema": 0.72}])
+  lines = semi_pilot.table(str(tmp_path)).splitlines()
+  sup = [l for l in lines if "| supervised | student |" in l]
+  assert len(sup) == 1
+  want = np.std([60.0, 70.0], ddof=1)
+  assert f"65.00 ± {want:.2f} (60.00 / 70.00) | 0,1 |" in sup[0]
+  assert any("| fixmatch | ema | 72.00" in l for l in lines)
+  png = semi_pilot.plot(str(tmp_path), str(tmp_path / "curves.png"))
+  with open(png, "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_of_no_results_says_where_it_looked(tmp_path):
+  with pytest.raises(ValueError, match="holds no run JSON"):
+    semi_pilot.plot(str(tmp_path), str(tmp_path / "x.png"))
