@@ -137,6 +137,7 @@ class TorchKTG:
     """``L_t = G_y,t(CE) + sum_s G_s,t(L_s,t)`` for every node (docs/papers.md §1)."""
     t = self.k / self.total_steps
     e, losses = self.edges, []
+    self.gate_means = np.zeros((len(logits), len(logits)))
     detached = [z.detach() for z in logits]  # no gradient into a source
     for tgt, z_t in enumerate(logits):
       # A one-hot source passes Correct/Threshold masks: schedule only.
@@ -148,6 +149,9 @@ class TorchKTG:
         if src == tgt or _GATE_NAME[int(e.kind[src, tgt])] == "cutoff":
           continue
         w = gate_weight(e.kind[src, tgt], e.params[src, tgt], t, z_s, labels)
+        # what ktg_jax reports as metrics["gate"][src, tgt]: a flipped
+        # per-sample mask shows here before it shows in the parameters
+        self.gate_means[src, tgt] = float(w.mean())
         per_sample = edge_loss(e.loss_kind[src, tgt],
                                float(e.loss_param[src, tgt]), z_s, z_t)
         loss = loss + _reduce(w * per_sample, self.reduction)
