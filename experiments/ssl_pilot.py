@@ -46,6 +46,8 @@ _WORKDIR = flags.DEFINE_string("workdir", "/tmp/ssl_pilot",
 _RESULTS = flags.DEFINE_string(
     "results", "benchmarks/results/ssl_pilot/pilot.jsonl",
     "one JSON line per finished run")
+_SEEDS = flags.DEFINE_list("seeds", ["0"], "seeds of every trained run "
+                           "(config.seed: init and data order)")
 _TABLE = flags.DEFINE_boolean("table", False, "only print the table")
 
 # name -> (k, T, output): the KNN protocols every run is scored with.
@@ -149,10 +151,13 @@ def node_scores(module, variables, data, protocols=PROTOCOLS,
 
 
 def done_runs(path: str) -> set:
+  """The (run, seed) pairs recorded in ``path`` (a record without a seed,
+  the baselines', counts as seed 0)."""
   if not os.path.exists(path):
     return set()
   with open(path) as f:
-    return {json.loads(line)["run"] for line in f if line.strip()}
+    recs = [json.loads(line) for line in f if line.strip()]
+  return {(r["run"], r.get("seed", 0)) for r in recs}
 
 
 def append(path: str, record: dict) -> None:
@@ -196,16 +201,19 @@ def baselines(config, data, models=None) -> list[dict]:
   return recs
 
 
-def pilot(name: str, base, data, workdir: str) -> dict:
-  """Trains and scores one pilot run (``PILOTS[name]``)."""
+def pilot(name: str, base, data, workdir: str, seed: int = 0) -> dict:
+  """Trains and scores one pilot run (``PILOTS[name]``) with ``seed``, in
+  its own folder ``<workdir>/<name>/seed<seed>``."""
   if name not in PILOTS:
     raise ValueError(f"--runs: {name!r}; allowed: 'baselines', "
                      "'untrained_<model>' or "
                      f"{sorted(PILOTS)}")
   config, learner = run_config(base, PILOTS[name])
+  config.seed = seed
   spec = classic.ssl(config.models, learner)
   load0, t0 = os.getloadavg(), time.time()
-  r = training.fit(spec, data, config, workdir=os.path.join(workdir, name))
+  r = training.fit(spec, data, config,
+                   workdir=os.path.join(workdir, name, f"seed{seed}"))
   sec = time.time() - t0
   module = step.node_modules(spec, data.num_classes)[0]
   scores = node_scores(module, step.node_variables(r.state, 0), data)
@@ -230,12 +238,14 @@ def table(path: str) -> str:
   """Markdown: per run the validation KNN (%) under each protocol."""
   with open(path) as f:
     recs = [json.loads(line) for line in f if line.strip()]
-  head = ["run", "learner", "model", "views", "steps", "lr / schedule / wd",
+  head = ["run", "seed", "learner", "model", "views", "steps",
+          "lr / schedule / wd",
           *PROTOCOLS, "wall (s)", "load 1-min start / end"]
   lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
   for r in recs:
     knn_ = r["knn"]
-    cells = [r["run"], r.get("learner", ""), r.get("model", ""),
+    cells = [r["run"], str(r.get("seed", "")), r.get("learner", ""),
+             r.get("model", ""),
              r.get("views", ""), str(r.get("steps", "")),
              (f"{r['learning_rate']} / {r['lr_schedule']} / "
               f"{r['weight_decay']}" if "learning_rate" in r else ""),
@@ -243,7 +253,41 @@ def table(path: str) -> str:
              f"{r.get('seconds_this_invocation', r.get('seconds', 0)):.0f}",
              f"{r['loadavg_start'][0]:.1f} / {r['loadavg_end'][0]:.1f}"]
     lines.append("| " + " | ".join(cells) + " |")
-  return "\n".join(lines)
+  return "\n".join(lines + seed_summary(recs))
+
+
+def seed_summary(recs) -> list[str]:
+  """Lines ``run: mean ± std over n seeds (per seed)`` of the headline KNN,
+  for every trained run recorded with more than one seed (std ddof 1)."""
+  by_run: dict[str, dict[int, float]] = {}
+  for r in recs:
+    if "seed" in r:
+      by_run.setdefault(r["run"], {})[r["seed"]] = r["knn"][MAIN]
+  out = []
+  for run, per_seed in by_run.items():
+    if len(per_seed) > 1:
+      v = [per_seed[s] for s in sorted(per_seed)]
+      out.append(f"\n{run}: {np.mean(v):.2f} ± {np.std(v, ddof=1):.2f} over "
+                 f"seeds {sorted(per_seed)} "
+                 f"({' / '.join(f'{x:.2f}' for x in v)})")
+  return out
+
+
+def runs_to_do(runs, seeds, done: set) -> list[tuple[str, int]]:
+  """(run, seed) in order, every trained run once per seed, baselines once
+  (their untrained networks have their own seeds), minus ``done``.
+
+  >>> runs_to_do(["baselines", "simclr"], [0, 1], {("simclr", 0)})
+  [('baselines', 0), ('simclr', 1)]
+  """
+  todo = []
+  for name in runs:
+    key = "raw_pixels" if name == "baselines" else name
+    fixed = name == "baselines" or name.startswith("untrained_")
+    for seed in [0] if fixed else seeds:
+      if (key, seed) not in done:
+        todo.append((name, seed))
+  return todo
 
 
 def main(argv):
@@ -255,17 +299,16 @@ def main(argv):
   data = data_lib.from_config(base)  # validation held out of train
   print(f"bank {len(data.train.labels)}, val queries {len(data.val.labels)}",
         flush=True)
-  for name in _RUNS.value:
-    if name in done_runs(_RESULTS.value) or (
-        name == "baselines" and "raw_pixels" in done_runs(_RESULTS.value)):
-      print(f"{name}: done", flush=True)
-      continue
+  seeds = [int(s) for s in _SEEDS.value]
+  todo = runs_to_do(_RUNS.value, seeds, done_runs(_RESULTS.value))
+  print(f"to run: {todo}", flush=True)
+  for name, seed in todo:
     if name == "baselines":
       recs = baselines(base, data)
     elif name.startswith("untrained_"):
       recs = baselines(base, data, [name[len("untrained_"):]])
     else:
-      recs = [pilot(name, base, data, _WORKDIR.value)]
+      recs = [pilot(name, base, data, _WORKDIR.value, seed)]
     for rec in recs:
       append(_RESULTS.value, rec)
       print(f"{rec['run']}: val KNN {json.dumps(rec['knn'])} "

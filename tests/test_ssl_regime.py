@@ -157,8 +157,11 @@ def test_pilot_results_are_resumable(tmp_path):
   path = str(tmp_path / "r" / "pilot.jsonl")
   assert ssl_pilot.done_runs(path) == set()
   ssl_pilot.append(path, {"run": "a", "knn": {}})
-  ssl_pilot.append(path, {"run": "b", "knn": {}})
-  assert ssl_pilot.done_runs(path) == {"a", "b"}
+  ssl_pilot.append(path, {"run": "b", "knn": {}, "seed": 2})
+  assert ssl_pilot.done_runs(path) == {("a", 0), ("b", 2)}
+  todo = ssl_pilot.runs_to_do(["b", "baselines", "a"], [0, 2],
+                              ssl_pilot.done_runs(path))
+  assert todo == [("b", 0), ("baselines", 0), ("a", 2)]
   with open(path) as f:
     assert [json.loads(line)["run"] for line in f] == ["a", "b"]
 
@@ -177,3 +180,13 @@ def test_regime_config_states_its_learner():
   assert base.learner == "simclr:temperature=0.2"
   assert ssl_pilot.run_config(base, {})[1] == base.learner
   assert ssl_learner.learner_params(base.learner)[1] == {"temperature": 0.2}
+
+
+def test_seed_summary_is_mean_and_sample_std_over_seeds():
+  recs = [{"run": "simclr", "seed": s, "knn": {ssl_pilot.MAIN: v}}
+          for s, v in ((0, 78.0), (1, 80.0), (2, 79.0))]
+  recs.append({"run": "raw_pixels", "knn": {ssl_pilot.MAIN: 68.0}})
+  (line,) = ssl_pilot.seed_summary(recs)
+  std = np.std([78.0, 80.0, 79.0], ddof=1)
+  assert line.strip() == (f"simclr: 79.00 ± {std:.2f} over seeds [0, 1, 2] "
+                          "(78.00 / 80.00 / 79.00)")
