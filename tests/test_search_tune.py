@@ -257,3 +257,16 @@ def test_a_search_resumes_under_a_config_that_spells_every_field(tmp_path):
                      r"64 -> 32"):
     st.check_same_search(sc._replace(settings=sc.settings._replace(
         train={**known, "batch_size": 32})))
+
+
+def test_progress_best_so_far_skips_a_diverged_trials_nan(tmp_path, capsys):
+  class Trial:
+    def __init__(self, trial_id):
+      self.trial_id = trial_id
+  p = progress.Progress(str(tmp_path), epochs=4, num_trials=3)
+  for tid, score in (("a", float("nan")), ("b", 0.25), ("c", 0.5),
+                     ("d", float("inf"))):
+    p.on_trial_result(0, [], Trial(tid), {progress.METRIC: score,
+                                         progress.TIME_ATTR: 1})
+  p.on_trial_complete(0, [], Trial("c"))
+  assert "best so far 0.5000 (c, epoch 1)" in capsys.readouterr().out

@@ -6,6 +6,7 @@ ASHA stopped, at which epoch)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 
@@ -62,7 +63,10 @@ class Progress(tune.Callback):
   def on_trial_result(self, iteration, trials, trial, result, **info):
     score, epoch = result.get(METRIC), result.get(TIME_ATTR)
     self._last[trial.trial_id] = epoch
-    if score is not None and (self._best is None or score > self._best[0]):
+    # A diverged trial reports NaN: as a best it would stay (NaN > x is
+    # never true) and hide every later score.
+    if score is not None and math.isfinite(score) and (
+        self._best is None or score > self._best[0]):
       self._best = (score, trial.trial_id, epoch)
 
   def on_trial_complete(self, iteration, trials, trial, **info):
