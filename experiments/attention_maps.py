@@ -50,7 +50,9 @@ def main(argv):
   del argv
   if not FLAGS.workdir or not os.path.isdir(FLAGS.workdir):
     raise app.UsageError(f"--workdir={FLAGS.workdir!r} is not a run folder")
-  spec = ktg.GraphSpec.load(os.path.join(FLAGS.workdir, "graph.json"))
+  with open(os.path.join(FLAGS.workdir, "graph.json")) as f:
+    # sized attention kinds (a ch4 search with crop_sizes) exist once used
+    spec = ktg.GraphSpec.from_json(losses_attention.ensure_kinds(json.load(f)))
   with open(os.path.join(FLAGS.workdir, "config.json")) as f:
     cfg = json.load(f)
   data = data_lib.from_config(cfg)  # the run's own data and split

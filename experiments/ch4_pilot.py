@@ -108,11 +108,7 @@ def load_graph(path: str | None) -> GraphSpec:
     raise ValueError("--graph=<GraphSpec JSON> is required for the row "
                      "'searched' (the search's best_graph.json)")
   with open(path) as f:
-    obj = json.load(f)
-  for e in obj.get("edges", ()):
-    if isinstance(e, dict) and e.get("loss"):
-      attention_losses.ensure_kind(e["loss"])
-  return GraphSpec.from_json(obj)
+    return GraphSpec.from_json(attention_losses.ensure_kinds(json.load(f)))
 
 
 def members_of(spec: GraphSpec) -> int:

@@ -234,3 +234,7 @@ def test_sized_kinds_of_a_graph_json_register_in_a_fresh_registry():
   assert losses_attention.ensure_kind(name) == name
   assert losses.BY_NAME[name].reads == ("logits", "attention")
   assert losses_attention.ensure_kind("kl") == "kl"   # others unchanged
+  graph = {"edges": [{"loss": "prob_kl_att_mse_crops1-3"}, {"loss": "kl"},
+                     {"gate": "through"}]}
+  assert losses_attention.ensure_kinds(graph) is graph
+  assert "prob_kl_att_mse_crops1-3" in losses.BY_NAME

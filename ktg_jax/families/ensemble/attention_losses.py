@@ -88,6 +88,15 @@ def ensure_kind(name: str) -> str:
   return name
 
 
+def ensure_kinds(graph: dict) -> dict:
+  """``ensure_kind`` of every edge loss of a GraphSpec JSON object (before
+  ``GraphSpec.from_json``); returns ``graph``."""
+  for e in graph.get("edges", ()) if isinstance(graph, dict) else ():
+    if isinstance(e, dict) and e.get("loss"):
+      ensure_kind(e["loss"])
+  return graph
+
+
 def sized_kind(stem: str, sizes) -> str:
   """The loss kind ``stem`` with crop ``sizes`` instead of a family's, registered
   on first use; returns its name, ``<stem>_crops<k1>-<k2>-...``.
