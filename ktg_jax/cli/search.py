@@ -244,9 +244,10 @@ def main(argv):
   finally:
     ray.shutdown()
   paths = report.write_outputs(trials, sc.output_dir,
+                               grace_period=sc.grace_period,
                                title=f"{space.name}, {sc.protocol}, "
                                f"{sc.settings.dataset}")
-  print(f"[search] {report.summary(trials, sc.epochs)}")
+  print(f"[search] {report.summary(trials, sc.epochs, sc.grace_period)}")
   print(f"[search] wall time of this run: {time.time() - start:.0f} s")
   for name, path in paths.items():
     print(f"[search] {name}: {path}")
