@@ -71,7 +71,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "run folders and pilot.jsonl "
 _RESULTS = flags.DEFINE_string("results", "benchmarks/results/ch4_pilot",
                                "where pilot.jsonl is copied after each run")
 _TABLE = flags.DEFINE_boolean("table", False, "only print the markdown table "
-                              "of <results>/pilot.jsonl")
+                              "of <results>/pilot.jsonl (rows.jsonl with "
+                              "--split=test; --results=a,b: of both)")
 _SPLIT = flags.DEFINE_enum(
     "split", "val", ["val", "test"], "val: the pilot (selection); test: the "
     "final runs, the test split read once after the last epoch (rows.jsonl)")
@@ -284,6 +285,13 @@ def rows_table(records) -> str:
   return "\n".join(lines)
 
 
+def read_all(folders, split: str) -> list:
+  """The records of ``split`` in every folder's results file (``--table
+  --results=a,b``: seeds run into separate folders, one table)."""
+  return [r for folder in folders
+          for r in read(os.path.join(folder, RESULTS_FILE[split]))]
+
+
 def read(path: str) -> list:
   with open(path) as f:
     return [json.loads(line) for line in f if line.strip()]
@@ -363,7 +371,7 @@ def main(argv):
   common.check_command_line(argv)
   split = _SPLIT.value
   if _TABLE.value:
-    records = read(os.path.join(_RESULTS.value, RESULTS_FILE[split]))
+    records = read_all(_RESULTS.value.split(","), split)
     print(table(records) if split == "val" else rows_table(records))
     return
   common.check_command_line(argv, workdir=_WORKDIR.value)

@@ -220,3 +220,14 @@ def test_rows_table_compares_each_row_with_independent_and_dml():
   assert row[8] == f"{s.mean() - d.mean():+.2f}, p = {stats.format_p(p_d)}"
   assert f"{s.mean():.2f} ± {s.std(ddof=1):.2f}" in lines[4]
   assert lines[2].split(" | ")[7] == "—"   # Independent against itself
+
+
+def test_table_reads_the_results_of_several_folders(tmp_path):
+  for k, seeds in enumerate(((0, 1), (5,))):
+    os.makedirs(tmp_path / f"r{k}")
+    with open(tmp_path / f"r{k}" / ch4_pilot.RESULTS_FILE["test"], "w") as f:
+      for s in seeds:
+        f.write(json.dumps({"key": f"test_dml_m2_seed{s}", "seed": s}) + "\n")
+  recs = ch4_pilot.read_all([str(tmp_path / "r0"), str(tmp_path / "r1")],
+                            "test")
+  assert [r["seed"] for r in recs] == [0, 1, 5]
