@@ -33,6 +33,9 @@ flags.DEFINE_alias("run", "workdir")  # the old name
 flags.DEFINE_string("picture", None, "PNG path (default WORKDIR/attention.png)")
 flags.DEFINE_alias("out", "picture")  # the old name
 flags.DEFINE_integer("num_images", 6, "validation images (the first ones)")
+flags.DEFINE_integer("agreement_images", 0, "also print, per pair of "
+                     "nodes, on how many of the first N validation images "
+                     "their maps peak in the same cell (0: not)")
 flags.DEFINE_list("crop_sizes", [], "crop windows to draw instead of the "
                   "family's (compress.py's config compress.crop_sizes)")
 FLAGS = flags.FLAGS
@@ -50,7 +53,9 @@ def main(argv):
   del argv
   if not FLAGS.workdir or not os.path.isdir(FLAGS.workdir):
     raise app.UsageError(f"--workdir={FLAGS.workdir!r} is not a run folder")
-  spec = ktg.GraphSpec.load(os.path.join(FLAGS.workdir, "graph.json"))
+  with open(os.path.join(FLAGS.workdir, "graph.json")) as f:
+    # sized attention kinds (a ch4 search with crop_sizes) exist once used
+    spec = ktg.GraphSpec.from_json(losses_attention.ensure_kinds(json.load(f)))
   with open(os.path.join(FLAGS.workdir, "config.json")) as f:
     cfg = json.load(f)
   data = data_lib.from_config(cfg)  # the run's own data and split
@@ -71,6 +76,15 @@ def main(argv):
       FLAGS.picture or os.path.join(FLAGS.workdir, "attention.png"), images, maps,
       sizes)
   print(f"attention maps: {path}")
+  if FLAGS.agreement_images:
+    many = data.val.images[:FLAGS.agreement_images]
+    maps = viz_attention.node_maps(spec, variables, many, data.num_classes)
+    names = list(maps)
+    for x, name in enumerate(names):
+      for other in names[x + 1:]:
+        share = viz_attention.peak_agreement(maps[name], maps[other])
+        print(f"peaks coincide: {name} / {other}: {share:.3f} of "
+              f"{len(many)} validation images")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,13 @@ docs/ch4_regime.md).
       --results=benchmarks/results/ch4_pilot
   python experiments/ch4_pilot.py --table --results=benchmarks/results/ch4_pilot
 
+  # issue 27 item 2: the final runs, test split read once after epoch 40
+  ... ch4_pilot.py --split=test --rows=independent,dml,searched \
+      --graph=<search>/best_graph.json --seeds=0,1,2,3,4 \
+      --workdir=/tmp/ch4_rows --results=benchmarks/results/ch4_rows
+  python experiments/ch4_pilot.py --table --split=test \
+      --results=benchmarks/results/ch4_rows
+
 One ``training.fit`` per (row, seed), in order rows x seeds, each into its
 own run folder under ``--workdir`` (the library's checkpoint every
 ``config.checkpoint_every`` epochs: a killed run resumes where it stopped).
@@ -16,6 +23,13 @@ to ``<results>/pilot.jsonl``); a (row, members, seed) already there is
 skipped, so rerunning the command resumes the pilot. The test split is
 sealed (``data.sealed``): only validation numbers exist.
 
+``--split=test`` (docs/ch4_rows.md): the same rows trained on the same 800
+training pairs, evaluated once, on the test split, after the last epoch
+(``eval_every_epochs = 0``, as experiments/compress.py); records go to
+``rows.jsonl`` (keys ``test_<row>_m<M>_seed<s>``), never mixed with the
+pilot's. ``--table --split=test`` prints each row against Independent and
+DML (Welch p).
+
 Rows (``ROWS``):
   independent        config.members x config.models on labels, ensemble node
   dml                the same with every member edge Through (KL)
@@ -23,6 +37,8 @@ Rows (``ROWS``):
                      Independent members of the same seed (Table 4.9)
   compress_each      ... from each teacher's distribution
   compress_each_pcgrad  ... + gradient aggregation (conflict counts)
+  searched           the GraphSpec JSON of ``--graph`` (a ch4-space search's
+                     best_graph.json; sized attention kinds registered)
 """
 
 from __future__ import annotations
@@ -43,6 +59,7 @@ from ktg_jax import classic
 from ktg_jax import data as data_lib
 from ktg_jax import stats
 from ktg_jax.core import GraphSpec, Node, step
+from ktg_jax.families.ensemble import attention_losses
 from ktg_jax.run import scoring
 from ktg_jax.run import training
 
@@ -54,7 +71,13 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "run folders and pilot.jsonl "
 _RESULTS = flags.DEFINE_string("results", "benchmarks/results/ch4_pilot",
                                "where pilot.jsonl is copied after each run")
 _TABLE = flags.DEFINE_boolean("table", False, "only print the markdown table "
-                              "of <results>/pilot.jsonl")
+                              "of <results>/pilot.jsonl (rows.jsonl with "
+                              "--split=test; --results=a,b: of both)")
+_SPLIT = flags.DEFINE_enum(
+    "split", "val", ["val", "test"], "val: the pilot (selection); test: the "
+    "final runs, the test split read once after the last epoch (rows.jsonl)")
+_GRAPH = flags.DEFINE_string("graph", None, "the 'searched' row's GraphSpec "
+                             "JSON (the search's best_graph.json)")
 _SIZES = flags.DEFINE_boolean(
     "sizes", False, "only write <results>/std_vs_pairs.json: per ensemble "
     "row, the seed std of every node's accuracy predicted for validation "
@@ -62,6 +85,8 @@ _SIZES = flags.DEFINE_boolean(
 
 PREDICTIONS = "val_predictions.npz"  # in a run folder: argmax of every node
 ENSEMBLE_ROWS = ("independent", "dml")
+RESULTS_FILE = {"val": "pilot.jsonl", "test": "rows.jsonl"}
+BASELINES = ("independent", "dml")  # the test table's Welch p references
 
 
 def teacher_dir(workdir: str, members: int, seed: int) -> str:
@@ -69,9 +94,39 @@ def teacher_dir(workdir: str, members: int, seed: int) -> str:
   return os.path.join(workdir, run_name("independent", members, seed))
 
 
-def run_name(row: str, members: int, seed: int) -> str:
-  """``independent_m2_seed0``: a run folder's and a record's key."""
-  return f"{row}_m{members}_seed{seed}"
+def run_name(row: str, members: int, seed: int, split: str = "val") -> str:
+  """``independent_m2_seed0`` (``test_independent_m2_seed0`` on the test
+  split): a run folder's and a record's key."""
+  name = f"{row}_m{members}_seed{seed}"
+  return name if split == "val" else f"{split}_{name}"
+
+
+def load_graph(path: str | None) -> GraphSpec:
+  """The ``searched`` row's graph: a GraphSpec JSON whose attention kinds
+  may be sized (``<stem>_crops2-3-4``, registered here first: such kinds
+  exist in a process only once used)."""
+  if not path:
+    raise ValueError("--graph=<GraphSpec JSON> is required for the row "
+                     "'searched' (the search's best_graph.json)")
+  with open(path) as f:
+    return GraphSpec.from_json(attention_losses.ensure_kinds(json.load(f)))
+
+
+def members_of(spec: GraphSpec) -> int:
+  """M: the target ensemble node's members (every node but it otherwise)."""
+  target = spec.nodes[spec.target]
+  return len(target.members) if target.kind == "ensemble" else len(spec.nodes)
+
+
+def split_config(config, split: str):
+  """The run's config: the pilot's evaluates validation every
+  ``eval_every_epochs``; the test split is read once, after the last epoch
+  (``eval_every_epochs = 0``)."""
+  cfg = config.copy_and_resolve_references()
+  cfg.eval_split = split
+  if split == "test":
+    cfg.eval_every_epochs = 0
+  return cfg
 
 
 def _compression(source, aggregate=None):
@@ -98,6 +153,7 @@ ROWS = {
     "compress_ensemble": _compression("ensemble"),
     "compress_each": _compression("each"),
     "compress_each_pcgrad": _compression("each", "pcgrad"),
+    "searched": lambda c, w, s: (load_graph(_GRAPH.value), None),
 }
 
 
@@ -109,27 +165,32 @@ def done_keys(path: str) -> set:
     return {json.loads(line)["key"] for line in f if line.strip()}
 
 
-def record(row, seed, config, result, wall_s, cpu_s, load0, load1) -> dict:
-  """The JSON line of one finished run: validation numbers only."""
+def record(row, seed, config, result, wall_s, cpu_s, load0, load1,
+           split="val", members=None, eval_pairs=None) -> dict:
+  """The JSON line of one finished run: numbers of ``split`` only (the
+  test split: its one evaluation, after the last epoch)."""
   h = result.history
   last = h[-1]
+  members = config.members if members is None else members
   rec = {
-      "key": run_name(row, config.members, seed), "row": row, "seed": seed,
-      "members": config.members, "model": config.models, "split": "val",
+      "key": run_name(row, members, seed, split), "row": row, "seed": seed,
+      "members": members, "model": config.models, "split": split,
       "train_pairs": config.limit - int(round(config.val_fraction
                                               * config.limit)),
-      "val_pairs": int(round(config.val_fraction * config.limit)),
+      f"{split}_pairs": (int(round(config.val_fraction * config.limit))
+                         if eval_pairs is None else eval_pairs),
       "epochs": len(h), "score": result.final_target_accuracy,
-      "val_accuracy": last["accuracy"],   # every node, last epoch
-      "val_curve": [[m["epoch"], m["accuracy"]] for m in h
-                    if m["accuracy"][0] == m["accuracy"][0]],  # not NaN
+      f"{split}_accuracy": last["accuracy"],   # every node, last epoch
+      f"{split}_curve": [[m["epoch"], m["accuracy"]] for m in h
+                         if m["accuracy"][0] == m["accuracy"][0]],  # not NaN
       "train_accuracy_curve": [m["train_accuracy"] for m in h],
       "wall_s": wall_s, "cpu_s": cpu_s, "train_s": sum(m["seconds"] for m in h),
       "loadavg_start": load0, "loadavg_end": load1,
       "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
   }
   if "ensemble" in last:
-    rec["ensemble"] = last["ensemble"]
+    rec["ensemble"] = {k: v for k, v in last["ensemble"].items()
+                       if k != "diversity_matrix" or split == "val"}
   if "conflicts" in last:
     rec["conflicts"] = [m["conflicts"] for m in h]
   return rec
@@ -179,6 +240,56 @@ def table(records) -> str:
         f"{min(g['wall_s']):.0f}-{max(g['wall_s']):.0f} | "
         f"{min(g['load']):.1f}-{max(g['load']):.1f} |")
   return "\n".join(lines)
+
+
+def welch_line(values, base) -> str:
+  """``p`` of ``stats.welch_p`` (two-sided) and the difference of the means,
+  for the test table; "—" against itself or no reference."""
+  if base is None or values is base or len(values) < 2 or len(base) < 2:
+    return "—"
+  s, b = stats.summarize(values), stats.summarize(base)
+  return f"{s.mean - b.mean:+.2f}, p = {stats.format_p(stats.welch_p(values, base))}"
+
+
+def rows_table(records) -> str:
+  """Markdown of the test split (issue 27 item 2): per (row, M) the
+  ensemble's test accuracy (mean ± std over seeds, ddof 1, and per seed),
+  the members' mean, gain (eq 4.4) and diversity (eq 4.2), and the
+  difference to Independent and DML of the same M with its Welch p."""
+  groups = summarize(sorted((r for r in records if r["split"] == "test"),
+                            key=lambda r: (r["row"], r["seed"])))
+
+  def ms(v, digits=2):
+    if not v:
+      return "—"
+    s = stats.summarize(v)
+    return stats.mean_std(s.mean, s.std, f".{digits}f")
+  lines = ["| row | M | seeds | test ensemble % (per seed) | members' mean % |"
+           " gain (points) | diversity | vs Independent | vs DML | "
+           "CPU-s a run | wall s a run | load at start |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+  order = {r: i for i, r in enumerate((*BASELINES, "searched"))}
+  for (row, m), g in sorted(groups.items(),
+                            key=lambda kv: (order.get(kv[0][0], 99), kv[0])):
+    base = {b: groups.get((b, m), {}).get("score") for b in BASELINES}
+    per = " / ".join(f"{x:.2f}" for x in g["score"])
+    lines.append(
+        f"| {row} | {m} | {','.join(map(str, g['seeds']))} | "
+        f"{ms(g['score'])} ({per}) | {ms(g['members_mean'])} | "
+        f"{ms(g['gain'])} | {ms(g['diversity'], 3)} | "
+        f"{welch_line(g['score'], base['independent'])} | "
+        f"{welch_line(g['score'], base['dml'])} | "
+        f"{min(g['cpu_s']):.0f}-{max(g['cpu_s']):.0f} | "
+        f"{min(g['wall_s']):.0f}-{max(g['wall_s']):.0f} | "
+        f"{min(g['load']):.1f}-{max(g['load']):.1f} |")
+  return "\n".join(lines)
+
+
+def read_all(folders, split: str) -> list:
+  """The records of ``split`` in every folder's results file (``--table
+  --results=a,b``: seeds run into separate folders, one table)."""
+  return [r for folder in folders
+          for r in read(os.path.join(folder, RESULTS_FILE[split]))]
 
 
 def read(path: str) -> list:
@@ -258,8 +369,10 @@ def sizes_report(records, workdir, labels,
 
 def main(argv):
   common.check_command_line(argv)
+  split = _SPLIT.value
   if _TABLE.value:
-    print(table(read(os.path.join(_RESULTS.value, "pilot.jsonl"))))
+    records = read_all(_RESULTS.value.split(","), split)
+    print(table(records) if split == "val" else rows_table(records))
     return
   common.check_command_line(argv, workdir=_WORKDIR.value)
   unknown = sorted(set(_ROWS.value) - set(ROWS))
@@ -271,6 +384,9 @@ def main(argv):
   workdir = os.path.abspath(_WORKDIR.value)
   os.makedirs(workdir, exist_ok=True)
   os.makedirs(_RESULTS.value, exist_ok=True)
+  if split == "test":
+    _run_test(config, workdir)
+    return
   jsonl = os.path.join(workdir, "pilot.jsonl")
   data = data_lib.sealed(data_lib.from_config(config))
   if _SIZES.value:
@@ -306,6 +422,44 @@ def main(argv):
                f", gain {100 * e['gain']:+.2f}, diversity "
                f"{e['mean_diversity']:.3f}") if e else ""
       print(f"{key}: val {100 * rec['score']:.2f} %{extra} "
+            f"({rec['wall_s']:.0f} s wall, {rec['cpu_s']:.0f} CPU-s)",
+            flush=True)
+
+
+def _run_test(config, workdir) -> None:
+  """The final runs: each (row, seed) trained on the 800 training pairs
+  (the pilot's, the same ``limit`` / ``val_fraction`` split), the test split
+  evaluated once after the last epoch; one line per run in rows.jsonl."""
+  jsonl = os.path.join(workdir, RESULTS_FILE["test"])
+  data = data_lib.from_config(config)   # validation unused, test read once
+  print(f"data: {len(data.train.labels)} training / {len(data.test.labels)} "
+        f"test pairs, {data.num_classes} classes", flush=True)
+  for row in _ROWS.value:
+    for seed in (int(s) for s in _SEEDS.value):
+      spec, aggregate = ROWS[row](config, workdir, seed)
+      key = run_name(row, members_of(spec), seed, "test")
+      if key in done_keys(jsonl):
+        print(f"{key}: done", flush=True)
+        continue
+      cfg = split_config(config, "test")
+      cfg.seed, cfg.aggregate = seed, aggregate
+      print(f"{key}: training ({time.strftime('%H:%M:%S', time.gmtime())} "
+            f"UTC, load {os.getloadavg()[0]:.1f})", flush=True)
+      load0, t0, c0 = os.getloadavg(), time.time(), time.process_time()
+      result = training.fit(spec, data, cfg, workdir=os.path.join(workdir, key))
+      rec = record(row, seed, config, result, time.time() - t0,
+                   time.process_time() - c0, load0, os.getloadavg(),
+                   split="test", members=members_of(spec),
+                   eval_pairs=len(data.test.labels))
+      rec["graph"] = spec.to_json()
+      with open(jsonl, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+      shutil.copy(jsonl, os.path.join(_RESULTS.value, RESULTS_FILE["test"]))
+      e = rec.get("ensemble") or {}
+      print(f"{key}: test {100 * rec['score']:.2f} %, members "
+            f"{[round(100 * a, 2) for a in e.get('member_accuracy', [])]}, "
+            f"gain {100 * e.get('gain', float('nan')):+.2f}, diversity "
+            f"{e.get('mean_diversity', float('nan')):.3f} "
             f"({rec['wall_s']:.0f} s wall, {rec['cpu_s']:.0f} CPU-s)",
             flush=True)
 

@@ -148,3 +148,86 @@ def test_predictions_are_the_argmax_of_saved_members_and_their_mean(tmp_path):
   assert pred.shape == (3, 7) and pred.dtype == np.int16
   np.testing.assert_array_equal(pred[:2], np.argmax(logits, -1))
   np.testing.assert_array_equal(pred[2], np.argmax(np.mean(logits, 0), -1))
+
+
+def test_test_split_runs_read_the_test_split_once_under_their_own_keys():
+  cfg = ch4_pilot.split_config(CONFIG, "test")
+  assert cfg.eval_split == "test" and cfg.eval_every_epochs == 0
+  assert CONFIG.eval_split == "val"   # the regime's config untouched
+  from ktg_jax.run import scoring
+  assert [e for e in range(1, cfg.epochs + 1)
+          if scoring.evaluates(cfg, e)] == [cfg.epochs]
+  assert ch4_pilot.run_name("dml", 2, 4, "test") == "test_dml_m2_seed4"
+  assert ch4_pilot.run_name("dml", 2, 4) == "dml_m2_seed4"  # the pilot's
+  assert ch4_pilot.RESULTS_FILE["test"] != ch4_pilot.RESULTS_FILE["val"]
+
+
+def test_test_record_keeps_the_one_evaluation_and_the_ensemble_report():
+  h = _history()
+  h[-1]["ensemble"]["diversity_matrix"] = [[0.0, 0.9], [0.9, 0.0]]
+  rec = ch4_pilot.record("searched", 1, CONFIG, _Result(h, 0.6), 10.0, 9.0,
+                         (1.0, 2.0, 3.0), (2.0, 2.0, 2.0), split="test",
+                         members=2, eval_pairs=10_000)
+  assert rec["key"] == "test_searched_m2_seed1" and rec["split"] == "test"
+  assert rec["test_pairs"] == 10_000 and "val_pairs" not in rec
+  assert rec["test_curve"] == [[2, [0.4, 0.5, 0.6]]]
+  assert rec["ensemble"]["gain"] == h[-1]["ensemble"]["gain"]
+  assert "diversity_matrix" not in rec["ensemble"]
+  json.dumps(rec)
+
+
+def test_searched_row_loads_a_graph_json_with_sized_attention_kinds(tmp_path):
+  from ktg_jax.search import presets
+  space = presets.get("ch4", 2, model="resnet8", crop_sizes=(2, 3, 4))
+  point = next(p for p in (space.sample(np.random.default_rng(s))
+                           for s in range(50))
+               if space.feasible(p) and any(
+                   "att" in v for k, v in p.items() if k.startswith("loss_")))
+  spec = space.to_spec(point)
+  path = tmp_path / "best_graph.json"
+  spec.save(str(path))
+  loaded = ch4_pilot.load_graph(str(path))
+  assert loaded.to_json() == spec.to_json()
+  assert ch4_pilot.members_of(loaded) == 2
+  with pytest.raises(ValueError, match="--graph"):
+    ch4_pilot.load_graph(None)
+
+
+def test_rows_table_compares_each_row_with_independent_and_dml():
+  from scipy import stats as sps
+  rng = np.random.default_rng(0)
+  scores = {"independent": rng.uniform(0.45, 0.48, 5),
+            "dml": rng.uniform(0.46, 0.49, 5),
+            "searched": rng.uniform(0.44, 0.50, 5)}
+  recs = [{"row": row, "members": 2, "seed": s, "split": "test",
+           "score": float(v), "wall_s": 60.0, "cpu_s": 50.0,
+           "loadavg_start": [3.0, 0, 0],
+           "ensemble": {"mean_member_accuracy": float(v) - 0.04,
+                        "gain": 0.04, "mean_diversity": 0.5}}
+          for row, vs in scores.items() for s, v in enumerate(vs)]
+  recs.append({**recs[0], "split": "val", "row": "pilot_only"})
+  text = ch4_pilot.rows_table(recs)
+  lines = text.splitlines()
+  assert [l.split(" | ")[0] for l in lines[2:]] == [
+      "| independent", "| dml", "| searched"]
+  assert "pilot_only" not in text
+  s, i, d = (100 * scores[k] for k in ("searched", "independent", "dml"))
+  row = lines[4].split(" | ")
+  p_i = sps.ttest_ind(s, i, equal_var=False).pvalue
+  p_d = sps.ttest_ind(s, d, equal_var=False).pvalue
+  from ktg_jax import stats
+  assert row[7] == f"{s.mean() - i.mean():+.2f}, p = {stats.format_p(p_i)}"
+  assert row[8] == f"{s.mean() - d.mean():+.2f}, p = {stats.format_p(p_d)}"
+  assert f"{s.mean():.2f} ± {s.std(ddof=1):.2f}" in lines[4]
+  assert lines[2].split(" | ")[7] == "—"   # Independent against itself
+
+
+def test_table_reads_the_results_of_several_folders(tmp_path):
+  for k, seeds in enumerate(((0, 1), (5,))):
+    os.makedirs(tmp_path / f"r{k}")
+    with open(tmp_path / f"r{k}" / ch4_pilot.RESULTS_FILE["test"], "w") as f:
+      for s in seeds:
+        f.write(json.dumps({"key": f"test_dml_m2_seed{s}", "seed": s}) + "\n")
+  recs = ch4_pilot.read_all([str(tmp_path / "r0"), str(tmp_path / "r1")],
+                            "test")
+  assert [r["seed"] for r in recs] == [0, 1, 5]

@@ -139,6 +139,11 @@ BAD = [
     ("pretrained_graphs.py", ["--workdir=/tmp/x", "--init_source=fractal"],
      "init_source='fractal'"),
     ("reproduce.py", ["--workdir=/tmp/x", "--seeds=x"], "--seeds=x"),
+    # ch4's attention crops: the field named, with its bad value
+    ("search.py", ["--workdir=/tmp/x", "--space=ch4", "--crop_sizes=0,3"],
+     "crop_sizes=(0, 3) is invalid"),
+    ("search.py", ["--workdir=/tmp/x", "--space=ch4", "--crop_sizes=2,x"],
+     "crop_sizes=(2, 'x') is invalid"),
     ("train.py", ["--config=configs/digits.py", "--graph=nope"],
      "--graph='nope'"),
     # a misspelt field, of the default config and of one given

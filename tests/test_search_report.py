@@ -59,3 +59,19 @@ def test_random_search_samples_uniformly_and_feasibly():
   counts = np.histogram(fs, bins=4, range=(0, 1))[0]
   assert counts.min() > 60, counts
   assert set(models) == set(presets.CH3_MODELS)
+
+
+def test_rungs_follow_the_grace_period_as_ashas_milestones_do(tmp_path):
+  from ktg_jax.search import tune as st
+  sched = st.scheduler(st.PROTOCOLS["asha"], 40, grace_period=10)
+  milestones = sorted(m for m, _ in sched._brackets[0]._rungs)  # Ray's own
+  assert [report.rung(m, 10) for m in milestones] == milestones
+  assert report.rung(9, 10) == 0 and report.rung(39, 10) == milestones[-2]
+  trials = [_trial(1, "stopped", milestones[0], 0.3),
+            _trial(2, "stopped", milestones[1], 0.4),
+            _trial(3, "completed", 40, 0.5)]
+  text = report.summary(trials, 40, grace_period=10)
+  assert f"{{{milestones[0]}: 1, {milestones[1]}: 1}}" in text
+  rows = report.read_table(report.write_table(trials, str(tmp_path / "t.csv"),
+                                              grace_period=10))
+  assert [int(r["rung"]) for r in rows] == [milestones[0], milestones[1], 40]

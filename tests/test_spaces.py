@@ -184,3 +184,57 @@ def test_ch4_points_are_ensemble_graphs_with_designs(model):
         assert e.loss == losses_attention.kind_name(point[f"loss_{s}_{t}"],
                                                     model)
         assert e.loss in space.loss_kinds()
+
+
+def test_ch4_crop_sizes_make_every_attention_design_a_sized_kind():
+  sizes = (2, 3, 4)   # a resnet8's 4 x 7 map on the 14 x 28 pairs
+  space = presets.get("ch4", 2, model="resnet8", crop_sizes=sizes)
+  suffix = "_crops" + "-".join(map(str, sizes))
+  stems = losses_attention.DESIGN_KINDS
+  assert set(space.loss_kinds()) == {
+      stem if stem in ("kl", "prob_cosine") else stem + suffix
+      for stem in stems.values()}
+  assert "attention crops [2, 3, 4]" in space.describe()
+  seen = set()
+  for seed in range(30):
+    point = space.sample(np.random.default_rng(seed))
+    if not space.feasible(point):
+      continue
+    spec = space.to_spec(point)
+    for (s, t), e in spec.edges.items():
+      if s == "label":
+        continue
+      design = point[f"loss_{s}_{t}"]
+      seen.add(design)
+      assert e.loss == losses_attention.kind_name(design, "resnet8", sizes)
+      assert e.loss.endswith(suffix) == ("att" in design)
+      assert e.loss in space.loss_kinds()
+    spec.edge_table()   # every kind registered: the table encodes its id
+  assert any("att" in d for d in seen)
+  # the same space without crop sizes keeps the family's (3, 5, 7) kinds
+  plain = presets.get("ch4", 2, model="resnet8")
+  assert not any("_crops" in k for k in plain.loss_kinds())
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(name="ch4", num_nodes=2, model="resnet8", crop_sizes=(0, 3)),
+    dict(name="ch4", num_nodes=2, model="resnet8", crop_sizes=(2, "x")),
+    dict(name="ch4", num_nodes=2, model="resnet8", crop_sizes=(True,)),
+    dict(name="tiny", crop_sizes=(2, 3)),   # no loss designs to size
+])
+def test_ch4_bad_crop_sizes_name_the_field(kwargs):
+  with pytest.raises(space_ops.SpaceError, match=r"crop_sizes=.* is invalid"):
+    presets.get(**kwargs)
+
+
+def test_sized_kinds_of_a_graph_json_register_in_a_fresh_registry():
+  name = "att_cos_crops1-2"   # used nowhere else: not registered yet
+  from ktg_jax.core import losses
+  assert name not in losses.BY_NAME
+  assert losses_attention.ensure_kind(name) == name
+  assert losses.BY_NAME[name].reads == ("logits", "attention")
+  assert losses_attention.ensure_kind("kl") == "kl"   # others unchanged
+  graph = {"edges": [{"loss": "prob_kl_att_mse_crops1-3"}, {"loss": "kl"},
+                     {"gate": "through"}]}
+  assert losses_attention.ensure_kinds(graph) is graph
+  assert "prob_kl_att_mse_crops1-3" in losses.BY_NAME

@@ -61,6 +61,9 @@ def define_flags() -> None:
   flags.DEFINE_string("target_model", None, "override the target node's model")
   flags.DEFINE_list("aux_models", None, "override the auxiliary model choices")
   flags.DEFINE_list("gates", None, "override the gate choices of every edge")
+  flags.DEFINE_list("crop_sizes", None, "ch4: attention crop sizes of every "
+                    "attention design instead of the source family's (a "
+                    "resnet8 map on 14 x 28 pairs is 4 x 7: 2,3,4)")
   flags.DEFINE_list("pretrained", [], "model=checkpoint_path pairs: all-Cutoff "
                     "auxiliary nodes of that model become frozen teachers")
   flags.DEFINE_boolean("search_pretrained", False, "search whether each "
@@ -128,13 +131,36 @@ def build_semi_space() -> semi_spaces.SemiSpace:
   return space.validate()
 
 
+def crop_sizes(values) -> tuple | None:
+  """``--crop_sizes=2,3,4`` -> ``(2, 3, 4)`` (None when not given); a value
+  that is not an int is left as it is, for the space to name the field."""
+  if not values:
+    return None
+  return tuple(int(v) if str(v).strip().lstrip("-").isdigit() else v
+               for v in values)
+
+
+def rungs(grace_period: int, epochs: int) -> str:
+  """ASHA's rungs (reduction factor 2) as the search prints them.
+
+  >>> rungs(1, 40), rungs(10, 40)
+  ('1, 2, 4, 8, 16, 32', '10, 20')
+  """
+  out, r = [], grace_period
+  while r < epochs:
+    out.append(str(r))
+    r *= 2
+  return ", ".join(out)
+
+
 def build_space():
   if FLAGS.space in presets.SEMI_SUPERVISED:
     return build_semi_space()
   overrides = {k: v for k, v in dict(
       target_model=FLAGS.target_model,
       aux_models=tuple(FLAGS.aux_models) if FLAGS.aux_models else None,
-      gates=tuple(FLAGS.gates) if FLAGS.gates else None).items()
+      gates=tuple(FLAGS.gates) if FLAGS.gates else None,
+      crop_sizes=crop_sizes(FLAGS.crop_sizes)).items()
                if v is not None}
   return presets.get(FLAGS.space, FLAGS.num_nodes,
                     pretrained_checkpoints=_pretrained(FLAGS.pretrained),
@@ -194,7 +220,7 @@ def main(argv):
   unit = "evaluations" if sc.settings.labels_per_class else "epochs"
   print(space.describe(), flush=True)
   print(f"protocol {protocol.name}: Nevergrad {protocol.optimizer}, "
-        f"{f'ASHA (rungs 1, 2, 4, ... {unit})' if protocol.early_stopping else 'no early stopping'}"
+        f"{f'ASHA (rungs {rungs(sc.grace_period, sc.epochs)} {unit})' if protocol.early_stopping else 'no early stopping'}"
         f"; {sc.num_trials} graphs, {sc.workers} trials at once"
         + (f", {sc.pack_size} graphs per trial (one population)"
            if sc.pack_size > 1 else ""), flush=True)
@@ -218,9 +244,10 @@ def main(argv):
   finally:
     ray.shutdown()
   paths = report.write_outputs(trials, sc.output_dir,
+                               grace_period=sc.grace_period,
                                title=f"{space.name}, {sc.protocol}, "
                                f"{sc.settings.dataset}")
-  print(f"[search] {report.summary(trials, sc.epochs)}")
+  print(f"[search] {report.summary(trials, sc.epochs, sc.grace_period)}")
   print(f"[search] wall time of this run: {time.time() - start:.0f} s")
   for name, path in paths.items():
     print(f"[search] {name}: {path}")

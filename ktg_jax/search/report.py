@@ -37,9 +37,16 @@ class TrialRecord(NamedTuple):
   point: dict
 
 
-def rung(epochs: int) -> int:
-  """The highest ASHA rung (1, 2, 4, ...) a trial that ran ``epochs`` reached."""
-  return 0 if epochs < 1 else 2 ** int(math.floor(math.log2(epochs)))
+def rung(epochs: int, grace_period: int = 1) -> int:
+  """The highest ASHA rung (g, 2g, 4g, ... for grace period g, reduction
+  factor 2) a trial that ran ``epochs`` reached; 0 before the first.
+
+  >>> rung(7), rung(20, 10), rung(39, 10), rung(9, 10)
+  (4, 20, 20, 0)
+  """
+  if epochs < grace_period or epochs < 1:
+    return 0
+  return grace_period * 2 ** int(math.floor(math.log2(epochs / grace_period)))
 
 
 def _reason(error) -> str:
@@ -136,14 +143,15 @@ def best(trials: list[TrialRecord]) -> TrialRecord | None:
              key=lambda t: t.score)
 
 
-def write_table(trials: list[TrialRecord], path: str) -> str:
+def write_table(trials: list[TrialRecord], path: str,
+                grace_period: int = 1) -> str:
   fields = ["index", "trial_id", "status", "epochs", "rung", "score",
             "reason", "graph", "point"]
   with open(path, "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=fields)
     w.writeheader()
     for t in trials:
-      w.writerow({**t._asdict(), "rung": rung(t.epochs),
+      w.writerow({**t._asdict(), "rung": rung(t.epochs, grace_period),
                   "score": "" if math.isnan(t.score) else f"{t.score:.6f}",
                   "point": json.dumps(t.point, sort_keys=True)})
   return path
@@ -154,13 +162,15 @@ def read_table(path: str) -> list[dict]:
     return list(csv.DictReader(f))
 
 
-def summary(trials: list[TrialRecord], epochs: int) -> str:
+def summary(trials: list[TrialRecord], epochs: int,
+            grace_period: int = 1) -> str:
   """Counts per status and how many trials stopped at each rung."""
   count = lambda s: sum(t.status == s for t in trials)
   by_rung = {}
   for t in trials:
     if t.status == "stopped":
-      by_rung[rung(t.epochs)] = by_rung.get(rung(t.epochs), 0) + 1
+      r = rung(t.epochs, grace_period)
+      by_rung[r] = by_rung.get(r, 0) + 1
   b = best(trials)
   best_text = ("none" if b is None else
                f"{b.score:.4f} (trial {b.trial_id}, {b.epochs} epochs)")
@@ -200,9 +210,10 @@ def plot_scores(trials: list[TrialRecord], path: str, title: str = "") -> str:
 
 
 def write_outputs(trials: list[TrialRecord], output_dir: str,
-                  title: str = "") -> dict:
+                  title: str = "", grace_period: int = 1) -> dict:
   """Table, best graph (JSON + picture) and score plot; returns their paths."""
-  paths = {"table": write_table(trials, os.path.join(output_dir, TABLE)),
+  paths = {"table": write_table(trials, os.path.join(output_dir, TABLE),
+                                grace_period),
            "scores": plot_scores(trials, os.path.join(output_dir, SCORES_PNG),
                                  title)}
   b = best(trials)

@@ -22,6 +22,7 @@ set:
   auxiliary node i, so it is a frozen teacher as in KD;
 * ``loss_designs`` (ch.4) -> ``loss_{s}_{t}`` on node edges: a design, the
   edge's loss ``losses_attention.kind_name(design, model of s)``;
+  ``crop_sizes`` (ch.4) replaces the source family's attention crops;
 * ``ensemble`` (ch.4): an ensemble node of all model nodes is appended as the
   target (the score).
 
@@ -64,6 +65,10 @@ class _Fields(NamedTuple):
   # an ensemble node of all model nodes appended as the target (the score).
   loss_designs: tuple[str, ...] = ()
   ensemble: bool = False
+  # ch.4: attention crop sizes for every attention design instead of the
+  # source family's (thesis §4.4.1's {3,5,7} do not fit a 4 x 7 map);
+  # empty: the family's (``losses_attention.kind_name``).
+  crop_sizes: tuple[int, ...] = ()
   # 000: every node is an ``ssl`` node whose learner is searched
   # (``learner_{i}``; its own objective is the label edge's loss) and every
   # node edge picks one of ``ssl_losses`` (``loss_{s}_{t}``). Empty: no SSL.
@@ -98,7 +103,8 @@ EDGE_OPTIONS = (
         "loss", _node_edges(lambda sp: sp.loss_designs),
         when=lambda sp: bool(sp.loss_designs),
         fields=lambda sp, models, s, design: {
-            "loss": losses_attention.kind_name(design, models[s])}),
+            "loss": losses_attention.kind_name(design, models[s],
+                                               sp.crop_sizes)}),
     EdgeOption(  # 000: the edge's transfer loss (DoGo / DisCo)
         "loss", _node_edges(lambda sp: sp.ssl_losses),
         when=lambda sp: bool(sp.learners),
@@ -117,6 +123,11 @@ class SearchSpace(_Fields, space_ops.Space):
       if d not in losses_attention.DESIGN_KINDS:
         raise self.error("loss_designs", d,
                          list(losses_attention.DESIGN_KINDS))
+    if self.crop_sizes and (not self.loss_designs or not all(
+        isinstance(k, int) and not isinstance(k, bool) and k >= 1
+        for k in self.crop_sizes)):
+      raise self.error("crop_sizes", self.crop_sizes, "a tuple of ints >= 1 "
+                       "with loss_designs set (ch.4), or ()")
     for x in self.learners:
       if x not in ssl_objectives.BY_NAME:
         raise self.error("learners", x, sorted(ssl_objectives.BY_NAME))
@@ -154,7 +165,7 @@ class SearchSpace(_Fields, space_ops.Space):
   def loss_kinds(self) -> tuple[str, ...]:
     """ch.4: every (design, model) loss kind, compiled into one program."""
     models = {self.target_model, *self.aux_models}
-    return tuple(sorted({losses_attention.kind_name(d, m)
+    return tuple(sorted({losses_attention.kind_name(d, m, self.crop_sizes)
                          for d in self.loss_designs for m in models}))
 
   def describe(self) -> str:
@@ -164,6 +175,7 @@ class SearchSpace(_Fields, space_ops.Space):
         f"{list(self.gates)}, fixed {dict(self.fixed)}, tied "
         f"{dict(self.tied)}, pretrained search {self.search_pretrained}",
         self.loss_designs and f", loss designs {list(self.loss_designs)}",
+        self.crop_sizes and f", attention crops {list(self.crop_sizes)}",
         self.learners and f", ssl learners {list(self.learners)}, edge "
         f"losses {list(self.ssl_losses)}",
         self.ensemble and ", ensemble node = the score",

@@ -34,6 +34,8 @@ Example:
 
 from __future__ import annotations
 
+import re
+
 from ktg_jax.families.ensemble import attention
 from ktg_jax.core import losses
 
@@ -50,12 +52,49 @@ def family(model: str) -> str:
   return "abn" if str(model).startswith("abn_") else "resnet"
 
 
-def kind_name(design: str, source_model: str) -> str:
-  """The registered loss kind of a ch.4 design on an edge out of ``source_model``."""
+def kind_name(design: str, source_model: str, sizes=None) -> str:
+  """The registered loss kind of a ch.4 design on an edge out of ``source_model``.
+
+  ``sizes``: crop sizes instead of the source family's (thesis §4.4.1), for
+  maps too small for them (``sized_kind``); probability-only designs ignore it.
+
+  >>> kind_name("att-", "resnet8", (2, 3, 4)), kind_name("prob-", "resnet8", (2,))
+  ('att_cos_crops2-3-4', 'prob_cosine')
+  """
   if design not in DESIGN_KINDS:
     raise ValueError(f"design={design!r}; allowed: {list(DESIGN_KINDS)}")
   stem = DESIGN_KINDS[design]
-  return stem if stem in _PROB_ONLY else stem + FAMILIES[family(source_model)]
+  if stem in _PROB_ONLY:
+    return stem
+  if sizes:
+    return sized_kind(stem, sizes)
+  return stem + FAMILIES[family(source_model)]
+
+
+_SIZED = re.compile(r"^(?P<stem>[a-z_]+)_crops(?P<sizes>\d+(?:-\d+)*)$")
+
+
+def ensure_kind(name: str) -> str:
+  """Registers a ``sized_kind`` named ``<stem>_crops<k1>-<k2>...`` (a graph
+  JSON written by another process: those kinds exist only once used); other
+  names are returned unchanged. Returns ``name``.
+
+  >>> ensure_kind("att_mse_crops2-3"), ensure_kind("kl")
+  ('att_mse_crops2-3', 'kl')
+  """
+  m = _SIZED.match(str(name))
+  if m and name not in losses.BY_NAME:
+    sized_kind(m["stem"], [int(k) for k in m["sizes"].split("-")])
+  return name
+
+
+def ensure_kinds(graph: dict) -> dict:
+  """``ensure_kind`` of every edge loss of a GraphSpec JSON object (before
+  ``GraphSpec.from_json``); returns ``graph``."""
+  for e in graph.get("edges", ()) if isinstance(graph, dict) else ():
+    if isinstance(e, dict) and e.get("loss"):
+      ensure_kind(e["loss"])
+  return graph
 
 
 def sized_kind(stem: str, sizes) -> str:

@@ -45,6 +45,22 @@ def node_maps(spec, variables: dict, images, num_classes: int) -> dict:
   return out
 
 
+def peak_agreement(a, b) -> float:
+  """The fraction of images on which two maps (float[B, h, w]) peak in the
+  same cell: where the crop losses of an attention edge centre their windows
+  (thesis §4.3.2, the source map's argmax; docs/papers.md §2).
+
+  >>> import numpy as np
+  >>> a = np.zeros((2, 2, 3)); a[0, 0, 1] = a[1, 1, 2] = 1.0
+  >>> b = np.zeros((2, 2, 3)); b[0, 0, 1] = b[1, 0, 0] = 1.0
+  >>> peak_agreement(a, b)
+  0.5
+  """
+  a, b = np.asarray(a), np.asarray(b)
+  flat = lambda m: np.argmax(m.reshape(m.shape[0], -1), axis=-1)
+  return float(np.mean(flat(a) == flat(b)))
+
+
 def save_attention_grid(path: str, images, maps: dict, sizes: dict) -> str:
   """Draws ``maps`` (name -> float[B, h, w]) over ``images`` (float[B, H, W,
   C] in [0, 1]) with the crop windows of ``sizes[name]`` (sizes larger than
