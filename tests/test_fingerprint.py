@@ -22,6 +22,18 @@ def test_a_field_added_later_with_none_default_still_resumes(tmp_path):
                              "sweep")
 
 
+def test_a_space_stored_before_crop_sizes_existed_still_resumes(tmp_path):
+  from ktg_jax.search import presets
+  space = presets.get("ch4", 2)._asdict()
+  old = {k: v for k, v in space.items() if k != "crop_sizes"}
+  path = str(tmp_path / "search.json")
+  fingerprint.check_or_write(path, {"space": old}, "search")
+  fingerprint.check_or_write(path, {"space": space}, "search")
+  sized = dict(space, crop_sizes=(2, 3))   # a real crop choice is a change
+  with pytest.raises(ValueError, match=r"space\.crop_sizes: None -> \[2, 3\]"):
+    fingerprint.check_or_write(path, {"space": sized}, "search")
+
+
 def test_a_changed_field_is_named_with_both_values(tmp_path):
   path = str(tmp_path / "plan.json")
   fingerprint.check_or_write(path, {"config": {"epochs": 2, "lr": 0.1}},

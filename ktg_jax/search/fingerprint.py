@@ -5,13 +5,16 @@ directory continues with the settings it started with; a changed command
 would silently run the old one. The first run writes a JSON *fingerprint* of
 its settings; every later run compares its own and refuses a difference.
 
-A field that one side lacks counts as ``None``: a field added by a later
-version of the library with a ``None`` default (the old behaviour) does not
-block resuming a run started before it existed.
+A field that one side lacks counts as ``None`` or empty: a field added by a
+later version of the library with a ``None`` or empty default (the old
+behaviour; e.g. a space's ``crop_sizes=()``) does not block resuming a run
+started before it existed.
 
 Example:
   >>> changed({"a": 1, "b": {"c": 2}}, {"a": 1, "b": {"c": 3}, "d": None})
   ['b.c']
+  >>> changed({"a": 1}, {"a": 1, "e": []}), changed({"a": 1}, {"e": [2]})
+  ([], ['a', 'e'])
 """
 
 from __future__ import annotations
@@ -25,11 +28,21 @@ def _json(value) -> object:
   return json.loads(json.dumps(value, default=list))
 
 
+_ABSENT = object()
+
+
+def _absent_as_none(value):
+  """An absent field, or one at an empty default, means ``None``."""
+  return None if value is _ABSENT or value in ([], {}, ()) else value
+
+
 def changed(before: dict, now: dict, prefix: str = "") -> list[str]:
-  """Dotted names of the fields whose values differ (absent == ``None``)."""
+  """Dotted names of the fields whose values differ (absent == ``None`` ==
+  empty)."""
   out = []
   for k in sorted(set(before) | set(now)):
-    a, b = before.get(k), now.get(k)
+    a = _absent_as_none(before.get(k, _ABSENT))
+    b = _absent_as_none(now.get(k, _ABSENT))
     if isinstance(a, dict) and isinstance(b, dict):
       out += changed(a, b, f"{prefix}{k}.")
     elif a != b:
