@@ -219,13 +219,16 @@ def summarize(records) -> dict:
   return out
 
 
+def ms(v, digits=2) -> str:
+  """``mean ± std`` (ddof 1) of ``v`` for the tables; "—" when empty."""
+  if not v:
+    return "—"
+  s = stats.summarize(v)
+  return stats.mean_std(s.mean, s.std, f".{digits}f")
+
+
 def table(records) -> str:
   """Markdown: one line per (row, members), mean ± std (ddof 1) over seeds."""
-  def ms(v, digits=2):
-    if not v:
-      return "—"
-    s = stats.summarize(v)
-    return stats.mean_std(s.mean, s.std, f".{digits}f")
   lines = ["| row | M | seeds | val. score % (per seed) | members' mean % | "
            "gain (points) | diversity | CPU-s a run | wall s a run | "
            "load at start |",
@@ -258,12 +261,6 @@ def rows_table(records) -> str:
   difference to Independent and DML of the same M with its Welch p."""
   groups = summarize(sorted((r for r in records if r["split"] == "test"),
                             key=lambda r: (r["row"], r["seed"])))
-
-  def ms(v, digits=2):
-    if not v:
-      return "—"
-    s = stats.summarize(v)
-    return stats.mean_std(s.mean, s.std, f".{digits}f")
   lines = ["| row | M | seeds | test ensemble % (per seed) | members' mean % |"
            " gain (points) | diversity | vs Independent | vs DML | "
            "CPU-s a run | wall s a run | load at start |",
