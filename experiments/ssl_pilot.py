@@ -94,6 +94,21 @@ PILOTS: dict[str, dict] = {
     "barlow_twins": dict(learner="barlow_twins"),
     "swav": dict(learner="swav"),
     "dino": dict(learner="dino"),
+    # the four learners that did not clear the untrained network with
+    # SimCLR's optimiser (docs/ssl_regime.md), nearer their references:
+    # Barlow Twins' loss is a sum over D dims; solo-learn scales it by 0.1
+    # (``scale_loss``), which under SGD (not LARS) is a 10x lower lr
+    "barlow_twins_lr0.03": dict(learner="barlow_twins", learning_rate=0.03),
+    # SimSiam §4: SGD lr 0.05 x B/256 (B = 256 here)
+    "simsiam_lr0.05": dict(learner="simsiam", learning_rate=0.05),
+    # solo-learn's CIFAR BYOL / DINO: target momentum from 0.99 (the papers'
+    # 0.996 is for ~10^5 steps; here 992)
+    "byol_tau0.99": dict(learner="byol:momentum=0.99"),
+    "dino_tau0.99": dict(learner="dino:momentum=0.99"),
+    "byol_x2": dict(learner="byol", epochs=64),
+    "simsiam_x2": dict(learner="simsiam", epochs=64),
+    "dino_x2": dict(learner="dino", epochs=64),
+    "barlow_twins_x2": dict(learner="barlow_twins", epochs=64),
 }
 
 

@@ -211,8 +211,16 @@ def test_momentum_schedules_end_points():
   assert all(a <= b for a, b in zip(vals, vals[1:]))
   np.testing.assert_allclose(ob.constant_momentum(0.999)(37, 100), 0.999)
   assert ob.get("byol").momentum is not None
-  np.testing.assert_allclose(ob.get("dino").momentum(0, 10), 0.996, rtol=1e-7)
-  np.testing.assert_allclose(ob.get("moco").momentum(9, 10), 0.999, rtol=1e-7)
+  np.testing.assert_allclose(ob.momentum_schedule("dino")(0, 10), 0.996,
+                             rtol=1e-7)
+  np.testing.assert_allclose(ob.momentum_schedule("moco")(9, 10), 0.999,
+                             rtol=1e-7)
+  # A learner's base override (solo-learn's CIFAR BYOL: 0.99 -> 1).
+  byol = ob.momentum_schedule("byol", momentum=0.99)
+  np.testing.assert_allclose([byol(0, 10), byol(10, 10)], [0.99, 1.0],
+                             rtol=1e-7)
+  with pytest.raises(ValueError, match="no momentum encoder.*byol"):
+    ob.momentum_schedule("simclr")
 
 
 # --- registry ----------------------------------------------------------------

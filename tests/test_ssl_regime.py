@@ -86,6 +86,21 @@ def test_learner_string_errors_name_the_allowed_values():
               edges={(LABEL, 0): gates.Through()})
 
 
+def test_learner_string_sets_the_momentum_encoders_base():
+  # BYOL §3.2's cosine tau = 1 - (1 - base)(cos(pi k / K) + 1) / 2.
+  for k in (0, 3, 10):
+    want = 1 - (1 - 0.99) * (np.cos(np.pi * k / 10) + 1) / 2
+    np.testing.assert_allclose(
+        ssl_learner.momentum("byol:momentum=0.99", k, 10), want, rtol=1e-6)
+  np.testing.assert_allclose(ssl_learner.momentum("byol", 0, 10), 0.996,
+                             rtol=1e-6)
+  np.testing.assert_allclose(ssl_learner.momentum("moco:momentum=0.99", 7, 10),
+                             0.99, rtol=1e-6)
+  with pytest.raises(ValueError, match="momentum"):  # no momentum encoder
+    GraphSpec(nodes=[Node(TINY, kind="ssl", learner="simclr:momentum=0.9")],
+              edges={(LABEL, 0): gates.Through()})
+
+
 def test_view_kind_with_parameters_is_the_view_config_view():
   x = jax.random.uniform(jax.random.key(3), (4, 12, 12, 1))
   key = jax.random.key(5)

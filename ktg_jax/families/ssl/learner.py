@@ -15,7 +15,8 @@ DINO), the state's ``ema`` holds it under ``momentum_key(i)``: after every
 update ``theta_m <- m_k theta_m + (1 - m_k) theta`` (the EMA node's rule,
 ``nodes.ema_update``), ``m_k`` the method's published schedule
 (``objectives.Objective.momentum``: MoCo constant 0.999; BYOL and DINO
-cosine 0.996 -> 1 over the run, k = update count). It runs on the same views
+cosine 0.996 -> 1 over the run, k = update count; the learner string's
+``momentum`` sets the base, e.g. ``"byol:momentum=0.99"``). It runs on the same views
 in train mode (batch statistics) under ``stop_gradient``. Extra state (MoCo's
 key queue, DINO's centre) lives in ``KTGState.kind_state[node_key(i)]`` and is
 returned updated by the objective each step.
@@ -88,9 +89,10 @@ def init_state(learner: str, rng, module):
 
 
 def momentum(learner: str, step, total_steps: int):
-  """The momentum-encoder coefficient ``m_k`` at update ``step``."""
-  return objectives.get(learner_params(learner)[0]).momentum(step,
-                                                             total_steps)
+  """The momentum-encoder coefficient ``m_k`` at update ``step`` (its base
+  the learner string's ``momentum`` if given)."""
+  name, loss_hp, _ = learner_params(learner)
+  return objectives.momentum_schedule(name, **loss_hp)(step, total_steps)
 
 
 def pair_views(node_outputs: dict) -> dict:

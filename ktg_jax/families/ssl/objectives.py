@@ -276,7 +276,8 @@ class Objective(NamedTuple):
   defaults: dict          # published hyper-parameters (see each function)
   heads: tuple            # of "projector", "predictor", "prototypes"
   momentum_encoder: bool  # target = EMA of the online network
-  momentum: Callable | None  # (step, total) -> EMA coefficient
+  momentum: Callable | None  # base -> ((step, total) -> EMA coefficient); the
+                             # base is ``defaults["momentum"]``
   init_state: Callable    # (rng, dim, **defaults) -> state; dim = SCORES or
                           # PROJECTION width
 
@@ -286,10 +287,11 @@ OBJECTIVES: tuple[Objective, ...] = (
               None, _no_state),
     Objective("simsiam", _simsiam, {}, ("projector", "predictor"), False, None,
               _no_state),
-    Objective("moco", _moco, {"temperature": 0.2, "queue_size": 65536},
-              ("projector",), True, constant_momentum(0.999), _moco_state),
-    Objective("byol", _byol, {}, ("projector", "predictor"), True,
-              cosine_momentum(0.996), _no_state),  # BYOL §3.2: tau_base 0.996
+    Objective("moco", _moco, {"temperature": 0.2, "queue_size": 65536,
+                              "momentum": 0.999},
+              ("projector",), True, constant_momentum, _moco_state),
+    Objective("byol", _byol, {"momentum": 0.996}, ("projector", "predictor"),
+              True, cosine_momentum, _no_state),  # BYOL §3.2: tau_base 0.996
     Objective("barlow_twins", _barlow, {"lambd": 5e-3}, ("projector",), False,
               None, _no_state),
     Objective("swav", _swav,
@@ -297,11 +299,13 @@ OBJECTIVES: tuple[Objective, ...] = (
               ("projector", "prototypes"), False, None, _no_state),
     Objective("dino", _dino,
               {"student_temperature": 0.1, "teacher_temperature": 0.04,
-               "center_momentum": 0.9},
-              ("projector", "prototypes"), True, cosine_momentum(0.996),
+               "center_momentum": 0.9, "momentum": 0.996},
+              ("projector", "prototypes"), True, cosine_momentum,
               _dino_state),  # main_dino.py: momentum_teacher 0.996 -> 1
 )
 BY_NAME = {o.name: o for o in OBJECTIVES}
+# defaults that configure a learner's state or momentum encoder, not its loss
+ENCODER_PARAMS = ("queue_size", "momentum")
 
 
 def get(name: str) -> Objective:
@@ -319,12 +323,28 @@ def loss_and_state(name: str, online, target, state, **overrides):
     raise ValueError(f"hyper-parameters {sorted(unknown)} of {name!r}; "
                      f"allowed: {sorted(objective.defaults)}")
   hp = {**objective.defaults, **overrides}
-  hp.pop("queue_size", None)  # a state size, not an argument of the loss
+  for key in ENCODER_PARAMS:  # they shape the state / momentum encoder, not the loss
+    hp.pop(key, None)
   return objective.fn(online, target, state, **hp)
 
 
-__all__ = ["BY_NAME", "MocoQueue", "OBJECTIVES", "Objective", "PREDICTION",
+def momentum_schedule(name: str, **overrides) -> Callable:
+  """``(step, total) -> m_k`` of objective ``name``'s momentum encoder, its
+  base ``overrides.get("momentum", defaults["momentum"])``.
+
+  >>> round(float(momentum_schedule("byol", momentum=0.99)(0, 100)), 6)
+  0.99
+  """
+  objective = get(name)
+  if objective.momentum is None:
+    raise ValueError(f"objective {name!r} has no momentum encoder; allowed: "
+                     f"{sorted(o.name for o in OBJECTIVES if o.momentum)}")
+  return objective.momentum(overrides.get("momentum",
+                                          objective.defaults["momentum"]))
+
+
+__all__ = ["BY_NAME", "ENCODER_PARAMS", "MocoQueue", "OBJECTIVES", "Objective", "PREDICTION",
            "PROJECTION", "SCORES", "barlow_twins", "byol", "constant_momentum",
            "cosine_momentum", "dino", "dino_center_update", "get",
-           "l2_normalize", "loss_and_state", "moco_enqueue", "moco_queue_init",
+           "l2_normalize", "loss_and_state", "momentum_schedule", "moco_enqueue", "moco_queue_init",
            "moco_v2", "nt_xent", "simsiam", "sinkhorn", "swav"]
