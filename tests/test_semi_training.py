@@ -84,6 +84,19 @@ def test_a_resumed_semi_run_equals_an_uninterrupted_one(semi, tmp_path):
   assert len(resumed.history) == 2
 
 
+def test_evaluating_more_often_does_not_change_training(semi):
+  """Two evaluations (every 3 iterations) or one (every 6) over the same 6
+  iterations: bit-identical parameters and EMA — an evaluation reads the
+  state, draws no training randomness and moves no batch statistics."""
+  spec = classic.with_ema_target(classic.fixmatch("small_cnn", tau=0.5), 0.9)
+  often = training.fit(spec, semi, _config(eval_every=3, epochs=2))
+  once = training.fit(spec, semi, _config(eval_every=6, epochs=1))
+  assert len(often.history) == 2 and len(once.history) == 1
+  for field in ("params", "model_state", "ema", "opt_state", "rng"):
+    chex.assert_trees_all_equal(getattr(often.state, field),
+                                getattr(once.state, field))
+
+
 def test_score_best_is_the_better_node_and_unknown_scores_are_named(semi):
   spec = classic.mean_teacher("small_cnn")
   acc = np.random.default_rng(0).uniform(size=2)
