@@ -87,6 +87,7 @@ PREDICTIONS = "val_predictions.npz"  # in a run folder: argmax of every node
 ENSEMBLE_ROWS = ("independent", "dml")
 RESULTS_FILE = {"val": "pilot.jsonl", "test": "rows.jsonl"}
 BASELINES = ("independent", "dml")  # the test table's Welch p references
+BASELINE_NAMES = ("Independent", "DML")
 
 
 def teacher_dir(workdir: str, members: int, seed: int) -> str:
@@ -227,24 +228,6 @@ def ms(v, digits=2) -> str:
   return stats.mean_std(s.mean, s.std, f".{digits}f")
 
 
-def table(records) -> str:
-  """Markdown: one line per (row, members), mean ± std (ddof 1) over seeds."""
-  lines = ["| row | M | seeds | val. score % (per seed) | members' mean % | "
-           "gain (points) | diversity | CPU-s a run | wall s a run | "
-           "load at start |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
-  for (row, m), g in summarize(records).items():
-    per = " / ".join(f"{x:.2f}" for x in g["score"])
-    lines.append(
-        f"| {row} | {m} | {','.join(map(str, g['seeds']))} | "
-        f"{ms(g['score'])} ({per}) | {ms(g['members_mean'])} | "
-        f"{ms(g['gain'])} | {ms(g['diversity'], 3)} | "
-        f"{min(g['cpu_s']):.0f}-{max(g['cpu_s']):.0f} | "
-        f"{min(g['wall_s']):.0f}-{max(g['wall_s']):.0f} | "
-        f"{min(g['load']):.1f}-{max(g['load']):.1f} |")
-  return "\n".join(lines)
-
-
 def welch_line(values, base) -> str:
   """``p`` of ``stats.welch_p`` (two-sided) and the difference of the means,
   for the test table; "—" against itself or no reference."""
@@ -254,31 +237,34 @@ def welch_line(values, base) -> str:
   return f"{s.mean - b.mean:+.2f}, p = {stats.format_p(stats.welch_p(values, base))}"
 
 
-def rows_table(records) -> str:
-  """Markdown of the test split (issue 27 item 2): per (row, M) the
-  ensemble's test accuracy (mean ± std over seeds, ddof 1, and per seed),
-  the members' mean, gain (eq 4.4) and diversity (eq 4.2), and the
-  difference to Independent and DML of the same M with its Welch p."""
-  groups = summarize(sorted((r for r in records if r["split"] == "test"),
-                            key=lambda r: (r["row"], r["seed"])))
-  lines = ["| row | M | seeds | test ensemble % (per seed) | members' mean % |"
-           " gain (points) | diversity | vs Independent | vs DML | "
-           "CPU-s a run | wall s a run | load at start |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-  order = {r: i for i, r in enumerate((*BASELINES, "searched"))}
+def table(records, split: str = "val") -> str:
+  """Markdown: one line per (row, M) of ``split``'s records (a record
+  without ``split`` is the pilot's, validation): the score (the ensemble's
+  accuracy, mean ± std over seeds, ddof 1, and per seed), the members' mean,
+  gain (eq 4.4), diversity (eq 4.2) and cost. On the test split (issue 27
+  item 2) each row also gets its difference to Independent and DML of the
+  same M with the Welch p. Rows: Independent, DML, then the others by name."""
+  test = split == "test"
+  groups = summarize(sorted(
+      (r for r in records if r.get("split", "val") == split),
+      key=lambda r: (r["row"], r["seed"])))
+  compare = [f"vs {b}" for b in BASELINE_NAMES] if test else []
+  head = (["row", "M", "seeds", f"{'test ensemble' if test else 'val. score'}"
+           " % (per seed)", "members' mean %", "gain (points)", "diversity",
+           *compare, "CPU-s a run", "wall s a run", "load at start"])
+  lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+  order = {r: i for i, r in enumerate(BASELINES)}
   for (row, m), g in sorted(groups.items(),
                             key=lambda kv: (order.get(kv[0][0], 99), kv[0])):
-    base = {b: groups.get((b, m), {}).get("score") for b in BASELINES}
     per = " / ".join(f"{x:.2f}" for x in g["score"])
-    lines.append(
-        f"| {row} | {m} | {','.join(map(str, g['seeds']))} | "
-        f"{ms(g['score'])} ({per}) | {ms(g['members_mean'])} | "
-        f"{ms(g['gain'])} | {ms(g['diversity'], 3)} | "
-        f"{welch_line(g['score'], base['independent'])} | "
-        f"{welch_line(g['score'], base['dml'])} | "
-        f"{min(g['cpu_s']):.0f}-{max(g['cpu_s']):.0f} | "
-        f"{min(g['wall_s']):.0f}-{max(g['wall_s']):.0f} | "
-        f"{min(g['load']):.1f}-{max(g['load']):.1f} |")
+    cells = [row, m, ",".join(map(str, g["seeds"])), f"{ms(g['score'])} ({per})",
+             ms(g["members_mean"]), ms(g["gain"]), ms(g["diversity"], 3)]
+    if test:
+      cells += [welch_line(g["score"], groups.get((b, m), {}).get("score"))
+                for b in BASELINES]
+    cells += [f"{min(g[k]):.{d}f}-{max(g[k]):.{d}f}"
+              for k, d in (("cpu_s", 0), ("wall_s", 0), ("load", 1))]
+    lines.append("| " + " | ".join(map(str, cells)) + " |")
   return "\n".join(lines)
 
 
@@ -369,7 +355,7 @@ def main(argv):
   split = _SPLIT.value
   if _TABLE.value:
     records = read_all(_RESULTS.value.split(","), split)
-    print(table(records) if split == "val" else rows_table(records))
+    print(table(records, split))
     return
   common.check_command_line(argv, workdir=_WORKDIR.value)
   unknown = sorted(set(_ROWS.value) - set(ROWS))

@@ -193,7 +193,7 @@ def test_searched_row_loads_a_graph_json_with_sized_attention_kinds(tmp_path):
     ch4_pilot.load_graph(None)
 
 
-def test_rows_table_compares_each_row_with_independent_and_dml():
+def test_test_table_compares_each_row_with_independent_and_dml():
   from scipy import stats as sps
   rng = np.random.default_rng(0)
   scores = {"independent": rng.uniform(0.45, 0.48, 5),
@@ -206,7 +206,7 @@ def test_rows_table_compares_each_row_with_independent_and_dml():
                         "gain": 0.04, "mean_diversity": 0.5}}
           for row, vs in scores.items() for s, v in enumerate(vs)]
   recs.append({**recs[0], "split": "val", "row": "pilot_only"})
-  text = ch4_pilot.rows_table(recs)
+  text = ch4_pilot.table(recs, "test")
   lines = text.splitlines()
   assert [l.split(" | ")[0] for l in lines[2:]] == [
       "| independent", "| dml", "| searched"]
