@@ -5,8 +5,8 @@ strong views are really strong, that the mask rate rises").
   python experiments/semi_diagnose.py --config=experiments/configs/semi_regime.py \
       --per_class=10 --seeds=0,1 --workdir=runs/semi_pilot --n_unlabeled=2000
 
-For each member of ``<workdir>/n<per_class>/fixmatch`` (a ``semi_pilot.py``
-run), on ``n_unlabeled`` images of the unlabelled pool (their hidden labels are
+For each member of ``<workdir>/n<per_class>/fixmatch/seeds<s..>`` (a
+``semi_pilot.py`` run of the same ``--seeds``), on ``n_unlabeled`` images of the unlabelled pool (their hidden labels are
 read for this diagnosis only; never the test split): the student's weak-view
 (train-mode forward, as the step's) max probability, the **mask rate** (share
 above tau), the pseudo-labels' accuracy on the masked and on all images, the
@@ -34,6 +34,7 @@ from absl import flags
 # pylint: disable=wrong-import-position
 from ktg_jax.cli import common  # the scripts' command line
 import semi  # experiments/semi.py: its flags and builders
+import semi_pilot  # the runs diagnosed here: their folders
 from ktg_jax import checkpoint
 from ktg_jax.run import feeds
 from ktg_jax.run import population
@@ -61,8 +62,8 @@ def main(argv):
       total_steps=run_cfg.epochs * feed.steps_per_epoch, optimizer=optimizer,
       augment=augment_lib.for_dataset(data.name), views=feed.views)
   state = runner.init(feed.init_images)
-  mngr = checkpoint.run_manager(os.path.join(
-      semi._OUT.value, f"n{n}", _METHOD.value, "checkpoints"))  # pylint: disable=protected-access
+  mngr = checkpoint.run_manager(os.path.join(semi_pilot.run_dir(
+      semi._OUT.value, n, _METHOD.value, seeds), "checkpoints"))  # pylint: disable=protected-access
   epoch, saved, _ = checkpoint.restore_run(mngr, runner.stacked(state))
   state = runner.from_stacked(saved)
   idx = np.random.default_rng(0).choice(len(data.unlabeled.labels), _N.value,

@@ -106,6 +106,17 @@ def plot(results_dir: str, path: str) -> str:
   return path
 
 
+def run_dir(workdir: str, per_class: int, method: str, seeds) -> str:
+  """The folder a method's seed population trains in (checkpoints, metrics):
+  one per population, so another ``--seeds`` is another run.
+
+  >>> run_dir("runs", 10, "fixmatch", [1, 2])
+  'runs/n10/fixmatch/seeds1-2'
+  """
+  return os.path.join(workdir, f"n{per_class}", method,
+                      "seeds" + "-".join(str(s) for s in seeds))
+
+
 def node_names(method: str, num_nodes: int) -> list[str]:
   if method in ("mean_teacher",) or (num_nodes == 2 and method in semi.EMA_EVAL):
     return ["student", "ema"]
@@ -138,11 +149,8 @@ def main(argv):
       spec = semi.spec_of(method, cfg, None)
       load0 = os.getloadavg()
       t0 = time.time()
-      # one folder per seed population: another --seeds is another run
-      seeds_dir = "seeds" + "-".join(str(s) for s in seeds)
       r = training.fit(spec, semi_data, run_cfg,
-                       workdir=os.path.join(out, f"n{n}", method, seeds_dir),
-                       seeds=seeds)
+                       workdir=run_dir(out, n, method, seeds), seeds=seeds)
       sec = time.time() - t0
       names = node_names(method, spec.num_nodes)
       for seed, m, path in zip(seeds, r.members, paths):

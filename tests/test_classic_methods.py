@@ -282,6 +282,31 @@ def test_ema_with_own_statistics_averages_weights_only():
       jax.tree.leaves(to_np(state.model_state["node0"]["batch_stats"]))[0])
 
 
+def test_ema_with_the_students_statistics_averages_weights_only():
+  """``bn="student"`` (USB's ``EMA``: parameters averaged, buffers copied):
+  after every update the weights follow the warm-up average and the running
+  statistics are the student's of that update, bit for bit."""
+  a = 0.3
+  spec = classic.with_ema_target(classic.vanilla("small_cnn"), a,
+                                 bn="student")
+  program = ktg.compile(spec, num_classes=C, total_steps=10, optimizer=OPT)
+  state = program.init(jax.random.key(0), batch(0)["image"])
+  to_np = lambda tree: jax.tree.map(np.asarray, tree)
+  want_params = to_np(state.params["node0"])
+  for k in range(3):
+    state, _ = program.step(state, batch(k, unlabeled=False))
+    a_k = min(1.0 - 1.0 / (k + 1), a)
+    want_params = jax.tree.map(lambda e, n: a_k * e + (1.0 - a_k) * n,
+                               want_params, to_np(state.params["node0"]))
+    got = to_np(state.ema["node1"])
+    chex.assert_trees_all_close(got["params"], want_params, atol=1e-6,
+                                rtol=1e-6)
+    chex.assert_trees_all_equal(
+        got["batch_stats"], to_np(state.model_state["node0"]["batch_stats"]))
+  assert not np.allclose(jax.tree.leaves(got["params"])[0],   # averaged,
+                         jax.tree.leaves(to_np(state.params["node0"]))[0])
+
+
 def test_pseudo_label_equals_own_argmax_ce():
   _, init, state, losses_p = run_program(classic.pseudo_label("small_cnn", 0.5))
 

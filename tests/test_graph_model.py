@@ -261,7 +261,7 @@ NODE = st.fixed_dictionaries(
               "of": ANY, "members": st.one_of(ANY, st.lists(
                   st.integers(-1, 4), max_size=3)),
               "decay": ANY, "bn": st.one_of(st.sampled_from(
-                  ["batch", "running", "own"]), ANY),
+                  ["batch", "running", "own", "student"]), ANY),
               "reinit": st.one_of(st.lists(st.text(max_size=2), max_size=2),
                                   ANY)})
 EDGE = st.fixed_dictionaries(

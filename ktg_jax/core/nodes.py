@@ -64,12 +64,17 @@ class NodeRecord(NamedTuple):
 
 class Averaging(NamedTuple):
   """One averaged copy ``state.ema[key]`` that moves towards node ``source``
-  after every update with coefficient ``decay``; ``own_stats``: it keeps the
-  BatchNorm statistics of its own forward instead of averaging them."""
+  after every update with coefficient ``decay``. Its BatchNorm statistics
+  (``stats``, one of ``AVERAGING_STATS``): ``"average"`` moves them with the
+  weights; ``"own"`` keeps those of its own forward; ``"source"`` copies the
+  source's current ones."""
   key: str
   source: int
   decay: Any
-  own_stats: bool = False
+  stats: str = "average"
+
+
+AVERAGING_STATS = ("average", "own", "source")
 
 
 class Forward(NamedTuple):
@@ -249,8 +254,12 @@ def apply_averaging(avg: Averaging, ema: dict, params: dict,
                     model_state: dict, own_stats: dict):
   """The one averaging rule applied to copy ``avg.key`` after an update."""
   src = node_key(avg.source)
-  if avg.own_stats:  # the weights averaged, its own forward's statistics
-    return {"params": ema_update(ema[avg.key]["params"], params[src],
-                                 avg.decay), **own_stats[avg.key]}
-  return ema_update(ema[avg.key], {"params": params[src],
-                                   **model_state[src]}, avg.decay)
+  if avg.stats not in AVERAGING_STATS:
+    raise ValueError(f"Averaging.stats={avg.stats!r}; allowed: "
+                     f"{list(AVERAGING_STATS)}")
+  if avg.stats == "average":
+    return ema_update(ema[avg.key], {"params": params[src],
+                                     **model_state[src]}, avg.decay)
+  weights = ema_update(ema[avg.key]["params"], params[src], avg.decay)
+  stats = own_stats[avg.key] if avg.stats == "own" else model_state[src]
+  return {"params": weights, **stats}

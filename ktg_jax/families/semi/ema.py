@@ -11,11 +11,15 @@ statistics, as Mean Teacher's code runs its teacher in train mode;
 ``bn="running"``: it normalises with the averaged running statistics), or its
 own (``bn="own"``: the batch's statistics in the forward, and the running
 statistics that forward accumulates under the averaged weights — Mean
-Teacher's code averages ``parameters()`` only). ``evaluate`` always uses the
-running statistics. Averaged statistics do not match averaged weights early in
-a from-scratch run (a FixMatch EMA scored 15 % with them, 58 % with batch
-statistics, after 200 iterations: docs, ch.5), so ``"own"`` is the choice
-for short runs.
+Teacher's code averages ``parameters()`` only), or a copy of the student's
+current ones (``bn="student"``: batch statistics in the forward; USB's
+``EMA`` averages parameters and copies the buffers, which is what its
+FixMatch evaluates). ``evaluate`` always uses the running statistics.
+Averaged statistics do not match averaged weights early in a from-scratch
+run (a FixMatch EMA scored 15 % with them, 58 % with batch statistics, after
+200 iterations: docs, ch.5), so ``"own"`` is the choice for short runs; at
+the end of a 20,000-iteration FixMatch run the student's statistics scored
+the EMA weights 1 point above their own (docs/semi_regime.md).
 
 Example:
   >>> from ktg_jax.core import nodes
@@ -31,7 +35,9 @@ import jax.numpy as jnp
 from ktg_jax.core import nodes
 from ktg_jax.core.parts import Node, field_error, is_int, is_real
 
-EMA_BN_MODES = ("batch", "running", "own")
+EMA_BN_MODES = ("batch", "running", "own", "student")
+# bn -> nodes.Averaging.stats
+_AVERAGING_STATS = {"own": "own", "student": "source"}
 
 
 def ema_decay_at(decay, step):
@@ -103,7 +109,8 @@ class EMANode(nodes.NodeKind):
   def averages(self, i, record, step, total_steps, state):
     return (nodes.Averaging(nodes.node_key(i), record.of,
                             ema_decay_at(record.decay, step),  # warm-up
-                            own_stats=record.bn == "own"),)
+                            stats=_AVERAGING_STATS.get(record.bn,
+                                                       "average")),)
 
 
 nodes.register(EMANode())
