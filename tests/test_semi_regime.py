@@ -145,4 +145,6 @@ def test_regime_config_has_the_reference_defaults_it_documents():
   assert (c.pi_weight, c.consistency_weight, c.pseudo_label_tau) == (
       10.0, 50.0, 0.95)
   assert c.unsup_warmup == 0.4  # USB's unsup_warm_up: Ramp / ThresholdRamp
+  assert c.ema_bn == "student"  # USB's EMA: the student's BN buffers
+  assert c.epochs * c.eval_every == 20000
   assert c.eval_split == "val"
