@@ -19,7 +19,7 @@ training mean) and untrained networks (seeds 0-2) with the same protocols.
 Resumable: every finished run appends one JSON line to ``--results`` and is
 skipped on a restart; a run killed mid-way resumes from its checkpoint
 (``config.resume=True``, folder ``--workdir/<run>``). ``--table`` prints the
-markdown table of the results file.
+markdown table of the results file, ``--plot=<png>`` its runs' KNN curves.
 """
 
 from __future__ import annotations
@@ -49,6 +49,10 @@ _RESULTS = flags.DEFINE_string(
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "seeds of every trained run "
                            "(config.seed: init and data order)")
 _TABLE = flags.DEFINE_boolean("table", False, "only print the table")
+_PLOT = flags.DEFINE_string("plot", None, "only draw the validation KNN "
+                            "curves of --results' runs into this PNG")
+_PLOT_RUNS = flags.DEFINE_list("plot_runs", None, "the runs --plot draws "
+                               "(default: every trained run)")
 
 # name -> (k, T, output): the KNN protocols every run is scored with.
 PROTOCOLS = {
@@ -288,6 +292,45 @@ def seed_summary(recs) -> list[str]:
   return out
 
 
+def plot(path: str, out: str, runs=None) -> str:
+  """Validation KNN (%, headline protocol) against epochs, one line per
+  (run, seed) of ``path``'s trained runs (``runs``: only these), the
+  untrained networks of their models and centred raw pixels as levels."""
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  with open(path) as f:
+    recs = [json.loads(line) for line in f if line.strip()]
+  trained = [r for r in recs if "curve" in r and (runs is None
+                                                  or r["run"] in runs)]
+  if not trained:
+    raise ValueError(f"--results={path!r} holds no trained run"
+                     + (f" of {list(runs)}" if runs else ""))
+  fig, ax = plt.subplots(figsize=(8, 5))
+  colours: dict[str, str] = {}
+  for r in trained:
+    c = colours.setdefault(r["run"], f"C{len(colours) % 10}")
+    evaluated = [h for h in r["curve"] if np.isfinite(h["knn"])]  # eval epochs
+    ax.plot([h["epoch"] for h in evaluated], [h["knn"] for h in evaluated],
+            color=c, lw=1.2, marker=".",
+            label=f"{r['run']} seed {r.get('seed', 0)}: {r['knn'][MAIN]:.2f}")
+  levels = {"raw_pixels_centred"} | {f"untrained_{r['model']}" for r in trained
+                                     if "model" in r}
+  for r in recs:
+    if r["run"] in levels:
+      ax.axhline(r["knn"][MAIN], color="k", lw=0.8,
+                 ls="--" if r["run"].startswith("untrained_") else ":",
+                 label=f"{r['run']}: {r['knn'][MAIN]:.2f}")
+  ax.set_xlabel("epoch")
+  ax.set_ylabel(f"validation KNN accuracy (%), {MAIN}")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=7, loc="lower right")
+  fig.tight_layout()
+  fig.savefig(out, dpi=110)
+  plt.close(fig)
+  return out
+
+
 def runs_to_do(runs, seeds, done: set) -> list[tuple[str, int]]:
   """(run, seed) in order, every trained run once per seed, baselines once
   (their untrained networks have their own seeds), minus ``done``.
@@ -309,6 +352,9 @@ def main(argv):
   common.check_command_line(argv)
   if _TABLE.value:
     print(table(_RESULTS.value))
+    return
+  if _PLOT.value:
+    print("plot ->", plot(_RESULTS.value, _PLOT.value, _PLOT_RUNS.value))
     return
   base = _CONFIG.value
   data = data_lib.from_config(base)  # validation held out of train

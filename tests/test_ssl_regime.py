@@ -205,3 +205,21 @@ def test_seed_summary_is_mean_and_sample_std_over_seeds():
   std = np.std([78.0, 80.0, 79.0], ddof=1)
   assert line.strip() == (f"simclr: 79.00 ± {std:.2f} over seeds [0, 1, 2] "
                           "(78.00 / 80.00 / 79.00)")
+
+
+def test_plot_draws_the_curves_and_names_an_empty_selection(tmp_path):
+  path = str(tmp_path / "r.jsonl")
+  ssl_pilot.append(path, {"run": "untrained_small_cnn",
+                          "knn": {ssl_pilot.MAIN: 73.0}})
+  for seed in (0, 1):
+    ssl_pilot.append(path, {"run": "simclr", "seed": seed,
+                            "knn": {ssl_pilot.MAIN: 78.0},
+                            "model": "small_cnn",
+                            "curve": [{"epoch": 4, "knn": 74.0},
+                                      {"epoch": 5, "knn": float("nan")},
+                                      {"epoch": 8, "knn": 78.0}]})
+  png = ssl_pilot.plot(path, str(tmp_path / "c.png"))
+  with open(png, "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  with pytest.raises(ValueError, match=r"no trained run of \['byol'\]"):
+    ssl_pilot.plot(path, str(tmp_path / "x.png"), ["byol"])
