@@ -109,6 +109,10 @@ PILOTS: dict[str, dict] = {
     # 0.996 is for ~10^5 steps; here 992)
     "byol_tau0.99": dict(learner="byol:momentum=0.99"),
     "dino_tau0.99": dict(learner="dino:momentum=0.99"),
+    # SimSiam lost 3.4 points at lr 0.05: its and BYOL's cosine losses have
+    # small gradients under SGD (solo-learn: LARS, BYOL lr 1.0, SimSiam 0.5)
+    "byol_lr1.0": dict(learner="byol", learning_rate=1.0),
+    "simsiam_lr1.0": dict(learner="simsiam", learning_rate=1.0),
     "byol_x2": dict(learner="byol", epochs=64),
     "simsiam_x2": dict(learner="simsiam", epochs=64),
     "dino_x2": dict(learner="dino", epochs=64),
