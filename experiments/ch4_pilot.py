@@ -370,7 +370,7 @@ def main(argv):
   if split == "test":
     _run_test(config, workdir)
     return
-  jsonl = os.path.join(workdir, "pilot.jsonl")
+  jsonl = os.path.join(workdir, RESULTS_FILE["val"])
   data = data_lib.sealed(data_lib.from_config(config))
   if _SIZES.value:
     rep = sizes_report(read(jsonl), workdir, data.val.labels)
@@ -390,23 +390,9 @@ def main(argv):
       spec, aggregate = ROWS[row](config, workdir, seed)
       cfg = config.copy_and_resolve_references()
       cfg.seed, cfg.aggregate = seed, aggregate
-      print(f"{key}: training ({time.strftime('%H:%M:%S', time.gmtime())} "
-            f"UTC, load {os.getloadavg()[0]:.1f})", flush=True)
-      load0, t0, c0 = os.getloadavg(), time.time(), time.process_time()
-      result = training.fit(spec, data, cfg, workdir=os.path.join(workdir, key))
-      rec = record(row, seed, config, result, time.time() - t0,
-                   time.process_time() - c0, load0, os.getloadavg())
-      with open(jsonl, "a") as f:
-        f.write(json.dumps(rec) + "\n")
-      shutil.copy(jsonl, os.path.join(_RESULTS.value, "pilot.jsonl"))
+      _train_and_record(key, row, seed, spec, cfg, config, data, workdir,
+                        "val")
       _save_predictions(row, config, workdir, key, data)
-      e = rec.get("ensemble")
-      extra = (f", members {[round(100 * a, 2) for a in e['member_accuracy']]}"
-               f", gain {100 * e['gain']:+.2f}, diversity "
-               f"{e['mean_diversity']:.3f}") if e else ""
-      print(f"{key}: val {100 * rec['score']:.2f} %{extra} "
-            f"({rec['wall_s']:.0f} s wall, {rec['cpu_s']:.0f} CPU-s)",
-            flush=True)
 
 
 def _run_test(config, workdir) -> None:
@@ -426,25 +412,35 @@ def _run_test(config, workdir) -> None:
         continue
       cfg = split_config(config, "test")
       cfg.seed, cfg.aggregate = seed, aggregate
-      print(f"{key}: training ({time.strftime('%H:%M:%S', time.gmtime())} "
-            f"UTC, load {os.getloadavg()[0]:.1f})", flush=True)
-      load0, t0, c0 = os.getloadavg(), time.time(), time.process_time()
-      result = training.fit(spec, data, cfg, workdir=os.path.join(workdir, key))
-      rec = record(row, seed, config, result, time.time() - t0,
-                   time.process_time() - c0, load0, os.getloadavg(),
-                   split="test", members=members_of(spec),
-                   eval_pairs=len(data.test.labels))
-      rec["graph"] = spec.to_json()
-      with open(jsonl, "a") as f:
-        f.write(json.dumps(rec) + "\n")
-      shutil.copy(jsonl, os.path.join(_RESULTS.value, RESULTS_FILE["test"]))
-      e = rec.get("ensemble") or {}
-      print(f"{key}: test {100 * rec['score']:.2f} %, members "
-            f"{[round(100 * a, 2) for a in e.get('member_accuracy', [])]}, "
-            f"gain {100 * e.get('gain', float('nan')):+.2f}, diversity "
-            f"{e.get('mean_diversity', float('nan')):.3f} "
-            f"({rec['wall_s']:.0f} s wall, {rec['cpu_s']:.0f} CPU-s)",
-            flush=True)
+      _train_and_record(key, row, seed, spec, cfg, config, data, workdir,
+                        "test", members=members_of(spec),
+                        eval_pairs=len(data.test.labels))
+
+
+def _train_and_record(key, row, seed, spec, cfg, config, data, workdir,
+                      split, **record_fields) -> dict:
+  """Trains one (row, seed) into ``<workdir>/<key>``, appends its record
+  (``record``, with the graph) to ``<workdir>/<results file of split>``,
+  copies that file to --results and prints the numbers."""
+  print(f"{key}: training ({time.strftime('%H:%M:%S', time.gmtime())} "
+        f"UTC, load {os.getloadavg()[0]:.1f})", flush=True)
+  load0, t0, c0 = os.getloadavg(), time.time(), time.process_time()
+  result = training.fit(spec, data, cfg, workdir=os.path.join(workdir, key))
+  rec = record(row, seed, config, result, time.time() - t0,
+               time.process_time() - c0, load0, os.getloadavg(), split=split,
+               **record_fields)
+  rec["graph"] = spec.to_json()
+  jsonl = os.path.join(workdir, RESULTS_FILE[split])
+  with open(jsonl, "a") as f:
+    f.write(json.dumps(rec) + "\n")
+  shutil.copy(jsonl, os.path.join(_RESULTS.value, RESULTS_FILE[split]))
+  e = rec.get("ensemble")
+  extra = (f", members {[round(100 * a, 2) for a in e['member_accuracy']]}"
+           f", gain {100 * e['gain']:+.2f}, diversity "
+           f"{e['mean_diversity']:.3f}") if e else ""
+  print(f"{key}: {split} {100 * rec['score']:.2f} %{extra} "
+        f"({rec['wall_s']:.0f} s wall, {rec['cpu_s']:.0f} CPU-s)", flush=True)
+  return rec
 
 
 def _save_predictions(row, config, workdir, key, data) -> None:
