@@ -103,6 +103,9 @@ PILOTS: dict[str, dict] = {
     # Barlow Twins' loss is a sum over D dims; solo-learn scales it by 0.1
     # (``scale_loss``), which under SGD (not LARS) is a 10x lower lr
     "barlow_twins_lr0.03": dict(learner="barlow_twins", learning_rate=0.03),
+    # the same through the loss (solo-learn's scale_loss 0.1) at the regime's
+    # lr: what a Barlow node sharing a graph's optimiser can use
+    "barlow_twins_scale0.1": dict(learner="barlow_twins:scale_loss=0.1"),
     # SimSiam §4: SGD lr 0.05 x B/256 (B = 256 here)
     "simsiam_lr0.05": dict(learner="simsiam", learning_rate=0.05),
     # solo-learn's CIFAR BYOL / DINO: target momentum from 0.99 (the papers'

@@ -127,6 +127,9 @@ def test_barlow_twins_matches_numpy():
                              ref + (0.5 - lam) * (np.sum(c ** 2)
                                                   - np.sum(np.diag(c) ** 2)),
                              **TOL)
+  # solo-learn's scale_loss multiplies the whole loss (0.1 in its CIFAR run)
+  np.testing.assert_allclose(ob.barlow_twins(za, zb, scale_loss=0.1),
+                             0.1 * ref, **TOL)
   check_grads(ob.barlow_twins, (za, zb), **GRAD)
 
 

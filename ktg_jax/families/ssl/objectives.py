@@ -118,21 +118,25 @@ def byol(p_a, p_b, t_a, t_b):
                   + (2.0 - 2.0 * _cosine(p_b, _sg(t_a))))
 
 
-def barlow_twins(z_a, z_b, lambd: float = 5e-3, eps: float = 1e-5):
-  """Barlow Twins (Zbontar et al. 2021, eq. 1-2).
+def barlow_twins(z_a, z_b, lambd: float = 5e-3, eps: float = 1e-5,
+                 scale_loss: float = 1.0):
+  """Barlow Twins (Zbontar et al. 2021, eq. 1-2), times ``scale_loss``.
 
   ``C = za_n^T zb_n / B`` with each embedding dimension standardised over the
   batch (BatchNorm without affine: biased variance, ``eps = 1e-5``);
   ``L = sum_i (1 - C_ii)^2 + lambda sum_{i != j} C_ij^2``. ``lambda = 5e-3``
   is the paper's (§ implementation details; the official repo rounds to
-  0.0051). solo-learn's extra ``scale_loss`` (0.1 for CIFAR) is not applied.
+  0.0051). ``scale_loss``: solo-learn's factor on the whole loss (0.1 in its
+  CIFAR config; 1 = the paper). Under SGD it is the learner's own lr factor,
+  which an ssl node in a graph with others (one optimiser) needs.
   """
   def standardise(z):
     mu = jnp.mean(z, axis=0)
     return (z - mu) / jnp.sqrt(jnp.mean((z - mu) ** 2, axis=0) + eps)
   c = standardise(z_a).T @ standardise(z_b) / z_a.shape[0]
   on = jnp.diagonal(c)
-  return jnp.sum((1.0 - on) ** 2) + lambd * (jnp.sum(c ** 2) - jnp.sum(on ** 2))
+  return scale_loss * (jnp.sum((1.0 - on) ** 2)
+                       + lambd * (jnp.sum(c ** 2) - jnp.sum(on ** 2)))
 
 
 # --- clustering / self-distillation ------------------------------------------
@@ -234,9 +238,10 @@ def _byol(online, target, state):
               target[0][PROJECTION], target[1][PROJECTION]), state
 
 
-def _barlow(online, target, state, lambd):
+def _barlow(online, target, state, lambd, scale_loss):
   del target
-  return barlow_twins(online[0][PROJECTION], online[1][PROJECTION], lambd), state
+  return barlow_twins(online[0][PROJECTION], online[1][PROJECTION], lambd,
+                      scale_loss=scale_loss), state
 
 
 def _swav(online, target, state, temperature, epsilon, iterations):
@@ -292,7 +297,8 @@ OBJECTIVES: tuple[Objective, ...] = (
               ("projector",), True, constant_momentum, _moco_state),
     Objective("byol", _byol, {"momentum": 0.996}, ("projector", "predictor"),
               True, cosine_momentum, _no_state),  # BYOL §3.2: tau_base 0.996
-    Objective("barlow_twins", _barlow, {"lambd": 5e-3}, ("projector",), False,
+    Objective("barlow_twins", _barlow, {"lambd": 5e-3, "scale_loss": 1.0},
+              ("projector",), False,
               None, _no_state),
     Objective("swav", _swav,
               {"temperature": 0.1, "epsilon": 0.05, "iterations": 3},
