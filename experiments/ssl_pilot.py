@@ -7,8 +7,9 @@ r"""Self-supervised pilot on the *validation* split: does a learner learn?
       --results=benchmarks/results/ssl_pilot/pilot.jsonl
 
 A run is a named set of overrides of the regime config (``PILOTS``; the key
-``learner`` is the ssl node's learner string, ``views`` both views' kind,
-every other key a config field). Each trains ``classic.ssl(model, learner)``
+``learner`` is the ssl node's learner string, ``pair`` makes it two such
+nodes trained mutually with that edge loss (dogo / disco), ``views`` both
+views' kind, every other key a config field). Each trains ``classic.ssl(model, learner)``
 with the library's ``training.fit`` (``eval_split`` forced to "val": the
 test split is never read) and scores the trained node with
 ``node_knn.knn_node_accuracy`` under several KNN protocols (``PROTOCOLS``:
@@ -20,6 +21,12 @@ Resumable: every finished run appends one JSON line to ``--results`` and is
 skipped on a restart; a run killed mid-way resumes from its checkpoint
 (``config.resume=True``, folder ``--workdir/<run>``). ``--table`` prints the
 markdown table of the results file, ``--plot=<png>`` its runs' KNN curves.
+
+``--split=test`` (000's rows, issue 26 item 2): the same runs, the test split
+read once, after the last epoch, as the queries (bank: the training split);
+records carry ``"split": "test"`` and resume separately from the pilot's
+(give them their own ``--results``). With ``--split=val`` the test split is
+sealed.
 """
 
 from __future__ import annotations
@@ -49,6 +56,9 @@ _RESULTS = flags.DEFINE_string(
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "seeds of every trained run "
                            "(config.seed: init and data order)")
 _TABLE = flags.DEFINE_boolean("table", False, "only print the table")
+_SPLIT = flags.DEFINE_enum(
+    "split", "val", ["val", "test"], "the queries: validation (the pilot) or "
+    "test (000's rows, issue 26 item 2: read once, after the last epoch)")
 _PLOT = flags.DEFINE_string("plot", None, "only draw the validation KNN "
                             "curves of --results' runs into this PNG")
 _PLOT_RUNS = flags.DEFINE_list("plot_runs", None, "the runs --plot draws "
@@ -92,6 +102,10 @@ PILOTS: dict[str, dict] = {
     "simclr_w32": dict(models="small_cnn_w32"),
     "simclr_w64": dict(models="small_cnn_w64"),
     "simclr_w32_x2": dict(models="small_cnn_w32", epochs=64),
+    # 000 Table 2's DML: two SimCLR nodes (the regime's learner), own terms
+    # and both node edges Through, DoGo's or DisCo's loss; node 0 scored
+    "dml_simclr_dogo": dict(pair="dogo"),
+    "dml_simclr_disco": dict(pair="disco"),
     "simsiam": dict(learner="simsiam"),
     "moco": dict(learner="moco"),
     "byol": dict(learner="byol"),
@@ -123,37 +137,55 @@ PILOTS: dict[str, dict] = {
 }
 
 
-def run_config(base, overrides: dict):
+GRAPH_KEYS = ("learner", "pair")  # overrides that shape the graph
+
+
+def run_config(base, overrides: dict, split: str = "val"):
   """(config, learner string) of a pilot: ``base`` (a ConfigDict, copied)
-  with ``overrides`` applied; ``views`` sets views a and b; the test split is
-  never evaluated (``eval_split="val"``)."""
+  with ``overrides`` applied; ``views`` sets views a and b. ``split="val"``
+  evaluates the validation split (the test split is never read); "test"
+  evaluates the test split once, after the last epoch."""
   config = base.copy_and_resolve_references()
   learner = overrides.get("learner", base.get("learner") or "simclr")
   for key, value in overrides.items():
-    if key == "learner":
+    if key in GRAPH_KEYS:
       continue
     if key == "views":
       config.views.a = config.views.b = value
     elif key not in config:
-      raise ValueError(f"pilot override {key!r}; allowed: 'learner', "
-                       f"'views' or a config field")
+      raise ValueError(f"pilot override {key!r}; allowed: "
+                       f"{[*GRAPH_KEYS, 'views']} or a config field")
     else:
       config[key] = value
-  config.eval_split = "val"
+  config.eval_split = split
+  if split == "test":
+    config.eval_every_epochs = 0   # once, after the last epoch
   config.resume = True
   return config, learner
 
 
-def raw_pixel_knn(data, protocols=PROTOCOLS) -> dict:
+def pilot_graph(model: str, learner: str, overrides: dict):
+  """The graph of a pilot: one ssl node (``classic.ssl``), or with ``pair``
+  (an edge loss, "dogo" or "disco") two such nodes trained mutually
+  (``classic.ssl_dml``, 000 Table 2's DML; both edges Through); node 0 is
+  the target."""
+  if "pair" not in overrides:
+    return classic.ssl(model, learner)
+  return classic.ssl_dml((model, model), (learner, learner), overrides["pair"])
+
+
+def raw_pixel_knn(data, protocols=PROTOCOLS, split: str = "val") -> dict:
   """KNN accuracy (%) of raw pixels, plain and centred on the training
-  split's mean image, per protocol (the output is ignored)."""
+  split's mean image, per protocol (the output is ignored); queries: the
+  ``split`` split."""
   flat = lambda s: s.images.reshape(len(s.labels), -1).astype(np.float32)
-  bank, query = flat(data.train), flat(data.val)
+  queries = getattr(data, split)
+  bank, query = flat(data.train), flat(queries)
   mean = bank.mean(0)
   out = {}
   for tag, shift in (("raw_pixels", 0.0), ("raw_pixels_centred", mean)):
     out[tag] = {name: 100 * knn.knn_accuracy(
-        bank - shift, data.train.labels, query - shift, data.val.labels,
+        bank - shift, data.train.labels, query - shift, queries.labels,
         data.num_classes, k=min(k, len(bank)), temperature=t)
                 for name, (k, t, _) in protocols.items()
                 if name.count("_") == 1}  # pixels have no projection
@@ -161,29 +193,32 @@ def raw_pixel_knn(data, protocols=PROTOCOLS) -> dict:
 
 
 def node_scores(module, variables, data, protocols=PROTOCOLS,
-                batch_size: int = 1000) -> dict:
-  """KNN accuracy (%) of one node's outputs on validation, per protocol."""
+                batch_size: int = 1000, split: str = "val") -> dict:
+  """KNN accuracy (%) of one node's outputs on the ``split`` queries (bank:
+  the un-augmented training split), per protocol."""
   out, feats = {}, {}
+  queries = getattr(data, split)
   for name, (k, t, output) in protocols.items():
     if output not in feats:
       feats[output] = tuple(node_knn.features(module, variables, s.images,
                                               batch_size, output)
-                            for s in (data.train, data.val))
+                            for s in (data.train, queries))
     fb, fq = feats[output]
     out[name] = 100 * knn.knn_accuracy(fb, data.train.labels, fq,
-                                       data.val.labels, data.num_classes,
+                                       queries.labels, data.num_classes,
                                        k=min(k, len(fb)), temperature=t)
   return out
 
 
-def done_runs(path: str) -> set:
-  """The (run, seed) pairs recorded in ``path`` (a record without a seed,
-  the baselines', counts as seed 0)."""
+def done_runs(path: str, split: str = "val") -> set:
+  """The (run, seed) pairs of ``split`` recorded in ``path`` (a record
+  without a seed, the baselines', counts as seed 0)."""
   if not os.path.exists(path):
     return set()
   with open(path) as f:
     recs = [json.loads(line) for line in f if line.strip()]
-  return {(r["run"], r.get("seed", 0)) for r in recs}
+  return {(r["run"], r.get("seed", 0)) for r in recs
+          if r.get("split", "val") == split}
 
 
 def append(path: str, record: dict) -> None:
@@ -192,18 +227,19 @@ def append(path: str, record: dict) -> None:
     f.write(json.dumps(record) + "\n")
 
 
-def _common(config) -> dict:
-  return {"split": "val", "dataset": config.dataset, "limit": config.limit,
+def _common(config, split: str = "val") -> dict:
+  return {"split": split, "dataset": config.dataset, "limit": config.limit,
           "val_fraction": config.val_fraction,
           "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
 
 
-def untrained(model: str, data, seeds=(0, 1, 2)) -> dict:
+def untrained(model: str, data, seeds=(0, 1, 2), split: str = "val") -> dict:
   """The untrained ``classic.ssl(model)`` node per seed, and the seeds'
   mean, under every protocol (the ``untrained_<model>`` row)."""
   module = step.node_modules(classic.ssl(model), data.num_classes)[0]
   per_seed = [node_scores(module, module.init(
-      jax.random.key(seed), data.train.images[:2], train=False), data)
+      jax.random.key(seed), data.train.images[:2], train=False), data,
+                          split=split)
               for seed in seeds]
   return {"run": f"untrained_{model}", "model": model, "seeds": list(seeds),
           "knn_per_seed": per_seed,
@@ -211,38 +247,45 @@ def untrained(model: str, data, seeds=(0, 1, 2)) -> dict:
                   for p in PROTOCOLS}}
 
 
-def baselines(config, data, models=None) -> list[dict]:
+def baselines(config, data, models=None, split: str = "val") -> list[dict]:
   """Raw pixels (``models`` None) and untrained networks (seeds 0, 1, 2) of
-  ``models`` (default config.models and resnet8)."""
+  ``models`` (default config.models and resnet8), on ``split``."""
   t0, load0 = time.time(), os.getloadavg()
   recs = []
   if models is None:
     recs = [{"run": tag, "knn": scores} for tag, scores
-            in raw_pixel_knn(data).items()]
+            in raw_pixel_knn(data, split=split).items()]
     models = config.models.split(",") + ["resnet8"]
-  recs += [untrained(model, data) for model in dict.fromkeys(models)]
+  recs += [untrained(model, data, split=split)
+           for model in dict.fromkeys(models)]
   for r in recs:
-    r.update(_common(config), seconds=time.time() - t0, loadavg_start=load0,
+    r.update(_common(config, split), seconds=time.time() - t0,
+             loadavg_start=load0,
              loadavg_end=os.getloadavg())
   return recs
 
 
-def pilot(name: str, base, data, workdir: str, seed: int = 0) -> dict:
+def pilot(name: str, base, data, workdir: str, seed: int = 0,
+          split: str = "val") -> dict:
   """Trains and scores one pilot run (``PILOTS[name]``) with ``seed``, in
-  its own folder ``<workdir>/<name>/seed<seed>``."""
+  its own folder ``<workdir>/<name>/seed<seed>`` (``test_<name>`` for the
+  test split), scoring the target node (and, for a pair, every node)."""
   if name not in PILOTS:
     raise ValueError(f"--runs: {name!r}; allowed: 'baselines', "
                      "'untrained_<model>' or "
                      f"{sorted(PILOTS)}")
-  config, learner = run_config(base, PILOTS[name])
+  config, learner = run_config(base, PILOTS[name], split)
   config.seed = seed
-  spec = classic.ssl(config.models, learner)
+  spec = pilot_graph(config.models, learner, PILOTS[name])
   load0, t0 = os.getloadavg(), time.time()
+  folder = name if split == "val" else f"test_{name}"
   r = training.fit(spec, data, config,
-                   workdir=os.path.join(workdir, name, f"seed{seed}"))
+                   workdir=os.path.join(workdir, folder, f"seed{seed}"))
   sec = time.time() - t0
-  module = step.node_modules(spec, data.num_classes)[0]
-  scores = node_scores(module, step.node_variables(r.state, 0), data)
+  modules = step.node_modules(spec, data.num_classes)
+  per_node = [node_scores(m, step.node_variables(r.state, i), data,
+                          split=split) for i, m in enumerate(modules)]
+  scores = per_node[spec.target]
   steps = config.epochs * (len(data.train.labels) // config.batch_size)
   return {
       "run": name, "overrides": PILOTS[name], "learner": learner,
@@ -252,12 +295,14 @@ def pilot(name: str, base, data, workdir: str, seed: int = 0) -> dict:
       "lr_schedule": config.lr_schedule,
       "weight_decay": config.weight_decay, "seed": config.seed,
       "knn": scores,
-      "curve": [{"epoch": h["epoch"], "knn": 100 * h["accuracy"][0],
-                 "train_loss": h["train_loss"][0]} for h in r.history],
+      **({"knn_per_node": per_node} if len(per_node) > 1 else {}),
+      "curve": [{"epoch": h["epoch"], "knn": 100 * h["accuracy"][spec.target],
+                 "train_loss": h["train_loss"][spec.target]}
+                for h in r.history],
       "seconds_this_invocation": sec,
       "steps_per_sec_last": r.history[-1].get("steps_per_sec"),
       "loadavg_start": load0, "loadavg_end": os.getloadavg(),
-      **_common(config)}
+      **_common(config, split)}
 
 
 def table(path: str) -> str:
@@ -363,23 +408,25 @@ def main(argv):
   if _PLOT.value:
     print("plot ->", plot(_RESULTS.value, _PLOT.value, _PLOT_RUNS.value))
     return
-  base = _CONFIG.value
+  base, split = _CONFIG.value, _SPLIT.value
   data = data_lib.from_config(base)  # validation held out of train
-  print(f"bank {len(data.train.labels)}, val queries {len(data.val.labels)}",
-        flush=True)
+  if split == "val":
+    data = data_lib.sealed(data)     # the pilot cannot read the test split
+  print(f"bank {len(data.train.labels)}, {split} queries "
+        f"{len(getattr(data, split).labels)}", flush=True)
   seeds = [int(s) for s in _SEEDS.value]
-  todo = runs_to_do(_RUNS.value, seeds, done_runs(_RESULTS.value))
+  todo = runs_to_do(_RUNS.value, seeds, done_runs(_RESULTS.value, split))
   print(f"to run: {todo}", flush=True)
   for name, seed in todo:
     if name == "baselines":
-      recs = baselines(base, data)
+      recs = baselines(base, data, split=split)
     elif name.startswith("untrained_"):
-      recs = baselines(base, data, [name[len("untrained_"):]])
+      recs = baselines(base, data, [name[len("untrained_"):]], split)
     else:
-      recs = [pilot(name, base, data, _WORKDIR.value, seed)]
+      recs = [pilot(name, base, data, _WORKDIR.value, seed, split)]
     for rec in recs:
       append(_RESULTS.value, rec)
-      print(f"{rec['run']}: val KNN {json.dumps(rec['knn'])} "
+      print(f"{rec['run']}: {split} KNN {json.dumps(rec['knn'])} "
             f"({rec.get('seconds_this_invocation', rec.get('seconds')):.0f}"
             " s)", flush=True)
 

@@ -223,3 +223,46 @@ def test_plot_draws_the_curves_and_names_an_empty_selection(tmp_path):
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   with pytest.raises(ValueError, match=r"no trained run of \['byol'\]"):
     ssl_pilot.plot(path, str(tmp_path / "x.png"), ["byol"])
+
+
+def test_test_split_runs_read_it_once_and_pairs_are_mutual_ssl_nodes():
+  base = common.load_module(common.config_path("ssl_regime.py")).get_config()
+  cfg, learner = ssl_pilot.run_config(base, ssl_pilot.PILOTS["simclr"], "test")
+  assert (cfg.eval_split, cfg.eval_every_epochs) == ("test", 0)
+  val_cfg, _ = ssl_pilot.run_config(base, {})
+  assert val_cfg.eval_split == "val" and val_cfg.eval_every_epochs == 4
+  spec = ssl_pilot.pilot_graph("small_cnn", learner,
+                               ssl_pilot.PILOTS["dml_simclr_disco"])
+  assert [n.learner for n in spec.nodes] == [learner] * 2 and spec.target == 0
+  assert {k: e.loss for k, e in spec.edges.items() if k[0] != LABEL} == {
+      (0, 1): "disco", (1, 0): "disco"}
+  assert len(ssl_pilot.pilot_graph("small_cnn", learner, {}).nodes) == 1
+
+
+def test_done_runs_are_per_split(tmp_path):
+  path = str(tmp_path / "r.jsonl")
+  ssl_pilot.append(path, {"run": "simclr", "seed": 1, "split": "val"})
+  ssl_pilot.append(path, {"run": "simclr", "seed": 2, "split": "test"})
+  ssl_pilot.append(path, {"run": "raw_pixels"})  # before splits were stored
+  assert ssl_pilot.done_runs(path) == {("simclr", 1), ("raw_pixels", 0)}
+  assert ssl_pilot.done_runs(path, "test") == {("simclr", 2)}
+
+
+def test_a_pair_pilot_on_the_test_split_scores_both_nodes(tmp_path):
+  """End to end on digits: a DoGo pair, one epoch, test queries; the record
+  is the test split's, its headline the target's, the curve one point."""
+  base = common.load_module(common.config_path("ssl_regime.py")).get_config()
+  base.update(dataset="digits", limit=300, epochs=1, batch_size=64,
+              eval_batch_size=200, models=TINY)
+  base.views.a = base.views.b = "ssl:min_scale=0.5"
+  d = data.from_config(base)
+  rec = ssl_pilot.pilot("dml_simclr_dogo", base, d, str(tmp_path), 0, "test")
+  assert rec["split"] == "test" and rec["seed"] == 0
+  assert len(rec["knn_per_node"]) == 2
+  assert rec["knn"] == rec["knn_per_node"][0]
+  assert set(rec["knn"]) == set(ssl_pilot.PROTOCOLS)
+  assert all(0 <= v <= 100 for v in rec["knn"].values())
+  assert [h["epoch"] for h in rec["curve"]] == [1]
+  np.testing.assert_allclose(rec["curve"][0]["knn"], rec["knn"][ssl_pilot.MAIN],
+                             atol=1e-6)  # fit's KNN = the script's headline
+  assert (tmp_path / "test_dml_simclr_dogo" / "seed0").is_dir()
