@@ -144,6 +144,9 @@ BAD = [
      "crop_sizes=(0, 3) is invalid"),
     ("search.py", ["--workdir=/tmp/x", "--space=ch4", "--crop_sizes=2,x"],
      "crop_sizes=(2, 'x') is invalid"),
+    # 000's learners: a learner string's unknown parameter named
+    ("search.py", ["--workdir=/tmp/x", "--space=ssl000",
+                   "--learner=simclr:temp=0.2"], "learners='simclr:temp=0.2'"),
     ("train.py", ["--config=configs/digits.py", "--graph=nope"],
      "--graph='nope'"),
     # a misspelt field, of the default config and of one given

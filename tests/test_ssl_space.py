@@ -50,3 +50,21 @@ def test_errors_name_the_field():
     space._replace(learners=("mae",)).validate()
   with pytest.raises(space_ops.SpaceError, match="ssl_losses='kl'"):
     space._replace(ssl_losses=("kl",)).validate()
+  with pytest.raises(space_ops.SpaceError,
+                     match=r"learners='simclr:temp=0.2'.*temperature"):
+    space._replace(learners=("simclr:temp=0.2",)).validate()
+
+
+def test_learners_with_parameters_reach_the_nodes():
+  """Issue 26's validated settings (Barlow's loss scale, DINO's momentum)
+  are learner strings; a space searches them as they are."""
+  learners = ("simclr:temperature=0.2", "barlow_twins:scale_loss=0.1",
+              "dino:momentum=0.99")
+  space = presets.get("ssl000", target_model="small_cnn",
+                     aux_models=("small_cnn",), learners=learners)
+  assert space.parameters()["learner_1"].options == learners
+  point = {**space.sample(np.random.default_rng(0)),
+           "learner_0": learners[1], "learner_1": learners[2]}
+  spec = space.to_spec(point)
+  assert [n.learner for n in spec.nodes] == [learners[1], learners[2]]
+  assert GraphSpec.from_json(spec.to_json()) == spec

@@ -61,6 +61,10 @@ def define_flags() -> None:
   flags.DEFINE_string("target_model", None, "override the target node's model")
   flags.DEFINE_list("aux_models", None, "override the auxiliary model choices")
   flags.DEFINE_list("gates", None, "override the gate choices of every edge")
+  flags.DEFINE_multi_string(
+      "learner", None, "000: the ssl learners searched, one flag each, a name "
+      "or a learner string with parameters (--learner=simclr:temperature=0.2 "
+      "--learner=barlow_twins:scale_loss=0.1); default: the preset's")
   flags.DEFINE_list("crop_sizes", None, "ch4: attention crop sizes of every "
                     "attention design instead of the source family's (a "
                     "resnet8 map on 14 x 28 pairs is 4 x 7: 2,3,4)")
@@ -160,7 +164,8 @@ def build_space():
       target_model=FLAGS.target_model,
       aux_models=tuple(FLAGS.aux_models) if FLAGS.aux_models else None,
       gates=tuple(FLAGS.gates) if FLAGS.gates else None,
-      crop_sizes=crop_sizes(FLAGS.crop_sizes)).items()
+      crop_sizes=crop_sizes(FLAGS.crop_sizes),
+      learners=tuple(FLAGS.learner) if FLAGS.learner else None).items()
                if v is not None}
   return presets.get(FLAGS.space, FLAGS.num_nodes,
                     pretrained_checkpoints=_pretrained(FLAGS.pretrained),

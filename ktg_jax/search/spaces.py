@@ -42,6 +42,7 @@ from ktg_jax.families.ensemble import attention_losses as losses_attention
 from ktg_jax.core import LABEL, Node
 from ktg_jax.search.space_ops import Choice, EdgeOption, NodeOption
 from ktg_jax.search import space_ops
+from ktg_jax.families.ssl import learner as ssl_learner
 from ktg_jax.families.ssl import objectives as ssl_objectives
 
 SSL_LOSSES = ("dogo", "disco")  # 000's edges (ktg_jax/families/ssl/edge_losses.py)
@@ -128,9 +129,12 @@ class SearchSpace(_Fields, space_ops.Space):
         for k in self.crop_sizes)):
       raise self.error("crop_sizes", self.crop_sizes, "a tuple of ints >= 1 "
                        "with loss_designs set (ch.4), or ()")
-    for x in self.learners:
-      if x not in ssl_objectives.BY_NAME:
-        raise self.error("learners", x, sorted(ssl_objectives.BY_NAME))
+    for x in self.learners:  # a name, or a learner string with parameters
+      try:
+        ssl_learner.learner_params(x)
+      except ValueError as e:
+        raise self.error("learners", x, f"one of {sorted(ssl_objectives.BY_NAME)}"
+                         f", optionally with parameters ({e})") from None
     if self.learners and (self.loss_designs or self.ensemble):
       raise self.error("learners", self.learners, "() when loss_designs or "
                        "ensemble is set (ch.4 and 000 spaces do not mix)")
