@@ -346,7 +346,8 @@ def seed_summary(recs) -> list[str]:
 
 def plot(path: str, out: str, runs=None) -> str:
   """Validation KNN (%, headline protocol) against epochs, one line per
-  (run, seed) of ``path``'s trained runs (``runs``: only these), the
+  (run, seed) of ``path``'s trained runs (``runs``: only these; colour =
+  learner, line style = run), the
   untrained networks of their models and centred raw pixels as levels."""
   import matplotlib  # pylint: disable=import-outside-toplevel
   matplotlib.use("Agg")
@@ -359,12 +360,18 @@ def plot(path: str, out: str, runs=None) -> str:
     raise ValueError(f"--results={path!r} holds no trained run"
                      + (f" of {list(runs)}" if runs else ""))
   fig, ax = plt.subplots(figsize=(8, 5))
+  # colour: the learner (method); line style: the run among its learner's
   colours: dict[str, str] = {}
+  styles: dict[str, str] = {}
   for r in trained:
-    c = colours.setdefault(r["run"], f"C{len(colours) % 10}")
+    method = r.get("learner", r["run"]).split(":")[0]
+    c = colours.setdefault(method, f"C{len(colours) % 10}")
+    mine = sum(1 for run in styles if run.startswith(method + "/"))
+    ls = styles.setdefault(f"{method}/{r['run']}",
+                           ("-", "--", "-.", ":")[mine % 4])
     evaluated = [h for h in r["curve"] if np.isfinite(h["knn"])]  # eval epochs
     ax.plot([h["epoch"] for h in evaluated], [h["knn"] for h in evaluated],
-            color=c, lw=1.2, marker=".",
+            color=c, ls=ls, lw=1.2, marker=".",
             label=f"{r['run']} seed {r.get('seed', 0)}: {r['knn'][MAIN]:.2f}")
   levels = {"raw_pixels_centred"} | {f"untrained_{r['model']}" for r in trained
                                      if "model" in r}
