@@ -10,8 +10,8 @@ target set to the better node when the space scores "best"); (2) every method (s
 fixmatch: the ktg_jax.classic builders; ktg: the searched graph) trained with
 ``training.fit`` for each seed — by default the seeds as one population
 on the labelled draw of seed 0 (--nopopulation: a draw per seed) — evaluated
-once on test at the end of training (the test accuracy of the last
-evaluation is the number). Each finished run is a line of results.jsonl (a
+once on test, after the last iteration (``FINAL_RUN``: no test evaluation
+before it). Each finished run is a line of results.jsonl (a
 rerun skips it); results.md holds the table: test accuracy mean +- sample std
 (ddof 1, ``ktg_jax.stats``; README's table before 2026-12-03 used ddof 0).
 """
@@ -87,6 +87,9 @@ BASELINES = {
     "fixmatch": lambda m, c: classic.fixmatch(m, c.tau,
                                               c.pseudo_label_weight),
 }
+# A final run's evaluation: the test split, read once after the last
+# iteration (nothing is chosen on it; the regime was chosen on validation).
+FINAL_RUN = {"eval_split": "test", "eval_every_epochs": 0, "verbose": False}
 # Methods that report an EMA model when config.ema_eval (FixMatch does).
 EMA_EVAL = ("fixmatch",)
 
@@ -155,7 +158,7 @@ def run_population(cfg, n, seeds, searched, results, done, path, out):
   for method in _METHODS.value:
     if all((n, method, s) in done for s in seeds):
       continue
-    run_cfg = method_config(cfg, method, eval_split="test", verbose=False)
+    run_cfg = method_config(cfg, method, **FINAL_RUN)
     t0 = time.time()
     r = training.fit(spec_of(method, cfg, searched), semi, run_cfg,
                      workdir=os.path.join(out, f"n{n}", method), seeds=seeds)
@@ -195,8 +198,7 @@ def main(argv):
       for method in _METHODS.value:
         if (n, method, seed) in done:
           continue
-        run_cfg = method_config(cfg, method, eval_split="test", seed=seed,
-                                verbose=False)
+        run_cfg = method_config(cfg, method, seed=seed, **FINAL_RUN)
         t0 = time.time()
         r = training.fit(spec_of(method, cfg, searched), semi, run_cfg,
                          workdir=os.path.join(out, f"n{n}", method,

@@ -5,6 +5,7 @@ trains that graph. One subprocess (absl flags are global; Ray and JAX start
 once per script) to keep CI cost down."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -76,6 +77,14 @@ def test_search_cli_then_semi_cli_trains_the_searched_graph(tmp_path):
     assert len(nodes) == len(spec.nodes)
     assert r["test_accuracy"] == nodes[spec.target]  # the searched target
   assert "| ktg |" in (semi_dir / "results.md").read_text()
+  # The test split read once per run, after its last (EVALS-th) epoch: the
+  # epochs before log their training metrics and no accuracy (NaN).
+  logged = [[json.loads(l) for l in open(p)] for p in (
+      semi_dir / f"n{PER_CLASS}").rglob("metrics.jsonl")]
+  assert logged and all(
+      [(m["epoch"], m["eval_split"]) for m in run
+       if not math.isnan(m["target_accuracy"])] == [(EVALS, "test")]
+      for run in logged), logged
   # The labelled draw saved beside the run: exactly PER_CLASS per class.
   drawn = [json.loads(p.read_text()) for p in (semi_dir / f"n{PER_CLASS}"
                                                ).rglob("labeled_indices.json")]
