@@ -1,6 +1,7 @@
 """Sharded KTG steps equal the one-device step (to 1e-5): the population axis,
-the batch axis (data parallel) and both at once (a 2-D mesh), on 2, 4 and 8
-forced host CPU devices.
+the batch axis (data parallel) and both at once (a 2-D mesh), on 2 and 4
+forced host CPU devices (4: the 2-D mesh splits both axes; 8 devices added
+nothing to check and a third process to the suite's 2 cores).
 
 Each device count runs in a subprocess (XLA flag), since the device count is
 fixed when jax starts.
@@ -116,12 +117,12 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-COUNTS = (2, 4, 8)
+COUNTS = (2, 4)
 
 
 @pytest.fixture(scope="module")
 def runs():
-  """The three device counts at once (each compile is single-threaded)."""
+  """The device counts at once (each compile is single-threaded)."""
   procs = {}
   for n in COUNTS:
     env = dict(os.environ, JAX_PLATFORMS="cpu",
