@@ -40,7 +40,7 @@ import jax
 import numpy as np
 
 from ktg_jax.cli import common  # the scripts' command line
-from ktg_jax import classic, data as data_lib
+from ktg_jax import classic, data as data_lib, stats
 from ktg_jax.core import step
 from ktg_jax.metrics import knn, node_knn
 from ktg_jax.run import training
@@ -305,10 +305,13 @@ def pilot(name: str, base, data, workdir: str, seed: int = 0,
       **_common(config, split)}
 
 
-def table(path: str) -> str:
-  """Markdown: per run the validation KNN (%) under each protocol."""
+def table(path: str, split: str = "val") -> str:
+  """Markdown: per run the KNN (%) of ``split``'s queries under each
+  protocol (records without a split are the validation pilot's), then each
+  seeded run's mean over seeds (``seed_summary``)."""
   with open(path) as f:
     recs = [json.loads(line) for line in f if line.strip()]
+  recs = [r for r in recs if r.get("split", "val") == split]
   head = ["run", "seed", "learner", "model", "views", "steps",
           "lr / schedule / wd",
           *PROTOCOLS, "wall (s)", "load 1-min start / end"]
@@ -324,23 +327,28 @@ def table(path: str) -> str:
              f"{r.get('seconds_this_invocation', r.get('seconds', 0)):.0f}",
              f"{r['loadavg_start'][0]:.1f} / {r['loadavg_end'][0]:.1f}"]
     lines.append("| " + " | ".join(cells) + " |")
-  return "\n".join(lines + seed_summary(recs))
+  return "\n".join([f"KNN of the {split} queries (%)", ""] + lines +
+                   seed_summary(recs))
 
 
-def seed_summary(recs) -> list[str]:
+def seed_summary(recs, reference: str = "simclr") -> list[str]:
   """Lines ``run: mean ± std over n seeds (per seed)`` of the headline KNN,
-  for every trained run recorded with more than one seed (std ddof 1)."""
+  for every trained run recorded with more than one seed (std ddof 1), and
+  the Welch p of its mean against ``reference``'s (000's baseline row)."""
   by_run: dict[str, dict[int, float]] = {}
   for r in recs:
     if "seed" in r:
       by_run.setdefault(r["run"], {})[r["seed"]] = r["knn"][MAIN]
+  values = {run: [per_seed[s] for s in sorted(per_seed)]
+            for run, per_seed in by_run.items() if len(per_seed) > 1}
   out = []
-  for run, per_seed in by_run.items():
-    if len(per_seed) > 1:
-      v = [per_seed[s] for s in sorted(per_seed)]
-      out.append(f"\n{run}: {np.mean(v):.2f} ± {np.std(v, ddof=1):.2f} over "
-                 f"seeds {sorted(per_seed)} "
-                 f"({' / '.join(f'{x:.2f}' for x in v)})")
+  for run, v in values.items():
+    line = (f"\n{run}: {np.mean(v):.2f} ± {np.std(v, ddof=1):.2f} over "
+            f"seeds {sorted(by_run[run])} ({' / '.join(f'{x:.2f}' for x in v)})")
+    if run != reference and reference in values:
+      line += (f"; Welch p vs {reference} "
+               f"{stats.format_p(stats.welch_p(v, values[reference]))}")
+    out.append(line)
   return out
 
 
@@ -410,7 +418,7 @@ def runs_to_do(runs, seeds, done: set) -> list[tuple[str, int]]:
 def main(argv):
   common.check_command_line(argv)
   if _TABLE.value:
-    print(table(_RESULTS.value))
+    print(table(_RESULTS.value, _SPLIT.value))
     return
   if _PLOT.value:
     print("plot ->", plot(_RESULTS.value, _PLOT.value, _PLOT_RUNS.value))

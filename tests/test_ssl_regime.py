@@ -17,9 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
 import ktg_jax as ktg
-from ktg_jax import LABEL, GraphSpec, Node, data, models, named, optim
+from ktg_jax import LABEL, GraphSpec, Node, data, models, named, optim, stats
 from ktg_jax.cli import common
 from ktg_jax.core import gates
 from ktg_jax.data import randaugment, ssl_views
@@ -205,6 +206,28 @@ def test_seed_summary_is_mean_and_sample_std_over_seeds():
   std = np.std([78.0, 80.0, 79.0], ddof=1)
   assert line.strip() == (f"simclr: 79.00 ± {std:.2f} over seeds [0, 1, 2] "
                           "(78.00 / 80.00 / 79.00)")
+  # another run: its Welch p against SimCLR's seeds (numpy reference below)
+  recs += [{"run": "dml_simclr_dogo", "seed": s, "knn": {ssl_pilot.MAIN: v}}
+           for s, v in ((0, 81.0), (1, 82.5))]
+  _, dml = ssl_pilot.seed_summary(recs)
+  a, b = np.array([81.0, 82.5]), np.array([78.0, 80.0, 79.0])
+  va, vb = a.var(ddof=1) / 2, b.var(ddof=1) / 3
+  t = (a.mean() - b.mean()) / np.sqrt(va + vb)
+  dof = (va + vb) ** 2 / (va ** 2 / 1 + vb ** 2 / 2)
+  p = 2 * scipy_stats.t.sf(abs(t), dof)
+  assert dml.strip().endswith(f"Welch p vs simclr {stats.format_p(p)}"), dml
+
+
+def test_table_shows_one_split(tmp_path):
+  path = str(tmp_path / "r.jsonl")
+  for split, v in (("val", 78.0), ("test", 77.0)):
+    ssl_pilot.append(path, {"run": "simclr", "seed": 0, "split": split,
+                            "knn": {ssl_pilot.MAIN: v}, "loadavg_start": [1],
+                            "loadavg_end": [1]})
+  text = ssl_pilot.table(path, "test")
+  assert text.startswith("KNN of the test queries") and "77.00" in text
+  assert "78.00" not in text
+  assert "78.00" in ssl_pilot.table(path)  # the pilot's, by default
 
 
 def test_plot_draws_the_curves_and_names_an_empty_selection(tmp_path):
