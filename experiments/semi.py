@@ -136,18 +136,28 @@ def spec_of(method, cfg, searched):
   return spec
 
 
-def table(results) -> str:
+def table(results, reference: str = "supervised") -> str:
+  """Markdown: test accuracy (%) mean ± sample std (seeds) per method and
+  labels-per-class setting, and the Welch p of each method's seeds against
+  ``reference``'s of the same setting (ch.5's comparison)."""
   settings = sorted({r["per_class"] for r in results})
   methods = list(dict.fromkeys(r["method"] for r in results))
   lines = ["| method | " + " | ".join(f"{n}/class" for n in settings) + " |",
            "|---|" + "---|" * len(settings)]
+
+  def accs(m, n):
+    return [100 * r["test_accuracy"] for r in results
+            if r["method"] == m and r["per_class"] == n]
+
   for m in methods:
     cells = []
     for n in settings:
-      accs = [100 * r["test_accuracy"] for r in results
-              if r["method"] == m and r["per_class"] == n]
-      s = stats.summarize(accs) if accs else None
-      cells.append(f"{stats.mean_std(s.mean, s.std)} ({s.n})" if s else "-")
+      s = stats.summarize(accs(m, n)) if accs(m, n) else None
+      cell = f"{stats.mean_std(s.mean, s.std)} ({s.n})" if s else "-"
+      if s and m != reference and accs(reference, n):
+        cell += (f", p vs {reference} "
+                 f"{stats.format_p(stats.welch_p(accs(m, n), accs(reference, n)))}")
+      cells.append(cell)
     lines.append(f"| {m} | " + " | ".join(cells) + " |")
   return "\n".join(lines)
 

@@ -40,3 +40,19 @@ def test_table_and_curves_of_the_results(tmp_path):
 def test_plot_of_no_results_says_where_it_looked(tmp_path):
   with pytest.raises(ValueError, match="holds no run JSON"):
     semi_pilot.plot(str(tmp_path), str(tmp_path / "x.png"))
+
+
+def test_semi_table_gives_welch_p_against_supervised():
+  """experiments/semi.py's results.md: mean ± sample std per method and
+  setting, and each method's Welch p against supervised training's seeds."""
+  from scipy import stats as scipy_stats  # the reference
+  semi = import_script("semi")
+  accs = {"supervised": [0.66, 0.67, 0.69], "fixmatch": [0.73, 0.72, 0.74]}
+  results = [{"per_class": 10, "method": m, "seed": s, "test_accuracy": a}
+             for m, v in accs.items() for s, a in enumerate(v)]
+  rows = {l.split("|")[1].strip(): l for l in semi.table(results).splitlines()}
+  p = scipy_stats.ttest_ind([73, 72, 74], [66, 67, 69], equal_var=False).pvalue
+  std = np.std([73, 72, 74], ddof=1)
+  assert rows["fixmatch"] == (f"| fixmatch | 73.00 ± {std:.2f} (3), p vs "
+                              f"supervised {p:.4f} |"), rows
+  assert "p vs" not in rows["supervised"]
