@@ -130,9 +130,9 @@ def test_ema_model_is_scored_with_the_statistics_of_its_own_weights():
   np.testing.assert_allclose(logits, want, rtol=1e-5, atol=1e-5)
 
 
-def _regime_config():
-  path = os.path.join(ROOT, "experiments", "configs", "semi_regime.py")
-  spec = importlib.util.spec_from_file_location("semi_regime", path)
+def _regime_config(name="semi_regime"):
+  path = os.path.join(ROOT, "experiments", "configs", f"{name}.py")
+  spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config()
@@ -148,3 +148,16 @@ def test_regime_config_has_the_reference_defaults_it_documents():
   assert c.ema_bn == "student"  # USB's EMA: the student's BN buffers
   assert c.epochs * c.eval_every == 20000
   assert c.eval_split == "val"
+
+
+def test_diverse_regime_is_the_validated_one_with_dual_students_changes():
+  """semi_diverse_regime.py departs from semi_regime.py only where its
+  docstring says: unlabelled ratio 3 for every method, flip + crop views."""
+  base, div = _regime_config(), _regime_config("semi_diverse_regime")
+  changed = {k for k in set(base) | set(div)
+             if base.get(k) != div.get(k)}
+  assert changed == {"unlabeled_ratio", "unlabeled_ratio_by_method", "views",
+                     "search_space", "search_trials"}, changed
+  assert div.unlabeled_ratio == 3 and not div.unlabeled_ratio_by_method
+  assert set(div.views.values()) == {"weak"}
+  assert (div.search_space, div.search_trials) == ("ch5_diverse", 50)
