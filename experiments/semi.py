@@ -140,23 +140,26 @@ def table(results, reference: str = "supervised") -> str:
   """Markdown: test accuracy (%) mean ± sample std (seeds) per method and
   labels-per-class setting, and the Welch p of each method's seeds against
   ``reference``'s of the same setting (ch.5's comparison)."""
-  settings = sorted({r["per_class"] for r in results})
-  methods = list(dict.fromkeys(r["method"] for r in results))
+  accs: dict[tuple[str, int], list[float]] = {}  # (method, per_class) -> %
+  for r in results:
+    accs.setdefault((r["method"], r["per_class"]), []).append(
+        100 * r["test_accuracy"])
+  settings = sorted({n for _, n in accs})
+  methods = list(dict.fromkeys(m for m, _ in accs))
   lines = ["| method | " + " | ".join(f"{n}/class" for n in settings) + " |",
            "|---|" + "---|" * len(settings)]
-
-  def accs(m, n):
-    return [100 * r["test_accuracy"] for r in results
-            if r["method"] == m and r["per_class"] == n]
-
   for m in methods:
     cells = []
     for n in settings:
-      s = stats.summarize(accs(m, n)) if accs(m, n) else None
-      cell = f"{stats.mean_std(s.mean, s.std)} ({s.n})" if s else "-"
-      if s and m != reference and accs(reference, n):
+      a, ref = accs.get((m, n)), accs.get((reference, n))
+      if not a:
+        cells.append("-")
+        continue
+      s = stats.summarize(a)
+      cell = f"{stats.mean_std(s.mean, s.std)} ({s.n})"
+      if m != reference and ref:
         cell += (f", p vs {reference} "
-                 f"{stats.format_p(stats.welch_p(accs(m, n), accs(reference, n)))}")
+                 f"{stats.format_p(stats.welch_p(a, ref))}")
       cells.append(cell)
     lines.append(f"| {m} | " + " | ".join(cells) + " |")
   return "\n".join(lines)
