@@ -32,19 +32,19 @@ done
 mkdir -p .whl data/fashion-mnist
 rm -f .whl/*.whl .whl/ray.tar.xz  # one Python's wheels at a time
 TAG=cp${PYV/./}
-get() {  # pinned as requirements.txt / the local environment has them
+get() {  # get DEST PKG==V ...: pinned as requirements.txt / the local environment has them
+  local dest=$1; shift
   python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$PYV" \
     --implementation cp --platform manylinux_2_17_x86_64 \
-    --platform manylinux2014_x86_64 -d .whl "$@"
+    --platform manylinux2014_x86_64 -d "$dest" "$@"
 }
-get ml_collections==1.1.0 dm-pix==0.4.5 tensorboardX==2.6.5
+get .whl ml_collections==1.1.0 dm-pix==0.4.5 tensorboardX==2.6.5
 if [ $SEARCH = 1 ]; then
-  get nevergrad==1.0.12 bayesian-optimization==1.4.0 cma==4.5.0 directsearch==1.1 \
+  get .whl nevergrad==1.0.12 bayesian-optimization==1.4.0 cma==4.5.0 directsearch==1.1 \
     jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0 \
     rpds-py==2026.9.1
   tmp=$(mktemp -d)
-  python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$PYV" \
-    --implementation cp --platform manylinux2014_x86_64 -d "$tmp" ray==2.60.0
+  get "$tmp" ray==2.60.0
   (cd "$tmp" && unzip -q ray-2.60.0-"$TAG"-*.whl && rm ray-*.whl &&
    rm -rf ray/jars ray/rllib ray/llm ray/serve ray/dashboard/client/build &&
    strip ray/core/src/ray/gcs/gcs_server ray/core/src/ray/raylet/raylet &&
@@ -55,17 +55,15 @@ if [ $SEARCH = 1 ]; then
 fi
 cat > .whl/install.sh <<'EOF'
 #!/usr/bin/env bash
-# On the device: the carried wheels (and Ray) into /tmp/site.
+# The carried wheels (and Ray) into $1 (default /tmp/site, on the device).
 set -e
+site=$(realpath -m "${1:-/tmp/site}")
 cd "$(dirname "$0")"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-  --target /tmp/site ./*.whl
-if [ -f ray.tar.xz ]; then tar xJf ray.tar.xz -C /tmp/site; fi
+  --target "$site" ./*.whl
+if [ -f ray.tar.xz ]; then tar xJf ray.tar.xz -C "$site"; fi
 EOF
-if [ -n "$SITE" ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$SITE" .whl/*.whl
-  [ -f .whl/ray.tar.xz ] && tar xJf .whl/ray.tar.xz -C "$SITE"
-fi
+if [ -n "$SITE" ]; then bash .whl/install.sh "$SITE"; fi
 if [ -d /usr/share/datasets/fashion-mnist ]; then
   cp -u /usr/share/datasets/fashion-mnist/*.gz data/fashion-mnist/
 fi
