@@ -5,7 +5,6 @@ its own weights; and the regime's config builds the baselines it documents
 (docs/semi_regime.md).
 """
 
-import importlib.util
 import os
 
 import jax
@@ -16,6 +15,7 @@ import pytest
 
 import ktg_jax as ktg
 from ktg_jax import classic
+from ktg_jax.cli import common
 from ktg_jax.core import gates
 
 C, HW, BL, BU = 5, 8, 8, 16
@@ -132,10 +132,7 @@ def test_ema_model_is_scored_with_the_statistics_of_its_own_weights():
 
 def _regime_config(name="semi_regime"):
   path = os.path.join(ROOT, "experiments", "configs", f"{name}.py")
-  spec = importlib.util.spec_from_file_location(name, path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  return common.load_module(path, register=False).get_config()
 
 
 def test_regime_config_has_the_reference_defaults_it_documents():
