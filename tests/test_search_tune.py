@@ -131,6 +131,35 @@ def test_a_changed_command_does_not_resume_silently(finished_search):
     st.run(sc._replace(num_trials=sc.num_trials + 4))
 
 
+def test_proxy_script_reads_every_trial_s_curve(finished_search):
+  """experiments/search_proxy.py on the finished search: each trial's curve
+  ends on the score and epoch the trial table records."""
+  import subprocess, sys  # pylint: disable=import-outside-toplevel,multiple-imports
+  from ray.tune import ExperimentAnalysis  # pylint: disable=import-outside-toplevel
+  from ktg_jax.search import proxy  # pylint: disable=import-outside-toplevel
+  sc, trials, _ = finished_search
+  curves = proxy.curves_of(ExperimentAnalysis(
+      os.path.join(sc.output_dir, "tune")).trial_dataframes)
+  scored = [t for t in trials if t.status != "error"]
+  assert {t.trial_id for t in scored} <= set(curves)
+  for t in scored:
+    assert max(curves[t.trial_id]) == t.epochs
+    assert curves[t.trial_id][t.epochs] == pytest.approx(t.score)
+  out_json = os.path.join(sc.output_dir, "proxy.json")
+  out = subprocess.run(
+      [sys.executable, os.path.join(ROOT, "experiments", "search_proxy.py"),
+       f"--workdir={sc.output_dir}", "--proxy_epochs=1,2",
+       f"--json={out_json}"], capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, JAX_PLATFORMS="cpu"))
+  assert out.returncode == 0, out.stderr[-2000:]
+  completed = sum(t.status == "completed" for t in trials)
+  assert f"full length {EPOCHS} epochs ({completed} reached it)" in out.stdout
+  with open(out_json) as f:
+    rows = json.load(f)["rows"]
+  assert [r["proxy_epoch"] for r in rows] == [1, 2]
+  assert all(r["n"] == completed for r in rows)
+
+
 def test_the_test_split_is_sealed_during_search():
   data = trial.load_data(st.Settings(dataset="digits"))  # pylint: disable=protected-access
   with pytest.raises(Exception, match="sealed"):

@@ -1,0 +1,59 @@
+"""ktg_jax.search.proxy: ranks and Spearman's rho against scipy, the
+agreement of a proxy length on hand-made curves, curves from Tune frames."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from ktg_jax.search import proxy
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ranks_and_spearman_match_scipy_with_ties(seed):
+  rng = np.random.default_rng(seed)
+  a = np.round(rng.uniform(size=12), 1)   # rounded: ties
+  b = np.round(a + rng.normal(scale=0.2, size=12), 1)
+  np.testing.assert_allclose(proxy.ranks(a), sps.rankdata(a))
+  assert proxy.spearman(a, b) == pytest.approx(sps.spearmanr(a, b).statistic,
+                                               abs=1e-12)
+
+
+def test_spearman_is_nan_when_undefined():
+  assert math.isnan(proxy.spearman([0.5], [0.7]))
+  assert math.isnan(proxy.spearman([0.5, 0.5, 0.5], [0.1, 0.2, 0.3]))
+  assert proxy.spearman([1, 2, 3], [30, 20, 10]) == pytest.approx(-1.0)
+
+
+def test_agreement_counts_graphs_with_both_scores_and_the_pick_s_regret():
+  curves = {"a": {4: 0.6, 8: 0.70, 16: 0.80},
+            "b": {4: 0.7, 8: 0.72, 16: 0.75},   # the proxy's pick at 4
+            "c": {4: 0.5, 8: float("nan"), 16: 0.78},
+            "d": {4: 0.9}}                       # stopped early: left out
+  a4 = proxy.agreement(curves, 4, 16)
+  assert a4.n == 3 and not a4.same_best
+  assert a4.regret == pytest.approx(0.80 - 0.75)
+  assert a4.spearman == pytest.approx(
+      sps.spearmanr([0.6, 0.7, 0.5], [0.80, 0.75, 0.78]).statistic)
+  a8 = proxy.agreement(curves, 8, 16)          # c has no score at 8
+  assert a8.n == 2 and a8.same_best is False
+  assert a8.spearman == pytest.approx(-1.0)
+  full = proxy.agreement(curves, 16, 16)
+  assert full.spearman == pytest.approx(1.0)
+  assert full.same_best and full.regret == 0.0
+  assert proxy.agreement({}, 4, 16).n == 0
+  with pytest.raises(ValueError, match="allowed: 0 < proxy_epoch"):
+    proxy.agreement(curves, 32, 16)
+
+
+def test_curves_of_reads_plain_and_pack_trials_skipping_unscored_epochs():
+  plain = pd.DataFrame({"epoch": [1, 2, 3], "trial_id": "t1",
+                        "target_accuracy": [float("nan"), 0.5, 0.6]})
+  pack = pd.DataFrame({"epoch": [1, 2], "trial_id": "t2",
+                       "target_accuracy": [0.4, 0.7],
+                       "member_scores": [[0.4, 0.3], [0.7, 0.65]]})
+  curves = proxy.curves_of({"p1": plain, "p2": pack, "p3": pd.DataFrame()})
+  assert curves == {"t1": {2: 0.5, 3: 0.6},
+                    "t2:0": {1: 0.4, 2: 0.7}, "t2:1": {1: 0.3, 2: 0.65}}
