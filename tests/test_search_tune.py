@@ -299,3 +299,28 @@ def test_progress_best_so_far_skips_a_diverged_trials_nan(tmp_path, capsys):
                                          progress.TIME_ATTR: 1})
   p.on_trial_complete(0, [], Trial("c"))
   assert "best so far 0.5000 (c, epoch 1)" in capsys.readouterr().out
+
+
+def test_progress_best_so_far_survives_a_resume(tmp_path, capsys):
+  """A resumed search's "best so far" counts the trials finished before
+  the resume (their best is in events.jsonl), not only the new ones."""
+  class Trial:
+    def __init__(self, trial_id):
+      self.trial_id = trial_id
+  p = progress.Progress(str(tmp_path), epochs=2, num_trials=3)
+  for epoch, score in ((1, 0.6), (2, 0.55)):
+    p.on_trial_result(0, [], Trial("a"), {progress.METRIC: score,
+                                         progress.TIME_ATTR: epoch})
+  p.on_trial_complete(0, [], Trial("a"))
+  p.on_trial_result(0, [], Trial("b"), {progress.METRIC: float("nan"),
+                                       progress.TIME_ATTR: 1})
+  p.on_trial_error(0, [], Trial("b"))
+  resumed = progress.Progress(str(tmp_path), epochs=2, num_trials=3)
+  resumed.setup()
+  resumed.on_trial_start(0, [], Trial("c"))
+  resumed.on_trial_result(0, [], Trial("c"), {progress.METRIC: 0.5,
+                                             progress.TIME_ATTR: 1})
+  resumed.on_trial_complete(0, [], Trial("c"))
+  last = capsys.readouterr().out.strip().splitlines()[-1]
+  assert "completed 1, stopped early 1, errored 1" in last
+  assert "best so far 0.6000 (a, epoch 1)" in last

@@ -27,11 +27,12 @@ class Progress(tune.Callback):
     self._path = os.path.join(os.path.abspath(output_dir), EVENTS)
     self._epochs, self._num_trials = epochs, num_trials
     self._last, self._status, self._best = {}, {}, None
+    self._trial_best = {}
 
   def setup(self, **info):
     """Called by Tune at every (re)start: finished trials of earlier runs
     still count (a restored Tuner unpickles this object, not ``__init__``)."""
-    self._last, self._status, self._best = {}, {}, None
+    self._last, self._status, self._best, self._trial_best = {}, {}, None, {}
     if not os.path.exists(self._path):
       return
     with open(self._path) as f:
@@ -39,6 +40,16 @@ class Progress(tune.Callback):
         e = json.loads(line)
         if e["event"] != "start":
           self._status[e["trial_id"]] = e["event"]
+        # ... and so do their best scores (events of before 2026-12-04 have
+        # none: a resumed search's best then counts from the resume)
+        self._offer(e.get("best"), e["trial_id"], e.get("best_epoch"))
+
+  def _offer(self, score, trial_id, epoch):
+    # A diverged trial reports NaN: as a best it would stay (NaN > x is
+    # never true) and hide every later score.
+    if score is not None and math.isfinite(score) and (
+        self._best is None or score > self._best[0]):
+      self._best = (score, trial_id, epoch)
 
   def _log(self, trial, event: str, **extra):
     with open(self._path, "a") as f:
@@ -63,20 +74,25 @@ class Progress(tune.Callback):
   def on_trial_result(self, iteration, trials, trial, result, **info):
     score, epoch = result.get(METRIC), result.get(TIME_ATTR)
     self._last[trial.trial_id] = epoch
-    # A diverged trial reports NaN: as a best it would stay (NaN > x is
-    # never true) and hide every later score.
-    if score is not None and math.isfinite(score) and (
-        self._best is None or score > self._best[0]):
-      self._best = (score, trial.trial_id, epoch)
+    self._offer(score, trial.trial_id, epoch)
+    if score is not None and math.isfinite(score) and score > \
+        self._trial_best.get(trial.trial_id, (-math.inf,))[0]:
+      self._trial_best[trial.trial_id] = (score, epoch)
+
+  def _ended(self, trial):
+    """The ended trial's epochs and its best score (a restart reads it)."""
+    best = self._trial_best.get(trial.trial_id)
+    return dict(epochs=self._last.get(trial.trial_id) or 0,
+                **({"best": best[0], "best_epoch": best[1]} if best else {}))
 
   def on_trial_complete(self, iteration, trials, trial, **info):
-    epoch = self._last.get(trial.trial_id) or 0
-    status = "completed" if epoch >= self._epochs else "stopped"
+    ended = self._ended(trial)
+    status = "completed" if ended["epochs"] >= self._epochs else "stopped"
     self._status[trial.trial_id] = status
-    self._log(trial, status, epochs=epoch)
+    self._log(trial, status, **ended)
     self._print()
 
   def on_trial_error(self, iteration, trials, trial, **info):
     self._status[trial.trial_id] = "error"
-    self._log(trial, "error", epochs=self._last.get(trial.trial_id) or 0)
+    self._log(trial, "error", **self._ended(trial))
     self._print()
