@@ -27,6 +27,10 @@ read once, after the last epoch, as the queries (bank: the training split);
 records carry ``"split": "test"`` and resume separately from the pilot's
 (give them their own ``--results``). With ``--split=val`` the test split is
 sealed.
+
+``--runs=searched --graph=<best_graph.json>``: the graph a search found
+(``experiments/search.py --space=ssl000``), under the same regime, seeds and
+scoring as the other rows; its record carries the graph.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import jax
 import numpy as np
 
 from ktg_jax.cli import common  # the scripts' command line
+import ktg_jax as ktg
 from ktg_jax import classic, data as data_lib, stats
 from ktg_jax.core import step
 from ktg_jax.metrics import knn, node_knn
@@ -55,6 +60,9 @@ _RESULTS = flags.DEFINE_string(
     "one JSON line per finished run")
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "seeds of every trained run "
                            "(config.seed: init and data order)")
+_GRAPH = flags.DEFINE_string(
+    "graph", None, "a GraphSpec JSON (experiments/search.py's "
+    "best_graph.json), trained and scored as the run 'searched'")
 _TABLE = flags.DEFINE_boolean("table", False, "only print the table")
 _SPLIT = flags.DEFINE_enum(
     "split", "val", ["val", "test"], "the queries: validation (the pilot) or "
@@ -138,6 +146,7 @@ PILOTS: dict[str, dict] = {
 
 
 GRAPH_KEYS = ("learner", "pair")  # overrides that shape the graph
+SEARCHED = "searched"  # the run of --graph's graph
 
 
 def run_config(base, overrides: dict, split: str = "val"):
@@ -266,17 +275,22 @@ def baselines(config, data, models=None, split: str = "val") -> list[dict]:
 
 
 def pilot(name: str, base, data, workdir: str, seed: int = 0,
-          split: str = "val") -> dict:
-  """Trains and scores one pilot run (``PILOTS[name]``) with ``seed``, in
-  its own folder ``<workdir>/<name>/seed<seed>`` (``test_<name>`` for the
-  test split), scoring the target node (and, for a pair, every node)."""
-  if name not in PILOTS:
+          split: str = "val", graph=None) -> dict:
+  """Trains and scores one pilot run (``PILOTS[name]``, or ``graph`` as the
+  run ``SEARCHED``) with ``seed``, in its own folder
+  ``<workdir>/<name>/seed<seed>`` (``test_<name>`` for the test split),
+  scoring the target node (and, with several nodes, every node)."""
+  if name == SEARCHED and graph is None:
+    raise ValueError(f"--runs={SEARCHED} needs --graph=<best_graph.json>")
+  if name not in PILOTS and name != SEARCHED:
     raise ValueError(f"--runs: {name!r}; allowed: 'baselines', "
-                     "'untrained_<model>' or "
+                     f"'untrained_<model>', '{SEARCHED}' (with --graph) or "
                      f"{sorted(PILOTS)}")
-  config, learner = run_config(base, PILOTS[name], split)
+  overrides = PILOTS.get(name, {})
+  config, learner = run_config(base, overrides, split)
   config.seed = seed
-  spec = pilot_graph(config.models, learner, PILOTS[name])
+  spec = (graph if name == SEARCHED
+          else pilot_graph(config.models, learner, overrides))
   load0, t0 = os.getloadavg(), time.time()
   folder = name if split == "val" else f"test_{name}"
   r = training.fit(spec, data, config,
@@ -287,9 +301,12 @@ def pilot(name: str, base, data, workdir: str, seed: int = 0,
                           split=split) for i, m in enumerate(modules)]
   scores = per_node[spec.target]
   steps = config.epochs * (len(data.train.labels) // config.batch_size)
+  target = spec.nodes[spec.target]
   return {
-      "run": name, "overrides": PILOTS[name], "learner": learner,
-      "model": config.models, "views": config.views.a,
+      "run": name, "overrides": overrides,
+      **({"graph": spec.to_json()} if name == SEARCHED else {}),
+      "learner": target.learner or learner,
+      "model": target.model, "views": config.views.a,
       "epochs": config.epochs, "batch_size": config.batch_size,
       "steps": steps, "learning_rate": config.learning_rate,
       "lr_schedule": config.lr_schedule,
@@ -438,7 +455,8 @@ def main(argv):
     elif name.startswith("untrained_"):
       recs = baselines(base, data, [name[len("untrained_"):]], split)
     else:
-      recs = [pilot(name, base, data, _WORKDIR.value, seed, split)]
+      graph = _GRAPH.value and ktg.GraphSpec.load(_GRAPH.value)
+      recs = [pilot(name, base, data, _WORKDIR.value, seed, split, graph)]
     for rec in recs:
       append(_RESULTS.value, rec)
       print(f"{rec['run']}: {split} KNN {json.dumps(rec['knn'])} "

@@ -289,3 +289,26 @@ def test_a_pair_pilot_on_the_test_split_scores_both_nodes(tmp_path):
   np.testing.assert_allclose(rec["curve"][0]["knn"], rec["knn"][ssl_pilot.MAIN],
                              atol=1e-6)  # fit's KNN = the script's headline
   assert (tmp_path / "test_dml_simclr_dogo" / "seed0").is_dir()
+
+
+def test_pilot_trains_a_searched_graph_as_its_own_row(tmp_path):
+  """--runs=searched --graph=<best_graph.json>: the file's graph (not a
+  PILOTS one) under the regime's config, every node scored, graph recorded."""
+  base = common.load_module(common.config_path("ssl_regime.py")).get_config()
+  base.dataset, base.limit, base.epochs, base.batch_size = "digits", 400, 1, 64
+  base.eval_batch_size, base.checkpoint_every = 200, 0
+  d = data.sealed(data.from_config(base))
+  graph = ktg.classic.ssl_dml((TINY, TINY), ("simclr", "byol"), "disco")
+  with pytest.raises(ValueError, match="needs --graph"):
+    ssl_pilot.pilot(ssl_pilot.SEARCHED, base, d, str(tmp_path))
+  with pytest.raises(ValueError, match="'searched' \\(with --graph\\)"):
+    ssl_pilot.pilot("no_such_run", base, d, str(tmp_path))
+  rec = ssl_pilot.pilot(ssl_pilot.SEARCHED, base, d, str(tmp_path), seed=1,
+                        graph=graph)
+  assert GraphSpec.from_json(rec["graph"]) == graph
+  assert (rec["run"], rec["seed"], rec["model"], rec["learner"]) == (
+      "searched", 1, TINY, "simclr")
+  assert len(rec["knn_per_node"]) == 2
+  assert rec["knn"] == rec["knn_per_node"][graph.target]
+  assert all(0 <= v <= 100 for v in rec["knn"].values())
+  assert (tmp_path / "searched" / "seed1").is_dir()
