@@ -45,7 +45,7 @@ import numpy as np
 
 from ktg_jax.cli import common  # the scripts' command line
 import ktg_jax as ktg
-from ktg_jax import classic, data as data_lib, stats
+from ktg_jax import checkpoint, classic, data as data_lib, stats
 from ktg_jax.core import step
 from ktg_jax.metrics import knn, node_knn
 from ktg_jax.run import training
@@ -63,6 +63,11 @@ _SEEDS = flags.DEFINE_list("seeds", ["0"], "seeds of every trained run "
 _GRAPH = flags.DEFINE_string(
     "graph", None, "a GraphSpec JSON (experiments/search.py's "
     "best_graph.json), trained and scored as the run 'searched'")
+_EXPORT = flags.DEFINE_boolean(
+    "export_variables", False, "only write the final node variables "
+    "(<run folder>/variables/node<i>, what ssl_features.py reads) of the "
+    "finished --runs x --seeds from their last checkpoint: no training, no "
+    "evaluation")
 _TABLE = flags.DEFINE_boolean("table", False, "only print the table")
 _SPLIT = flags.DEFINE_enum(
     "split", "val", ["val", "test"], "the queries: validation (the pilot) or "
@@ -274,12 +279,8 @@ def baselines(config, data, models=None, split: str = "val") -> list[dict]:
   return recs
 
 
-def pilot(name: str, base, data, workdir: str, seed: int = 0,
-          split: str = "val", graph=None) -> dict:
-  """Trains and scores one pilot run (``PILOTS[name]``, or ``graph`` as the
-  run ``SEARCHED``) with ``seed``, in its own folder
-  ``<workdir>/<name>/seed<seed>`` (``test_<name>`` for the test split),
-  scoring the target node (and, with several nodes, every node)."""
+def _run(name: str, base, seed: int, split: str, graph):
+  """(config, learner, overrides, spec) of a pilot run."""
   if name == SEARCHED and graph is None:
     raise ValueError(f"--runs={SEARCHED} needs --graph=<best_graph.json>")
   if name not in PILOTS and name != SEARCHED:
@@ -291,10 +292,41 @@ def pilot(name: str, base, data, workdir: str, seed: int = 0,
   config.seed = seed
   spec = (graph if name == SEARCHED
           else pilot_graph(config.models, learner, overrides))
+  return config, learner, overrides, spec
+
+
+def run_folder(workdir: str, name: str, seed: int, split: str) -> str:
+  return os.path.join(workdir, name if split == "val" else f"test_{name}",
+                      f"seed{seed}")
+
+
+def export_variables(name: str, base, data, workdir: str, seed: int = 0,
+                     split: str = "val", graph=None) -> str:
+  """Writes a finished run's final node variables into its folder
+  (``training.fit`` on it with ``save_variables``: it restores the last
+  checkpoint and trains nothing). A run that has not finished is refused."""
+  config, _, _, spec = _run(name, base, seed, split, graph)
+  folder = run_folder(workdir, name, seed, split)
+  done = checkpoint.run_manager(os.path.join(folder, "checkpoints")).latest_step()
+  if done != config.epochs:
+    raise ValueError(f"{folder}: its last checkpoint is epoch {done}, not "
+                     f"{config.epochs}: train it first (without "
+                     "--export_variables)")
+  config.save_variables, config.verbose = True, False
+  training.fit(spec, data, config, workdir=folder)
+  return os.path.join(folder, "variables")
+
+
+def pilot(name: str, base, data, workdir: str, seed: int = 0,
+          split: str = "val", graph=None) -> dict:
+  """Trains and scores one pilot run (``PILOTS[name]``, or ``graph`` as the
+  run ``SEARCHED``) with ``seed``, in its own folder
+  ``<workdir>/<name>/seed<seed>`` (``test_<name>`` for the test split),
+  scoring the target node (and, with several nodes, every node)."""
+  config, learner, overrides, spec = _run(name, base, seed, split, graph)
   load0, t0 = os.getloadavg(), time.time()
-  folder = name if split == "val" else f"test_{name}"
   r = training.fit(spec, data, config,
-                   workdir=os.path.join(workdir, folder, f"seed{seed}"))
+                   workdir=run_folder(workdir, name, seed, split))
   sec = time.time() - t0
   modules = step.node_modules(spec, data.num_classes)
   per_node = [node_scores(m, step.node_variables(r.state, i), data,
@@ -447,6 +479,13 @@ def main(argv):
   print(f"bank {len(data.train.labels)}, {split} queries "
         f"{len(getattr(data, split).labels)}", flush=True)
   seeds = [int(s) for s in _SEEDS.value]
+  graph = _GRAPH.value and ktg.GraphSpec.load(_GRAPH.value)
+  if _EXPORT.value:
+    for name in _RUNS.value:
+      for seed in seeds:
+        print(export_variables(name, base, data, _WORKDIR.value, seed, split,
+                               graph), flush=True)
+    return
   todo = runs_to_do(_RUNS.value, seeds, done_runs(_RESULTS.value, split))
   print(f"to run: {todo}", flush=True)
   for name, seed in todo:
@@ -455,7 +494,6 @@ def main(argv):
     elif name.startswith("untrained_"):
       recs = baselines(base, data, [name[len("untrained_"):]], split)
     else:
-      graph = _GRAPH.value and ktg.GraphSpec.load(_GRAPH.value)
       recs = [pilot(name, base, data, _WORKDIR.value, seed, split, graph)]
     for rec in recs:
       append(_RESULTS.value, rec)

@@ -296,7 +296,7 @@ def test_pilot_trains_a_searched_graph_as_its_own_row(tmp_path):
   PILOTS one) under the regime's config, every node scored, graph recorded."""
   base = common.load_module(common.config_path("ssl_regime.py")).get_config()
   base.dataset, base.limit, base.epochs, base.batch_size = "digits", 400, 1, 64
-  base.eval_batch_size, base.checkpoint_every = 200, 0
+  base.eval_batch_size, base.checkpoint_every = 200, 1
   d = data.sealed(data.from_config(base))
   graph = ktg.classic.ssl_dml((TINY, TINY), ("simclr", "byol"), "disco")
   with pytest.raises(ValueError, match="needs --graph"):
@@ -312,3 +312,15 @@ def test_pilot_trains_a_searched_graph_as_its_own_row(tmp_path):
   assert rec["knn"] == rec["knn_per_node"][graph.target]
   assert all(0 <= v <= 100 for v in rec["knn"].values())
   assert (tmp_path / "searched" / "seed1").is_dir()
+  # --export_variables: the finished run's final variables, written from its
+  # last checkpoint without training, score what the row recorded
+  folder = ssl_pilot.export_variables(ssl_pilot.SEARCHED, base, d,
+                                      str(tmp_path), seed=1, graph=graph)
+  mods = ktg.core.step.node_modules(graph, d.num_classes)
+  for i, module in enumerate(mods):
+    like = module.init(jax.random.key(0), d.val.images[:2], train=False)
+    v = ktg.checkpoint.load_variables(f"{folder}/node{i}", like)
+    assert ssl_pilot.node_scores(module, v, d) == rec["knn_per_node"][i]
+  with pytest.raises(ValueError, match="last checkpoint is epoch None"):
+    ssl_pilot.export_variables(ssl_pilot.SEARCHED, base, d, str(tmp_path),
+                               seed=2, graph=graph)

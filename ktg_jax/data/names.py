@@ -27,6 +27,7 @@ CLASS_NAMES = {
     "fashion_mnist": FASHION_MNIST, "digits": DIGITS, "cifar10": CIFAR10,
     "fashion_pairs": _pairs(FASHION_MNIST),
     "fashion_pairs14": _pairs(FASHION_MNIST), "digits_pairs": _pairs(DIGITS),
+    "fashion_placed36": FASHION_MNIST,   # Fashion-MNIST at random places
 }
 
 

@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 import numpy as np
 
@@ -48,7 +50,7 @@ def features_figure(features, labels, title: str = "", class_names=None):
     ax.scatter(xy[m, 0], xy[m, 1], s=4, color=cmap(int(c) % cmap.N), label=name)
   ax.set_xlabel("PC 1")
   ax.set_ylabel("PC 2")
-  ax.set_title(title, fontsize=9)
+  ax.set_title(textwrap.fill(title, 80), fontsize=9)  # a run's long names
   ax.legend(markerscale=3, fontsize=7, loc="best")
   return fig
 
