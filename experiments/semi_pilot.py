@@ -24,6 +24,7 @@ import os
 import time
 
 from absl import flags
+import numpy as np
 
 # pylint: disable=wrong-import-position
 from ktg_jax.cli import common  # the scripts' command line
@@ -71,9 +72,32 @@ def table(results_dir: str) -> str:
   return "\n".join(lines)
 
 
+METHOD_ORDER = ("fixmatch", "mean_teacher", "pi_model", "pseudo_label",
+                "supervised")
+
+
+def curve_panels(recs) -> dict:
+  """``{(per_class, method): {node: [(iterations, accuracies %), ...]}}``:
+  each run's validation curve per scored node (student, EMA), one entry a
+  seed, panels in ``METHOD_ORDER``."""
+  order = lambda k: (k[0], METHOD_ORDER.index(k[1])
+                     if k[1] in METHOD_ORDER else len(METHOD_ORDER), k[1])
+  panels = {}
+  for r in sorted(recs, key=lambda r: r["seed"]):
+    its = [h["iteration"] for h in r["val_curve"]]
+    nodes = panels.setdefault((r["per_class"], r["method"]), {})
+    for node in r["val_accuracy"]:
+      nodes.setdefault(node, []).append(
+          (its, [100 * h[node] if h.get(node) is not None else float("nan")
+                 for h in r["val_curve"]]))
+  return dict(sorted(panels.items(), key=lambda kv: order(kv[0])))
+
+
 def plot(results_dir: str, path: str) -> str:
-  """Validation accuracy against iterations, every run's curve (issue 25 asks
-  for student vs EMA curves): colour = method and node, one line a seed."""
+  """Validation accuracy against iterations (issue 25 asks for student vs
+  EMA curves): a panel per method and labels-per-class setting, its
+  student's and EMA's seeds in two colours, supervised training's seed mean
+  dashed in every other panel for reference."""
   import matplotlib  # pylint: disable=import-outside-toplevel
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
@@ -81,25 +105,30 @@ def plot(results_dir: str, path: str) -> str:
       os.path.join(results_dir, "*.json")))]
   if not recs:
     raise ValueError(f"--results={results_dir!r} holds no run JSON")
-  panels = sorted({r["per_class"] for r in recs})
-  fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4),
-                           squeeze=False)
-  colours = {}
-  for ax, n in zip(axes[0], panels):
-    for r in recs:
-      if r["per_class"] != n:
-        continue
-      its = [h["iteration"] for h in r["val_curve"]]
-      for node in r["val_accuracy"]:
-        key = f"{r['method']} {node}"
-        c = colours.setdefault(key, f"C{len(colours)}")
-        ax.plot(its, [100 * h[node] for h in r["val_curve"]], color=c,
-                lw=1, alpha=0.8, label=f"{key} seed {r['seed']}")
-    ax.set_title(f"{n} labels per class (validation)")
+  panels = curve_panels(recs)
+  ncols = min(3, len(panels))
+  nrows = -(-len(panels) // ncols)
+  fig, axes = plt.subplots(nrows, ncols, squeeze=False, sharey=True,
+                           figsize=(4.2 * ncols, 3.3 * nrows))
+  colours = {"student": "C0", "ema": "C1"}
+  for ax, ((n, method), nodes) in zip(axes.flat, panels.items()):
+    for node, curves in nodes.items():
+      for k, (its, acc) in enumerate(curves):
+        ax.plot(its, acc, color=colours.get(node, "C2"), lw=1, alpha=0.75,
+                label=f"{node} ({len(curves)} seeds)" if k == 0 else None)
+    sup = panels.get((n, "supervised"), {}).get("student", [])
+    if sup and method != "supervised":
+      its = sup[0][0]
+      mean = np.nanmean([acc for _, acc in sup if len(acc) == len(its)],
+                        axis=0)
+      ax.plot(its, mean, "k--", lw=1, label=f"supervised, mean of {len(sup)}")
+    ax.set_title(f"{method}, {n} labels/class", fontsize=9)
     ax.set_xlabel("iteration")
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel("validation accuracy (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower right")
+  for ax in list(axes.flat)[len(panels):]:
+    ax.set_visible(False)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)

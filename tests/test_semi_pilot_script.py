@@ -56,3 +56,24 @@ def test_semi_table_gives_welch_p_against_supervised():
   assert rows["fixmatch"] == (f"| fixmatch | 73.00 ± {std:.2f} (3), p vs "
                               f"supervised {p:.4f} |"), rows
   assert "p vs" not in rows["supervised"]
+
+
+def test_curve_panels_group_seeds_by_method_and_node(tmp_path):
+  _write(tmp_path, "supervised", 1, {"student": 0.7},
+         [{"student": 0.55}, {"student": 0.7}])
+  _write(tmp_path, "fixmatch", 1, {"student": 0.74, "ema": 0.75},
+         [{"student": 0.6, "ema": None}, {"student": 0.74, "ema": 0.75}])
+  _write(tmp_path, "fixmatch", 0, {"student": 0.73, "ema": 0.72},
+         [{"student": 0.6, "ema": 0.65}, {"student": 0.73, "ema": 0.72}])
+  recs = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*.json"))]
+  panels = semi_pilot.curve_panels(recs)
+  assert list(panels) == [(10, "fixmatch"), (10, "supervised")]
+  fm = panels[(10, "fixmatch")]
+  assert sorted(fm) == ["ema", "student"]
+  assert [its for its, _ in fm["student"]] == [[10, 20], [10, 20]]
+  assert [acc for _, acc in fm["student"]] == [pytest.approx([60.0, 73.0]),
+                                               pytest.approx([60.0, 74.0])]
+  assert fm["ema"][0][1] == pytest.approx([65.0, 72.0])   # seed 0 first
+  assert np.isnan(fm["ema"][1][1][0]) and fm["ema"][1][1][1] == 75.0
+  ((its, acc),) = panels[(10, "supervised")]["student"]
+  assert its == [10, 20] and acc == pytest.approx([55.0, 70.0])
