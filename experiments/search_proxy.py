@@ -9,7 +9,7 @@ and prints, for each proxy length, over the graphs that reached
 ``--full_epoch``: Spearman's rho of the proxy's and the full length's scores,
 whether the proxy's best graph is the full length's best, and the full-length
 score it would lose (``ktg_jax/search/proxy.py``). ``--json`` also writes the
-rows. A search may shorten its trials to a proxy only where these agree.
+rows, ``--plot`` draws every graph's curve. A search may shorten its trials to a proxy only where these agree.
 """
 
 from __future__ import annotations
@@ -28,6 +28,36 @@ _PROXY = flags.DEFINE_list("proxy_epochs", None, "proxy lengths (epochs)")
 _FULL = flags.DEFINE_integer("full_epoch", None, "the full length (default: "
                              "the longest epoch any trial reached)")
 _JSON = flags.DEFINE_string("json", None, "also write the rows here")
+_PLOT = flags.DEFINE_string("plot", None, "also draw every graph's curve "
+                            "(validation score against epochs) here, the "
+                            "proxy lengths marked")
+_REFERENCE = flags.DEFINE_list(
+    "reference", [], "horizontal lines on --plot, label=score (e.g. "
+    "'untrained=0.7333'), in the search's score units")
+
+
+def plot(curves, proxy_epochs, path: str, references=()) -> str:
+  """Every graph's validation curve, the proxy lengths as vertical lines,
+  ``references`` ((label, score), ...) as horizontal ones."""
+  from ktg_jax.viz import figures  # pylint: disable=import-outside-toplevel
+  fig, ax = figures.subplots(figsize=(6.5, 4))
+  for name, curve in curves.items():
+    epochs = sorted(curve)
+    ax.plot(epochs, [100 * curve[e] for e in epochs], lw=1, alpha=0.8,
+            marker=".", ms=3)
+  for e in proxy_epochs:
+    ax.axvline(e, color="grey", ls=":", lw=1)
+  for k, (label, score) in enumerate(references):
+    ax.axhline(100 * score, color="k", ls=("--", "-.", ":")[k % 3], lw=1.2,
+               label=f"{label} {100 * score:.2f}")
+  ax.set_xlabel("epoch")
+  ax.set_ylabel("validation score (%)")
+  ax.set_title(f"{len(curves)} searched graphs; dotted: proxy lengths",
+               fontsize=9)
+  ax.grid(alpha=0.3)
+  if references:
+    ax.legend(fontsize=7, loc="lower right")
+  return figures.save(fig, path)
 
 
 def main(argv):
@@ -49,6 +79,10 @@ def main(argv):
     rows.append(a._asdict())
     print(f"| {epoch} | {a.n} | {a.spearman:.3f} | {a.same_best} | "
           f"{100 * a.regret:.2f} |")
+  if _PLOT.value:
+    refs = [(r.split("=")[0], float(r.split("=")[1])) for r in _REFERENCE.value]
+    print("plot:", plot(curves, [int(e) for e in _PROXY.value], _PLOT.value,
+                        refs))
   if _JSON.value:
     with open(_JSON.value, "w") as f:
       json.dump({"workdir": _WORKDIR.value, "curves": curves, "rows": rows},

@@ -57,3 +57,13 @@ def test_curves_of_reads_plain_and_pack_trials_skipping_unscored_epochs():
   curves = proxy.curves_of({"p1": plain, "p2": pack, "p3": pd.DataFrame()})
   assert curves == {"t1": {2: 0.5, 3: 0.6},
                     "t2:0": {1: 0.4, 2: 0.7}, "t2:1": {1: 0.3, 2: 0.65}}
+
+
+def test_the_script_draws_every_curve_and_the_references(tmp_path):
+  from experiment_scripts import import_script  # pylint: disable=import-outside-toplevel
+  search_proxy = import_script("search_proxy")
+  curves = {"a": {4: 0.6, 8: 0.7}, "b": {4: 0.5}}
+  path = search_proxy.plot(curves, [4], str(tmp_path / "c.png"),
+                           [("untrained", 0.55)])
+  with open(path, "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
