@@ -119,6 +119,9 @@ PILOTS: dict[str, dict] = {
     # and both node edges Through, DoGo's or DisCo's loss; node 0 scored
     "dml_simclr_dogo": dict(pair="dogo"),
     "dml_simclr_disco": dict(pair="disco"),
+    # the DoGo term at the KTG PyTorch code's later scale (x T^2 = x 0.01):
+    # does the DML row lose to SimCLR because of the term's size?
+    "dml_simclr_dogo_t2": dict(pair="dogo_t2"),
     "simsiam": dict(learner="simsiam"),
     "moco": dict(learner="moco"),
     "byol": dict(learner="byol"),

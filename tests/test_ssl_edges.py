@@ -120,3 +120,15 @@ def test_edges_under_caller_stop_gradient_and_jit():
 def test_errors_name_argument_and_allowed_values():
   with pytest.raises(ValueError, match="width 5 != target width 4"):
     E.disco_mse(rand(0, B, 5), rand(1, B, 4))
+
+
+def test_dogo_t2_is_dogo_times_the_squared_temperature():
+  """The KTG PyTorch code's later DoGoLoss scale: batch-mean KL x T^2."""
+  sa, sb, ta, tb = (rand(70 + k, B, D) for k in range(4))
+  src = {PROJECTION: sa, "projection_b": sb}
+  tgt = {PROJECTION: ta, "projection_b": tb}
+  kind = losses.BY_NAME["dogo_t2"]
+  assert kind.default_param == 0.1
+  for t in (0.1, 0.5):
+    np.testing.assert_allclose(kind.fn(src, tgt, t),
+                               t ** 2 * np_dogo(sa, sb, ta, tb, t), **TOL)

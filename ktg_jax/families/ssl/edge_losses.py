@@ -14,6 +14,9 @@ reduced over the batch (docs/papers.md §2). Formulas, reductions and scales:
   ``ssl`` node's view-a outputs carry its view-b projection
   (``projection_b``, ``ktg_jax/families/ssl/learner.py``), so the edge reads both
   views from its one slot; without it the matrix is view a's own.
+* ``dogo_t2``: the same KL times ``T^2`` (0.01 at T = 0.1), the scale of the
+  KTG PyTorch code's later ``DoGoLoss`` (batch-mean KL x T^2): for comparing
+  with runs of that code; ``dogo`` stays this project's default.
 * ``disco`` (no parameter): ``||unit(z^t_i) - unit(z^s_i)||^2``, summed over
   the embedding (in [0, 4]).
 
@@ -45,6 +48,11 @@ def dogo(source: dict, target: dict, temperature):
   return edges.dogo(_as_features(source), _as_features(target), temperature)
 
 
+def dogo_t2(source: dict, target: dict, temperature):
+  """DoGo edge scaled by ``T^2`` (the KTG PyTorch code's DoGoLoss scale)."""
+  return temperature ** 2 * dogo(source, target, temperature)
+
+
 def disco(source: dict, target: dict, param):
   """DisCo edge: per-sample squared distance of the unit projections."""
   del param
@@ -55,5 +63,8 @@ DOGO = losses.register("dogo", dogo, reads=(PROJECTION,),
                        param_name="temperature",
                        default_param=edges.DOGO_TEMPERATURE)
 DISCO = losses.register("disco", disco, reads=(PROJECTION,))
+DOGO_T2 = losses.register("dogo_t2", dogo_t2, reads=(PROJECTION,),
+                          param_name="temperature",
+                          default_param=edges.DOGO_TEMPERATURE)
 
-__all__ = ["DISCO", "DOGO", "disco", "dogo"]
+__all__ = ["DISCO", "DOGO", "DOGO_T2", "disco", "dogo", "dogo_t2"]
