@@ -122,6 +122,8 @@ PILOTS: dict[str, dict] = {
     # the DoGo term at the KTG PyTorch code's later scale (x T^2 = x 0.01):
     # does the DML row lose to SimCLR because of the term's size?
     "dml_simclr_dogo_t2": dict(pair="dogo_t2"),
+    # ... and DisCo at its code's scale (a mean over the embedding, / 128)
+    "dml_simclr_disco_mean": dict(pair="disco_mean"),
     "simsiam": dict(learner="simsiam"),
     "moco": dict(learner="moco"),
     "byol": dict(learner="byol"),

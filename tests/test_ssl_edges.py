@@ -132,3 +132,11 @@ def test_dogo_t2_is_dogo_times_the_squared_temperature():
   for t in (0.1, 0.5):
     np.testing.assert_allclose(kind.fn(src, tgt, t),
                                t ** 2 * np_dogo(sa, sb, ta, tb, t), **TOL)
+
+
+def test_disco_mean_is_disco_over_the_embedding_width():
+  """DisCo's code's scale: nn.MSELoss(), a mean over B x D (per sample: / D)."""
+  s, t = rand(80, B, D), rand(81, B, D)
+  u = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)
+  got = losses.BY_NAME["disco_mean"].fn({PROJECTION: s}, {PROJECTION: t}, 0.0)
+  np.testing.assert_allclose(got, np.mean((u(t) - u(s)) ** 2, -1), **TOL)

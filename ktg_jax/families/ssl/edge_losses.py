@@ -19,6 +19,9 @@ reduced over the batch (docs/papers.md §2). Formulas, reductions and scales:
   with runs of that code; ``dogo`` stays this project's default.
 * ``disco`` (no parameter): ``||unit(z^t_i) - unit(z^s_i)||^2``, summed over
   the embedding (in [0, 4]).
+* ``disco_mean``: the same distance averaged over the D embedding dimensions
+  (``disco / D``), the scale of DisCo's code (``nn.MSELoss()``, a mean over
+  B x D).
 
 Example:
   >>> import jax
@@ -48,6 +51,11 @@ def dogo(source: dict, target: dict, temperature):
   return edges.dogo(_as_features(source), _as_features(target), temperature)
 
 
+def disco_mean(source: dict, target: dict, param):
+  """DisCo edge averaged over the embedding (DisCo's code's scale)."""
+  return disco(source, target, param) / source[PROJECTION].shape[-1]
+
+
 def dogo_t2(source: dict, target: dict, temperature):
   """DoGo edge scaled by ``T^2`` (the KTG PyTorch code's DoGoLoss scale)."""
   return temperature ** 2 * dogo(source, target, temperature)
@@ -67,4 +75,7 @@ DOGO_T2 = losses.register("dogo_t2", dogo_t2, reads=(PROJECTION,),
                           param_name="temperature",
                           default_param=edges.DOGO_TEMPERATURE)
 
-__all__ = ["DISCO", "DOGO", "DOGO_T2", "disco", "dogo", "dogo_t2"]
+DISCO_MEAN = losses.register("disco_mean", disco_mean, reads=(PROJECTION,))
+
+__all__ = ["DISCO", "DISCO_MEAN", "DOGO", "DOGO_T2", "disco", "disco_mean",
+           "dogo", "dogo_t2"]
