@@ -68,3 +68,16 @@ def test_learners_with_parameters_reach_the_nodes():
   spec = space.to_spec(point)
   assert [n.learner for n in spec.nodes] == [learners[1], learners[2]]
   assert GraphSpec.from_json(spec.to_json()) == spec
+
+
+def test_edges_at_the_reference_codes_scales_are_searchable():
+  """--ssl_losses=dogo_t2,disco_mean: the node edges carry the scaled kinds."""
+  space = presets.get("ssl000", target_model="small_cnn",
+                     aux_models=("small_cnn",),
+                     ssl_losses=("dogo_t2", "disco_mean"))
+  assert space.parameters()["loss_0_1"].options == ("dogo_t2", "disco_mean")
+  seen = set()
+  for seed in range(8):
+    spec = space.to_spec(space.sample(np.random.default_rng(seed)))
+    seen |= {e.loss for (s, _), e in spec.edges.items() if s != LABEL}
+  assert seen == {"dogo_t2", "disco_mean"}

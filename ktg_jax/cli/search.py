@@ -65,6 +65,9 @@ def define_flags() -> None:
       "learner", None, "000: the ssl learners searched, one flag each, a name "
       "or a learner string with parameters (--learner=simclr:temperature=0.2 "
       "--learner=barlow_twins:scale_loss=0.1); default: the preset's")
+  flags.DEFINE_list("ssl_losses", None, "000: the node-edge losses searched "
+                    "(default dogo,disco; at their reference codes' scales: "
+                    "dogo_t2,disco_mean)")
   flags.DEFINE_list("crop_sizes", None, "ch4: attention crop sizes of every "
                     "attention design instead of the source family's (a "
                     "resnet8 map on 14 x 28 pairs is 4 x 7: 2,3,4)")
@@ -165,7 +168,9 @@ def build_space():
       aux_models=tuple(FLAGS.aux_models) if FLAGS.aux_models else None,
       gates=tuple(FLAGS.gates) if FLAGS.gates else None,
       crop_sizes=crop_sizes(FLAGS.crop_sizes),
-      learners=tuple(FLAGS.learner) if FLAGS.learner else None).items()
+      learners=tuple(FLAGS.learner) if FLAGS.learner else None,
+      ssl_losses=tuple(FLAGS.ssl_losses) if FLAGS.ssl_losses else None
+  ).items()
                if v is not None}
   return presets.get(FLAGS.space, FLAGS.num_nodes,
                     pretrained_checkpoints=_pretrained(FLAGS.pretrained),

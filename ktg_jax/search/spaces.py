@@ -45,7 +45,9 @@ from ktg_jax.search import space_ops
 from ktg_jax.families.ssl import learner as ssl_learner
 from ktg_jax.families.ssl import objectives as ssl_objectives
 
-SSL_LOSSES = ("dogo", "disco")  # 000's edges (ktg_jax/families/ssl/edge_losses.py)
+# 000's edges and the same at their reference codes' scales
+# (ktg_jax/families/ssl/edge_losses.py)
+SSL_LOSSES = ("dogo", "disco", "dogo_t2", "disco_mean")
 SCRATCH = "scratch"  # the init_{i} option of a randomly initialised node
 
 
