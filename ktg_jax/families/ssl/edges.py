@@ -23,11 +23,15 @@ per sample like the nodes' own SSL losses):
   'mean' reduction over all B x B entries, i.e. ``(1/B) mean_i KL_i``, and then
   weights it by 100 (``criterion_weight[2]`` of ``template.yaml``): ``(100/B)
   mean_i KL_i``, 0.39 x ours at their B = 256 and varying with B, which a
-  per-sample loss must not. A KD-style ``T^2`` factor is rejected: at DoGo's
-  ``T = 0.1`` it would shrink the term 100-fold below the SSL losses.
+  per-sample loss must not. A KD-style ``T^2`` factor (the KTG authors' later
+  PyTorch ``DoGoLoss``) shrinks the term 100-fold at DoGo's ``T = 0.1``; it is
+  the registered kind ``dogo_t2`` — on the issue-26 regime's validation split
+  (docs/ssl000_rows.md) DML of two SimCLR nodes scored 80.30 with it, 77.85 with
+  this scale, SimCLR alone 78.75 (seed 0).
 * DisCo: summed over the embedding dimension (so in [0, 4], independent of D).
   DisCo's code (github Yuting-Gao/DisCo-pytorch, ``main_moco_distill.py``)
-  takes ``nn.MSELoss()`` (a mean over B x D, i.e. ours / D) of the student's
+  takes ``nn.MSELoss()`` (a mean over B x D, i.e. ours / D: the registered
+  kind ``disco_mean``) of the student's
   normalised embedding and the teacher's (whose normalisation is lost to a
   ``teacehr_q`` typo in ``moco/my_builder.py``); we normalise both, as intended.
 
