@@ -28,6 +28,7 @@ import math
 from typing import Mapping, NamedTuple
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 Curves = Mapping[str, Mapping[int, float]]  # graph -> {epoch: score}
 
@@ -41,28 +42,12 @@ class Agreement(NamedTuple):
   regret: float     # full-length score lost by taking the proxy's best
 
 
-def ranks(values) -> np.ndarray:
-  """1-based ranks, ascending; ties share their average rank.
-
-  >>> ranks([0.3, 0.1, 0.3, 0.2]).tolist()
-  [3.5, 1.0, 3.5, 2.0]
-  """
-  v = np.asarray(values, dtype=float)
-  order = np.argsort(v, kind="stable")
-  r = np.empty(len(v))
-  r[order] = np.arange(1, len(v) + 1)
-  for value in np.unique(v):
-    tied = v == value
-    r[tied] = r[tied].mean()
-  return r
-
-
 def spearman(a, b) -> float:
-  """Spearman's rho: Pearson's r of the two rankings (nan if undefined)."""
-  ra, rb = ranks(a), ranks(b)
-  if len(ra) < 2 or ra.std() == 0 or rb.std() == 0:
+  """Spearman's rho (tied scores share their average rank; scipy's), nan
+  where it is undefined: fewer than 2 graphs or a constant side."""
+  if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
     return math.nan
-  return float(np.corrcoef(ra, rb)[0, 1])
+  return float(scipy_stats.spearmanr(a, b).statistic)
 
 
 def agreement(curves: Curves, proxy_epoch: int,
