@@ -17,6 +17,14 @@ TIME_ATTR = "epoch"
 EVENTS = "events.jsonl"
 
 
+def _beats(score, best) -> bool:
+  """Whether ``score`` is a new best over ``best`` ((score, ...) or None).
+  A diverged trial reports NaN: as a best it would stay (NaN > x is never
+  true) and hide every later score."""
+  return (score is not None and math.isfinite(score)
+          and (best is None or score > best[0]))
+
+
 class Progress(tune.Callback):
   """One line per trial event: done / stopped early / errored / running, best
   so far; every event also appended to ``<output_dir>/events.jsonl``."""
@@ -45,10 +53,7 @@ class Progress(tune.Callback):
         self._offer(e.get("best"), e["trial_id"], e.get("best_epoch"))
 
   def _offer(self, score, trial_id, epoch):
-    # A diverged trial reports NaN: as a best it would stay (NaN > x is
-    # never true) and hide every later score.
-    if score is not None and math.isfinite(score) and (
-        self._best is None or score > self._best[0]):
+    if _beats(score, self._best):
       self._best = (score, trial_id, epoch)
 
   def _log(self, trial, event: str, **extra):
@@ -75,8 +80,7 @@ class Progress(tune.Callback):
     score, epoch = result.get(METRIC), result.get(TIME_ATTR)
     self._last[trial.trial_id] = epoch
     self._offer(score, trial.trial_id, epoch)
-    if score is not None and math.isfinite(score) and score > \
-        self._trial_best.get(trial.trial_id, (-math.inf,))[0]:
+    if _beats(score, self._trial_best.get(trial.trial_id)):
       self._trial_best[trial.trial_id] = (score, epoch)
 
   def _ended(self, trial):
