@@ -69,24 +69,26 @@ def main(argv):
                          "(an experiments/search.py --workdir)")
   curves = proxy.curves_of(ExperimentAnalysis(path).trial_dataframes)
   full = _FULL.value or max((max(c) for c in curves.values()), default=0)
+  proxy_epochs = [int(e) for e in _PROXY.value]
   rows = []
   print(f"{len(curves)} graphs; full length {full} epochs "
         f"({sum(full in c for c in curves.values())} reached it)")
   print("| proxy epochs | graphs | Spearman rho | same best | regret |")
   print("|---|---|---|---|---|")
-  for epoch in [int(e) for e in _PROXY.value]:
+  for epoch in proxy_epochs:
     a = proxy.agreement(curves, epoch, full)
     rows.append(a._asdict())
     print(f"| {epoch} | {a.n} | {a.spearman:.3f} | {a.same_best} | "
           f"{100 * a.regret:.2f} |")
   if _PLOT.value:
-    refs = [(r.split("=")[0], float(r.split("=")[1])) for r in _REFERENCE.value]
-    print("plot:", plot(curves, [int(e) for e in _PROXY.value], _PLOT.value,
-                        refs))
+    refs = [(label, float(score)) for label, _, score in
+            (r.partition("=") for r in _REFERENCE.value)]
+    print("plot:", plot(curves, proxy_epochs, _PLOT.value, refs))
   if _JSON.value:
     with open(_JSON.value, "w") as f:
-      json.dump({"workdir": _WORKDIR.value, "curves": curves, "rows": rows},
-                f, indent=1)
+      # the search's folder name, not its path on this machine
+      json.dump({"search": os.path.basename(os.path.abspath(_WORKDIR.value)),
+                 "curves": curves, "rows": rows}, f, indent=1)
     print(f"json: {_JSON.value}")
 
 
