@@ -184,6 +184,16 @@ def test_grace_period_moves_asha_rungs():
   assert rungs(st.scheduler(asha, 15, grace_period=3)) == [3, 6, 12]
 
 
+def test_bo_asha_is_ngopt_proposals_with_asha_rungs():
+  bo_asha = st.PROTOCOLS["bo_asha"]
+  assert bo_asha.optimizer == st.PROTOCOLS["bo"].optimizer
+  sched = st.scheduler(bo_asha, 32, grace_period=8)
+  # Ray counts max_t as the last rung: a trial there has run its full length
+  assert sorted(m for m, _ in sched._brackets[0]._rungs) == [8, 16, 32]
+  assert isinstance(st.scheduler(st.PROTOCOLS["bo"], 32),
+                    st.FIFOScheduler)
+
+
 def test_unknown_training_override_fails_fast(tmp_path):
   sc = tiny_config(tmp_path)
   sc = sc._replace(settings=sc.settings._replace(train={"epochz": 3}))

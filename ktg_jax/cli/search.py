@@ -78,11 +78,10 @@ def define_flags() -> None:
   flags.DEFINE_list("init_source", [], "source:model=checkpoint triples "
                     "(experiments/pretrain.py prints them): every node may start "
                     "from scratch or pre-trained on a source, then train (002)")
-  flags.DEFINE_enum("protocol", "asha", ["asha", "bo", "random"], "asha: "
-                    "random graphs + ASHA (ch.3); bo: Nevergrad NGOpt, no early"
-                    " stop (000); random: random graphs, no early stop")
+  flags.DEFINE_enum("protocol", "asha", sorted(st.PROTOCOLS), "; ".join(
+      f"{p.name}: {p.why}" for p in st.PROTOCOLS.values()))
   flags.DEFINE_integer("pack_size", 1, "graphs per Ray trial, trained as one "
-                       "population (protocols bo/random only; "
+                       "population (protocols without ASHA only; "
                        "ktg_jax/search/packs.py)")
   flags.DEFINE_integer("grace_period", 1, "epochs before ASHA's first rung "
                        "(rungs at g, 2g, 4g, ...); raise it when one epoch is "

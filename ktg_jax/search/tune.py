@@ -92,6 +92,14 @@ PROTOCOLS = {
     "bo": Protocol("bo", "NGOpt", False,
                    "000: multivariate optimisation of gamma gates, no "
                    "early stopping"),
+    # 000's model-based proposals with ASHA stopping the weak ones early (as
+    # BOHB pairs a model with successive halving). A stopped trial goes back to
+    # NGOpt with its score at the rung it reached, an underestimate of its full
+    # length. Use it where the score after the first rung was shown to rank
+    # graphs as the full length does (``experiments/search_proxy.py``).
+    "bo_asha": Protocol("bo_asha", "NGOpt", True,
+                        "000's multivariate optimisation of gamma gates, "
+                        "weak graphs stopped by ASHA"),
     # A random sweep where every graph runs all epochs (no ASHA): the
     # protocol packs of graphs (``pack_size`` > 1, ``packs``) are for.
     "random": Protocol("random", "RandomSearch", False,
