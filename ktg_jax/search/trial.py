@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Mapping, NamedTuple
 
+import numpy as np
 from ray import tune
 
 from ktg_jax.search import space_ops
@@ -136,6 +137,25 @@ def default_fit():
   return training.fit
 
 
+def epoch_result(epoch: int, metrics: dict) -> dict:
+  """What a trial reports to Ray after an epoch (``fit``'s metrics -> Tune).
+
+  Per-node classifier accuracies go along only when every node has one: ssl
+  nodes have no classifier (their score is the KNN in ``target_accuracy``),
+  and NaNs would fill the search log with TensorBoard warnings each epoch.
+
+  >>> epoch_result(3, {"target_accuracy": 0.8, "accuracy": [0.8, 0.7]})
+  {'target_accuracy': 0.8, 'epoch': 3, 'node_accuracy': [0.8, 0.7]}
+  >>> nan = float("nan")
+  >>> epoch_result(3, {"target_accuracy": 0.8, "accuracy": [nan, nan]})
+  {'target_accuracy': 0.8, 'epoch': 3}
+  """
+  result = {METRIC: metrics["target_accuracy"], TIME_ATTR: epoch}
+  if np.all(np.isfinite(metrics["accuracy"])):
+    result["node_accuracy"] = metrics["accuracy"]
+  return result
+
+
 def run_trial(point: dict, *, space: space_ops.Space, settings: Settings,
               fit_fn: Callable | None = None) -> None:
   """The Ray trainable: point -> graph -> ``fit`` with per-epoch reports.
@@ -151,8 +171,7 @@ def run_trial(point: dict, *, space: space_ops.Space, settings: Settings,
     cfg.loss_kinds = space.loss_kinds()
 
   def report(epoch: int, metrics: dict) -> bool:
-    tune.report({METRIC: metrics["target_accuracy"], TIME_ATTR: epoch,
-                 "node_accuracy": metrics["accuracy"]})
+    tune.report(epoch_result(epoch, metrics))
     return False  # ASHA stops the trial from the driver, not from here
 
   (fit_fn or default_fit())(spec, data, cfg, workdir=None, callback=report)
