@@ -74,6 +74,9 @@ _SPLIT = flags.DEFINE_enum(
     "test (000's rows, issue 26 item 2: read once, after the last epoch)")
 _PLOT = flags.DEFINE_string("plot", None, "only draw the validation KNN "
                             "curves of --results' runs into this PNG")
+_PLOT_WITH = flags.DEFINE_list("plot_with", [], "more results files whose "
+                               "runs --plot draws beside --results' (e.g. "
+                               "SimCLR's pilot beside the DML pilots)")
 _PLOT_RUNS = flags.DEFINE_list("plot_runs", None, "the runs --plot draws "
                                "(default: every trained run)")
 
@@ -406,31 +409,53 @@ def seed_summary(recs, reference: str = "simclr") -> list[str]:
   return out
 
 
-def plot(path: str, out: str, runs=None) -> str:
-  """Validation KNN (%, headline protocol) against epochs, one line per
-  (run, seed) of ``path``'s trained runs (``runs``: only these; colour =
-  learner, line style = run), the
-  untrained networks of their models and centred raw pixels as levels."""
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-  with open(path) as f:
-    recs = [json.loads(line) for line in f if line.strip()]
-  trained = [r for r in recs if "curve" in r and (runs is None
-                                                  or r["run"] in runs)]
-  if not trained:
-    raise ValueError(f"--results={path!r} holds no trained run"
-                     + (f" of {list(runs)}" if runs else ""))
-  fig, ax = plt.subplots(figsize=(8, 5))
-  # colour: the learner (method); line style: the run among its learner's
+def line_looks(records) -> list[tuple[str, str]]:
+  """(colour, line style) of each record's curve: colour = learner, style =
+  the run among its learner's; runs of one learner (SimCLR alone vs DML
+  pairs) get a colour each.
+
+  >>> line_looks([{"run": "simclr", "learner": "simclr"},
+  ...             {"run": "simclr_t0.5", "learner": "simclr:temperature=0.5"},
+  ...             {"run": "swav", "learner": "swav"}])
+  [('C0', '-'), ('C0', '--'), ('C1', '-')]
+  >>> line_looks([{"run": "simclr", "learner": "simclr"},
+  ...             {"run": "dml_simclr_dogo", "learner": "simclr"}])
+  [('C0', '-'), ('C1', '-')]
+  """
+  learner = lambda r: r.get("learner", r["run"]).split(":")[0]
+  one_learner = len({learner(r) for r in records}) == 1
   colours: dict[str, str] = {}
   styles: dict[str, str] = {}
-  for r in trained:
-    method = r.get("learner", r["run"]).split(":")[0]
+  looks = []
+  for r in records:
+    method = r["run"] if one_learner else learner(r)
     c = colours.setdefault(method, f"C{len(colours) % 10}")
     mine = sum(1 for run in styles if run.startswith(method + "/"))
     ls = styles.setdefault(f"{method}/{r['run']}",
                            ("-", "--", "-.", ":")[mine % 4])
+    looks.append((c, ls))
+  return looks
+
+
+def plot(paths: list[str], out: str, runs=None) -> str:
+  """Validation KNN (%, headline protocol) against epochs, one line per
+  (run, seed) of the trained runs in the results files ``paths`` (``runs``: only these; looks:
+  ``line_looks``), the
+  untrained networks of their models and centred raw pixels as levels."""
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  recs = []
+  for path in paths:
+    with open(path) as f:
+      recs += [json.loads(line) for line in f if line.strip()]
+  trained = [r for r in recs if "curve" in r and (runs is None
+                                                  or r["run"] in runs)]
+  if not trained:
+    raise ValueError(f"{', '.join(paths)} hold no trained run"
+                     + (f" of {list(runs)}" if runs else ""))
+  fig, ax = plt.subplots(figsize=(8, 5))
+  for r, (c, ls) in zip(trained, line_looks(trained)):
     evaluated = [h for h in r["curve"] if np.isfinite(h["knn"])]  # eval epochs
     ax.plot([h["epoch"] for h in evaluated], [h["knn"] for h in evaluated],
             color=c, ls=ls, lw=1.2, marker=".",
@@ -475,7 +500,8 @@ def main(argv):
     print(table(_RESULTS.value, _SPLIT.value))
     return
   if _PLOT.value:
-    print("plot ->", plot(_RESULTS.value, _PLOT.value, _PLOT_RUNS.value))
+    print("plot ->", plot([_RESULTS.value, *_PLOT_WITH.value], _PLOT.value,
+                         _PLOT_RUNS.value))
     return
   base, split = _CONFIG.value, _SPLIT.value
   data = data_lib.from_config(base)  # validation held out of train

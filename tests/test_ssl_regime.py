@@ -241,11 +241,32 @@ def test_plot_draws_the_curves_and_names_an_empty_selection(tmp_path):
                             "curve": [{"epoch": 4, "knn": 74.0},
                                       {"epoch": 5, "knn": float("nan")},
                                       {"epoch": 8, "knn": 78.0}]})
-  png = ssl_pilot.plot(path, str(tmp_path / "c.png"))
+  png = ssl_pilot.plot([path], str(tmp_path / "c.png"))
   with open(png, "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   with pytest.raises(ValueError, match=r"no trained run of \['byol'\]"):
-    ssl_pilot.plot(path, str(tmp_path / "x.png"), ["byol"])
+    ssl_pilot.plot([path], str(tmp_path / "x.png"), ["byol"])
+  other = str(tmp_path / "dml.jsonl")  # --plot_with: runs of another file
+  ssl_pilot.append(other, {"run": "dml_simclr_dogo", "seed": 0,
+                           "knn": {ssl_pilot.MAIN: 79.0},
+                           "curve": [{"epoch": 8, "knn": 79.0}]})
+  assert ssl_pilot.plot([path, other], str(tmp_path / "d.png"),
+                        ["dml_simclr_dogo"]).endswith("d.png")
+  with pytest.raises(ValueError, match="r.jsonl, .*dml.jsonl hold no"):
+    ssl_pilot.plot([path, other], str(tmp_path / "y.png"), ["byol"])
+
+
+def test_line_looks_colour_learners_or_runs_of_one_learner():
+  simclr = {"run": "simclr", "learner": "simclr"}
+  variant = {"run": "simclr_t0.5", "learner": "simclr:temperature=0.5"}
+  swav = {"run": "swav", "learner": "swav"}
+  dml = {"run": "dml_simclr_dogo", "learner": "simclr"}
+  # several learners: a colour per learner, a line style per variant run,
+  # seeds of one run look alike
+  assert ssl_pilot.line_looks([simclr, variant, swav, simclr]) == [
+      ("C0", "-"), ("C0", "--"), ("C1", "-"), ("C0", "-")]
+  # one learner (SimCLR alone vs its DML pair): a colour per run
+  assert ssl_pilot.line_looks([simclr, dml]) == [("C0", "-"), ("C1", "-")]
 
 
 def test_test_split_runs_read_it_once_and_pairs_are_mutual_ssl_nodes():
