@@ -73,7 +73,8 @@ _SPLIT = flags.DEFINE_enum(
     "split", "val", ["val", "test"], "the queries: validation (the pilot) or "
     "test (000's rows, issue 26 item 2: read once, after the last epoch)")
 _PLOT = flags.DEFINE_string("plot", None, "only draw the validation KNN "
-                            "curves of --results' runs into this PNG")
+                            "curves of --results' (and --plot_with's) runs "
+                            "into this PNG")
 _PLOT_WITH = flags.DEFINE_list("plot_with", [], "more results files whose "
                                "runs --plot draws beside --results' (e.g. "
                                "SimCLR's pilot beside the DML pilots)")
@@ -439,9 +440,9 @@ def line_looks(records) -> list[tuple[str, str]]:
 
 def plot(paths: list[str], out: str, runs=None) -> str:
   """Validation KNN (%, headline protocol) against epochs, one line per
-  (run, seed) of the trained runs in the results files ``paths`` (``runs``: only these; looks:
-  ``line_looks``), the
-  untrained networks of their models and centred raw pixels as levels."""
+  (run, seed) of the trained runs in the results files ``paths`` (``runs``:
+  only these; colours and line styles: ``line_looks``), the untrained
+  networks of their models and centred raw pixels as levels."""
   import matplotlib  # pylint: disable=import-outside-toplevel
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
