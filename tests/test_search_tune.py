@@ -177,19 +177,21 @@ def test_bad_settings_fail_fast(tmp_path, field, value):
     st.validate(sc)
 
 
+def _asha_rungs(scheduler) -> list[int]:
+  return sorted(m for m, _ in scheduler._brackets[0]._rungs)  # Ray's own
+
+
 def test_grace_period_moves_asha_rungs():
   asha = st.PROTOCOLS["asha"]
-  rungs = lambda s: sorted(m for m, _ in s._brackets[0]._rungs)  # Ray's own
-  assert rungs(st.scheduler(asha, 15)) == [1, 2, 4, 8]
-  assert rungs(st.scheduler(asha, 15, grace_period=3)) == [3, 6, 12]
+  assert _asha_rungs(st.scheduler(asha, 15)) == [1, 2, 4, 8]
+  assert _asha_rungs(st.scheduler(asha, 15, grace_period=3)) == [3, 6, 12]
 
 
 def test_bo_asha_is_ngopt_proposals_with_asha_rungs():
   bo_asha = st.PROTOCOLS["bo_asha"]
   assert bo_asha.optimizer == st.PROTOCOLS["bo"].optimizer
-  sched = st.scheduler(bo_asha, 32, grace_period=8)
   # Ray counts max_t as the last rung: a trial there has run its full length
-  assert sorted(m for m, _ in sched._brackets[0]._rungs) == [8, 16, 32]
+  assert _asha_rungs(st.scheduler(bo_asha, 32, grace_period=8)) == [8, 16, 32]
   assert isinstance(st.scheduler(st.PROTOCOLS["bo"], 32),
                     st.FIFOScheduler)
 
