@@ -50,6 +50,8 @@ import math
 import pickle
 from typing import Callable
 
+import numpy as np
+
 from ray import tune
 from ray.tune.search import Searcher
 
@@ -127,6 +129,34 @@ def structure_groups(specs) -> list[list[int]]:
   return list(groups.values())
 
 
+def pack_result(epoch: int, members: list) -> dict:
+  """What a pack reports to Ray after an epoch (``trial.epoch_result``'s
+  K-member sibling): every member's score, and the best finite one as the
+  trial's metric — an ssl member's KNN score is NaN between evaluations, and
+  ``max`` over a NaN depends on where the NaN stands. Per-node classifier
+  accuracies go along only when every member has them all (ssl nodes have
+  none).
+
+  >>> nan = float("nan")
+  >>> pack_result(4, [{"target_accuracy": nan, "accuracy": [nan]},
+  ...                 {"target_accuracy": 0.8, "accuracy": [nan]}])
+  {'target_accuracy': 0.8, 'epoch': 4, 'member_scores': [nan, 0.8]}
+  >>> pack_result(5, [{"target_accuracy": 0.6, "accuracy": [0.6]},
+  ...                 {"target_accuracy": 0.8, "accuracy": [0.8]}]
+  ...             )  # doctest: +NORMALIZE_WHITESPACE
+  {'target_accuracy': 0.8, 'epoch': 5, 'member_scores': [0.6, 0.8],
+   'member_node_accuracy': [[0.6], [0.8]]}
+  """
+  scores = [None if m is None else m["target_accuracy"] for m in members]
+  finite = [a for a in scores if a is not None and math.isfinite(a)]
+  result = {METRIC: max(finite, default=float("nan")), TIME_ATTR: epoch,
+            MEMBER_SCORES: scores}
+  node_accs = [None if m is None else m["accuracy"] for m in members]
+  if all(a is not None and np.all(np.isfinite(a)) for a in node_accs):
+    result["member_node_accuracy"] = node_accs
+  return result
+
+
 def run_pack_trial(config: dict, *, space: space_ops.Space, settings,
                    fit_fn: Callable | None = None) -> None:
   """The Ray trainable of a pack (``trial.run_trial``'s K-point sibling): one
@@ -149,12 +179,7 @@ def run_pack_trial(config: dict, *, space: space_ops.Space, settings,
         scores[i][epoch] = m
       if last:
         at = [scores[i].get(epoch) for i in range(len(points))]
-        accs = [None if m is None else m["target_accuracy"] for m in at]
-        tune.report({METRIC: max(a for a in accs if a is not None),
-                     TIME_ATTR: epoch, MEMBER_SCORES: accs,
-                     "member_node_accuracy": [
-                         None if m is None else m["accuracy"] for m in at],
-                     "pack_programs": len(groups)})
+        tune.report({**pack_result(epoch, at), "pack_programs": len(groups)})
       return False
     return callback
 
