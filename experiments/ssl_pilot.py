@@ -128,6 +128,12 @@ PILOTS: dict[str, dict] = {
     "dml_simclr_dogo_t2": dict(pair="dogo_t2"),
     # ... and DisCo at its code's scale (a mean over the embedding, / 128)
     "dml_simclr_disco_mean": dict(pair="disco_mean"),
+    # 000 Table 2's KTG pair (SimCLR target, Barlow Twins aux: 66.80 vs
+    # DML's 64.24), gates Through (000 does not give its searched gates),
+    # DoGo x T^2 both ways; Barlow at solo-learn's loss scale (the graph
+    # shares SimCLR's optimiser, so not its own lr)
+    "pair_simclr_barlow_dogo_t2": dict(
+        pair="dogo_t2", aux_learner="barlow_twins:scale_loss=0.1"),
     "simsiam": dict(learner="simsiam"),
     "moco": dict(learner="moco"),
     "byol": dict(learner="byol"),
@@ -159,7 +165,7 @@ PILOTS: dict[str, dict] = {
 }
 
 
-GRAPH_KEYS = ("learner", "pair")  # overrides that shape the graph
+GRAPH_KEYS = ("learner", "pair", "aux_learner")  # shape the graph
 SEARCHED = "searched"  # the run of --graph's graph
 
 
@@ -191,10 +197,11 @@ def pilot_graph(model: str, learner: str, overrides: dict):
   """The graph of a pilot: one ssl node (``classic.ssl``), or with ``pair``
   (an edge loss, "dogo" or "disco") two such nodes trained mutually
   (``classic.ssl_dml``, 000 Table 2's DML; both edges Through); node 0 is
-  the target."""
+  the target, node 1 runs ``aux_learner`` when given (else ``learner``)."""
   if "pair" not in overrides:
     return classic.ssl(model, learner)
-  return classic.ssl_dml((model, model), (learner, learner), overrides["pair"])
+  aux = overrides.get("aux_learner", learner)
+  return classic.ssl_dml((model, model), (learner, aux), overrides["pair"])
 
 
 def raw_pixel_knn(data, protocols=PROTOCOLS, split: str = "val") -> dict:

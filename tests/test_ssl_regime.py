@@ -281,6 +281,12 @@ def test_test_split_runs_read_it_once_and_pairs_are_mutual_ssl_nodes():
   assert {k: e.loss for k, e in spec.edges.items() if k[0] != LABEL} == {
       (0, 1): "disco", (1, 0): "disco"}
   assert len(ssl_pilot.pilot_graph("small_cnn", learner, {}).nodes) == 1
+  pair = ssl_pilot.pilot_graph("small_cnn", learner,
+                               ssl_pilot.PILOTS["pair_simclr_barlow_dogo_t2"])
+  assert [n.learner for n in pair.nodes] == [
+      learner, "barlow_twins:scale_loss=0.1"]
+  assert {e.loss for k, e in pair.edges.items() if k[0] != LABEL} == {
+      "dogo_t2"}
 
 
 def test_done_runs_are_per_split(tmp_path):
