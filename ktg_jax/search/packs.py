@@ -50,8 +50,6 @@ import math
 import pickle
 from typing import Callable
 
-import numpy as np
-
 from ray import tune
 from ray.tune.search import Searcher
 
@@ -134,8 +132,8 @@ def pack_result(epoch: int, members: list) -> dict:
   K-member sibling): every member's score, and the best finite one as the
   trial's metric — an ssl member's KNN score is NaN between evaluations, and
   ``max`` over a NaN depends on where the NaN stands. Per-node classifier
-  accuracies go along only when every member has them all (ssl nodes have
-  none).
+  accuracies go along only when every member has them all
+  (``trial.node_accuracies``).
 
   >>> nan = float("nan")
   >>> pack_result(4, [{"target_accuracy": nan, "accuracy": [nan]},
@@ -151,8 +149,9 @@ def pack_result(epoch: int, members: list) -> dict:
   finite = [a for a in scores if a is not None and math.isfinite(a)]
   result = {METRIC: max(finite, default=float("nan")), TIME_ATTR: epoch,
             MEMBER_SCORES: scores}
-  node_accs = [None if m is None else m["accuracy"] for m in members]
-  if all(a is not None and np.all(np.isfinite(a)) for a in node_accs):
+  node_accs = [None if m is None else trial.node_accuracies(m)
+               for m in members]
+  if all(a is not None for a in node_accs):
     result["member_node_accuracy"] = node_accs
   return result
 

@@ -137,12 +137,26 @@ def default_fit():
   return training.fit
 
 
+def node_accuracies(metrics: dict) -> list | None:
+  """``fit``'s per-node classifier accuracies, or None when a node has none:
+  ssl nodes have no classifier (their score is the KNN in
+  ``target_accuracy``) and report NaN, which would fill the search log with
+  TensorBoard warnings each epoch.
+
+  >>> node_accuracies({"accuracy": [0.8, 0.7]})
+  [0.8, 0.7]
+  >>> node_accuracies({"accuracy": [0.8, float("nan")]}) is None
+  True
+  """
+  accuracy = metrics["accuracy"]
+  return accuracy if np.all(np.isfinite(accuracy)) else None
+
+
 def epoch_result(epoch: int, metrics: dict) -> dict:
   """What a trial reports to Ray after an epoch (``fit``'s metrics -> Tune).
 
-  Per-node classifier accuracies go along only when every node has one: ssl
-  nodes have no classifier (their score is the KNN in ``target_accuracy``),
-  and NaNs would fill the search log with TensorBoard warnings each epoch.
+  Per-node classifier accuracies go along only when every node has one
+  (``node_accuracies``).
 
   >>> epoch_result(3, {"target_accuracy": 0.8, "accuracy": [0.8, 0.7]})
   {'target_accuracy': 0.8, 'epoch': 3, 'node_accuracy': [0.8, 0.7]}
@@ -151,8 +165,9 @@ def epoch_result(epoch: int, metrics: dict) -> dict:
   {'target_accuracy': 0.8, 'epoch': 3}
   """
   result = {METRIC: metrics["target_accuracy"], TIME_ATTR: epoch}
-  if np.all(np.isfinite(metrics["accuracy"])):
-    result["node_accuracy"] = metrics["accuracy"]
+  accuracy = node_accuracies(metrics)
+  if accuracy is not None:
+    result["node_accuracy"] = accuracy
   return result
 
 
