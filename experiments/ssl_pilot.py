@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import Sequence
 
 from absl import flags
 import jax
@@ -69,6 +70,10 @@ _EXPORT = flags.DEFINE_boolean(
     "finished --runs x --seeds from their last checkpoint: no training, no "
     "evaluation")
 _TABLE = flags.DEFINE_boolean("table", False, "only print the table")
+_VERSUS = flags.DEFINE_list(
+    "versus", ["simclr"], "--table: the runs every seeded run's mean is "
+    "Welch-tested against (000's baseline row; add e.g. the DML row for "
+    "000's DML < KTG)")
 _SPLIT = flags.DEFINE_enum(
     "split", "val", ["val", "test"], "the queries: validation (the pilot) or "
     "test (000's rows, issue 26 item 2: read once, after the last epoch)")
@@ -370,10 +375,12 @@ def pilot(name: str, base, data, workdir: str, seed: int = 0,
       **_common(config, split)}
 
 
-def table(path: str, split: str = "val") -> str:
+def table(path: str, split: str = "val",
+          versus: Sequence[str] = ("simclr",)) -> str:
   """Markdown: per run the KNN (%) of ``split``'s queries under each
   protocol (records without a split are the validation pilot's), then each
-  seeded run's mean over seeds (``seed_summary``)."""
+  seeded run's mean over seeds and its Welch p against each of ``versus``
+  (``seed_summary``)."""
   with open(path) as f:
     recs = [json.loads(line) for line in f if line.strip()]
   recs = [r for r in recs if r.get("split", "val") == split]
@@ -393,13 +400,14 @@ def table(path: str, split: str = "val") -> str:
              f"{r['loadavg_start'][0]:.1f} / {r['loadavg_end'][0]:.1f}"]
     lines.append("| " + " | ".join(cells) + " |")
   return "\n".join([f"KNN of the {split} queries (%)", ""] + lines +
-                   seed_summary(recs))
+                   seed_summary(recs, versus))
 
 
-def seed_summary(recs, reference: str = "simclr") -> list[str]:
+def seed_summary(recs, versus: Sequence[str] = ("simclr",)) -> list[str]:
   """Lines ``run: mean ± std over n seeds (per seed)`` of the headline KNN,
   for every trained run recorded with more than one seed (std ddof 1), and
-  the Welch p of its mean against ``reference``'s (000's baseline row)."""
+  the Welch p of its mean against each run of ``versus`` that has seeds
+  (000's baseline row by default)."""
   by_run: dict[str, dict[int, float]] = {}
   for r in recs:
     if "seed" in r:
@@ -410,9 +418,10 @@ def seed_summary(recs, reference: str = "simclr") -> list[str]:
   for run, v in values.items():
     line = (f"\n{run}: {np.mean(v):.2f} ± {np.std(v, ddof=1):.2f} over "
             f"seeds {sorted(by_run[run])} ({' / '.join(f'{x:.2f}' for x in v)})")
-    if run != reference and reference in values:
-      line += (f"; Welch p vs {reference} "
-               f"{stats.format_p(stats.welch_p(v, values[reference]))}")
+    for reference in versus:
+      if run != reference and reference in values:
+        line += (f"; Welch p vs {reference} "
+                 f"{stats.format_p(stats.welch_p(v, values[reference]))}")
     out.append(line)
   return out
 
@@ -505,7 +514,7 @@ def runs_to_do(runs, seeds, done: set) -> list[tuple[str, int]]:
 def main(argv):
   common.check_command_line(argv)
   if _TABLE.value:
-    print(table(_RESULTS.value, _SPLIT.value))
+    print(table(_RESULTS.value, _SPLIT.value, _VERSUS.value))
     return
   if _PLOT.value:
     print("plot ->", plot([_RESULTS.value, *_PLOT_WITH.value], _PLOT.value,

@@ -216,6 +216,13 @@ def test_seed_summary_is_mean_and_sample_std_over_seeds():
   dof = (va + vb) ** 2 / (va ** 2 / 1 + vb ** 2 / 2)
   p = 2 * scipy_stats.t.sf(abs(t), dof)
   assert dml.strip().endswith(f"Welch p vs simclr {stats.format_p(p)}"), dml
+  # several references (--versus): a p against each, none against itself
+  simclr, dml = ssl_pilot.seed_summary(recs, ("dml_simclr_dogo", "simclr"))
+  assert simclr.strip().endswith(
+      f"(78.00 / 80.00 / 79.00); Welch p vs dml_simclr_dogo "
+      f"{stats.format_p(p)}"), simclr
+  assert dml.strip().endswith(
+      f"(81.00 / 82.50); Welch p vs simclr {stats.format_p(p)}"), dml
 
 
 def test_table_shows_one_split(tmp_path):
