@@ -170,6 +170,7 @@ def test_the_test_split_is_sealed_during_search():
     ("protocol", "grid"), ("num_trials", 0), ("workers", 0),
     ("cpus_per_trial", 0), ("gpus_per_trial", -1), ("epochs", 0),
     ("output_dir", ""), ("grace_period", 0), ("grace_period", 99),
+    ("seeds_per_graph", 0), ("seeds_per_graph", 1.5),
 ])
 def test_bad_settings_fail_fast(tmp_path, field, value):
   sc = tiny_config(tmp_path)._replace(**{field: value})
@@ -268,6 +269,45 @@ def test_pack_searcher_tells_every_member_to_nevergrad():
   opt = inner._nevergrad_opt  # pylint: disable=protected-access
   assert opt.num_tell == 2  # the nan member and the errored pack are not told
   assert not inner._live_trial_mapping  # pylint: disable=protected-access
+
+
+# --- seeds: one graph, S seeds, one population, scored by their mean ---------
+
+def test_seed_mean_trial_scores_a_graph_by_its_seeds_mean(local_ray, tmp_path):
+  del local_ray
+  from ktg_jax.run import training  # pylint: disable=import-outside-toplevel
+  space = presets.get("tiny", num_nodes=2, aux_models=("small_cnn",),
+                     gates=("through", "linear"))
+  settings = st.Settings(dataset="digits", cache_dir=JAX_CACHE, limit=400,
+                         train=dict(epochs=1, batch_size=64, augment=False,
+                                    lr_schedule="cosine", seed=3))
+  sc = st.SearchConfig(space=space, output_dir=str(tmp_path), num_trials=1,
+                       protocol="bo_asha", seeds_per_graph=2, workers=1,
+                       epochs=1, settings=settings, seed=3)
+  (r,) = st.run(sc)
+  seeds = r.metrics[trial.SEED_SCORES]
+  assert len(seeds) == 2
+  assert r.metrics[st.METRIC] == pytest.approx(sum(seeds) / 2)
+  (t,) = report.records(st.run(sc), space, 1)  # resumes: nothing retrained
+  assert t.score == pytest.approx(sum(seeds) / 2)
+  # Seed k is the graph trained alone with seed 3 + k (fit's population
+  # contract), so the first seed is the one-seed trial's score.
+  data = trial.load_data(settings)
+  spec = space.to_spec(r.config)
+  for k in range(2):
+    cfg = trial.train_config(settings)
+    cfg.seed = 3 + k
+    alone = training.fit(spec, data, cfg)
+    assert alone.final_target_accuracy == pytest.approx(seeds[k], abs=1e-6)
+
+
+def test_seeds_per_graph_is_part_of_the_search_and_not_of_packs(tmp_path):
+  with pytest.raises(st.SearchError, match="seeds_per_graph"):
+    st.validate(tiny_config(tmp_path)._replace(
+        pack_size=2, protocol="random", seeds_per_graph=2))
+  st.check_same_search(tiny_config(tmp_path))
+  with pytest.raises(st.SearchError, match="seeds_per_graph"):
+    st.check_same_search(tiny_config(tmp_path)._replace(seeds_per_graph=3))
 
 
 def test_packs_refuse_early_stopping(tmp_path):

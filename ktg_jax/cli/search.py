@@ -83,6 +83,9 @@ def define_flags() -> None:
   flags.DEFINE_integer("pack_size", 1, "graphs per Ray trial, trained as one "
                        "population (protocols without ASHA only; "
                        "ktg_jax/search/packs.py)")
+  flags.DEFINE_integer("seeds_per_graph", 1, "seeds each graph trains with "
+                       "(one population per trial); its score is their mean "
+                       "(one seed's score picks graphs by noise too)")
   flags.DEFINE_integer("grace_period", 1, "epochs before ASHA's first rung "
                        "(rungs at g, 2g, 4g, ...); raise it when one epoch is "
                        "too short for any graph to leave chance")
@@ -208,7 +211,8 @@ def build_config(space):
       cpus_per_trial=FLAGS.cpus_per_trial, gpus_per_trial=FLAGS.gpus_per_trial,
       epochs=train["epochs"], settings=settings,
       max_failures=FLAGS.max_failures, seed=seed,
-      pack_size=FLAGS.pack_size, grace_period=FLAGS.grace_period))
+      pack_size=FLAGS.pack_size, grace_period=FLAGS.grace_period,
+      seeds_per_graph=FLAGS.seeds_per_graph))
 
 
 def main(argv):
@@ -232,7 +236,9 @@ def main(argv):
         f"{f'ASHA (rungs {rungs(sc.grace_period, sc.epochs)} {unit})' if protocol.early_stopping else 'no early stopping'}"
         f"; {sc.num_trials} graphs, {sc.workers} trials at once"
         + (f", {sc.pack_size} graphs per trial (one population)"
-           if sc.pack_size > 1 else ""), flush=True)
+           if sc.pack_size > 1 else "")
+        + (f", each graph scored by the mean of {sc.seeds_per_graph} seeds "
+           "(one population)" if sc.seeds_per_graph > 1 else ""), flush=True)
   try:  # a changed command must not silently resume the old search
     os.makedirs(sc.output_dir, exist_ok=True)
     st.check_same_search(sc)

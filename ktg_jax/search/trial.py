@@ -1,8 +1,9 @@
 """One trial of a search: what it needs besides its point, and how it runs.
 
 Both trainables of ``tune`` live on this: ``run_trial`` (one point -> one
-graph -> ``training.fit``, a report per epoch) and ``packs.run_pack_trial``
-(K points trained as populations). Each prepares its process the same way
+graph -> ``training.fit``, a report per epoch; with ``seeds_per_graph`` > 1
+the graph trained with that many seeds as one population, scored by their
+mean) and ``packs.run_pack_trial`` (K points trained as populations). Each prepares its process the same way
 (``prepare``: the shared JAX compilation cache, the GPU allocator share),
 loads the sealed data of ``Settings`` (``load_data``: the test split cannot
 be read during a search, docs/papers.md §4) and the training config in search mode
@@ -171,9 +172,35 @@ def epoch_result(epoch: int, metrics: dict) -> dict:
   return result
 
 
+SEED_SCORES = "seed_scores"  # a several-seed trial's score of each seed
+
+
+def seed_mean_result(epoch: int, members: list) -> dict:
+  """What a trial of one graph trained with several seeds reports after an
+  epoch (``epoch_result``'s sibling): the mean of the seeds' target scores
+  as the metric, and each seed's. One seed's score picks a graph by its
+  noise as much as by its quality: 000's search found a graph 0.75 above
+  its target learner alone on one validation seed that equalled it on 5
+  test seeds (docs/ssl000_rows.md).
+
+  >>> seed_mean_result(4, [{"target_accuracy": 0.75, "accuracy": [0.75]},
+  ...                      {"target_accuracy": 0.25, "accuracy": [0.25]}])
+  {'target_accuracy': 0.5, 'epoch': 4, 'seed_scores': [0.75, 0.25]}
+  """
+  scores = [float(m["target_accuracy"]) for m in members]
+  return {METRIC: float(np.mean(scores)), TIME_ATTR: epoch,
+          SEED_SCORES: scores}
+
+
 def run_trial(point: dict, *, space: space_ops.Space, settings: Settings,
-              fit_fn: Callable | None = None) -> None:
+              fit_fn: Callable | None = None,
+              seeds_per_graph: int = 1) -> None:
   """The Ray trainable: point -> graph -> ``fit`` with per-epoch reports.
+
+  With ``seeds_per_graph`` = S > 1 the graph trains with seeds ``seed``,
+  ``seed + 1``, ... as one population (``fit``'s contract: the first member
+  equals the one-seed trial) and reports ``seed_mean_result``; ASHA's rungs
+  and the searcher then see the mean over seeds.
 
   Exceptions (``training.DivergedError`` on NaN, a crash) propagate: Ray
   records the trial as ERROR with its traceback and the search goes on.
@@ -185,8 +212,16 @@ def run_trial(point: dict, *, space: space_ops.Space, settings: Settings,
   if space.loss_kinds():  # ch.4: every graph drawn shares one program
     cfg.loss_kinds = space.loss_kinds()
 
-  def report(epoch: int, metrics: dict) -> bool:
-    tune.report(epoch_result(epoch, metrics))
-    return False  # ASHA stops the trial from the driver, not from here
+  fit = fit_fn or default_fit()
+  if seeds_per_graph == 1:
+    def report(epoch: int, metrics: dict) -> bool:
+      tune.report(epoch_result(epoch, metrics))
+      return False  # ASHA stops the trial from the driver, not from here
+    fit(spec, data, cfg, workdir=None, callback=report)
+    return
 
-  (fit_fn or default_fit())(spec, data, cfg, workdir=None, callback=report)
+  def report_mean(epoch: int, metrics: list) -> bool:
+    tune.report(seed_mean_result(epoch, metrics))
+    return False
+  fit([spec] * seeds_per_graph, data, cfg, workdir=None, callback=report_mean,
+      seeds=[cfg.seed + k for k in range(seeds_per_graph)])

@@ -29,6 +29,10 @@ early trials are judged against few peers.
 Packs (``pack_size`` > 1, protocols without early stopping only): a trial
 trains K points as one population and each goes back to the searcher as its
 own result; ``ktg_jax.search.packs`` says why packs and ASHA do not mix.
+Seeds (``seeds_per_graph`` = S > 1, any protocol): a trial trains its one
+point with S seeds as one population and reports their mean score, so
+Nevergrad and ASHA's rungs compare graphs by the mean of S seeds, not by one
+seed's noise (S times the compute per graph).
 
 ch.5 spaces (``semi_spaces.SemiSpace``, the same protocol) go the same way
 with ``Settings.labels_per_class`` set: the trial (``trial.run_trial``) trains on
@@ -160,6 +164,9 @@ class SearchConfig(NamedTuple):
   max_failures: int = 0  # retries per trial; divergence is deterministic
   seed: int = 0
   pack_size: int = 1  # graphs per trial (one population), ``packs``
+  # seeds per graph, trained as one population, scored by their mean
+  # (``trial.run_trial``)
+  seeds_per_graph: int = 1
   grace_period: int = 1  # epochs before ASHA's first rung (``scheduler``)
 
 
@@ -190,6 +197,11 @@ def validate(sc: SearchConfig) -> SearchConfig:
        "an int >= 1; > 1 only with a protocol without early stopping "
        f"{sorted(k for k, p in PROTOCOLS.items() if not p.early_stopping)}"
        " (a pack is stopped as a whole, ktg_jax.search.packs)"),
+      ("seeds_per_graph", isinstance(sc.seeds_per_graph, int)
+       and sc.seeds_per_graph >= 1
+       and (sc.seeds_per_graph == 1 or sc.pack_size == 1),
+       "an int >= 1; > 1 only with pack_size 1 (a trial trains one graph "
+       "with several seeds or a pack of graphs with one seed each)"),
   )
   for field, ok, allowed in checks:
     if not ok:
@@ -211,9 +223,13 @@ def validate(sc: SearchConfig) -> SearchConfig:
 
 
 def trainable(sc: SearchConfig, fit_fn: Callable | None = None):
-  fn = tune.with_parameters(trial.run_trial if sc.pack_size == 1 else
-                            packs.run_pack_trial, space=sc.space,
-                            settings=sc.settings, fit_fn=fit_fn)
+  if sc.pack_size == 1:
+    fn = tune.with_parameters(trial.run_trial, space=sc.space,
+                              settings=sc.settings, fit_fn=fit_fn,
+                              seeds_per_graph=sc.seeds_per_graph)
+  else:
+    fn = tune.with_parameters(packs.run_pack_trial, space=sc.space,
+                              settings=sc.settings, fit_fn=fit_fn)
   return tune.with_resources(fn, {"cpu": sc.cpus_per_trial,
                                   "gpu": sc.gpus_per_trial})
 
@@ -268,6 +284,8 @@ def _fingerprint(sc: SearchConfig) -> dict:
   packed = {} if sc.pack_size == 1 else {"pack_size": sc.pack_size}
   if sc.grace_period != 1:  # likewise: recorded only when set
     packed["grace_period"] = sc.grace_period
+  if sc.seeds_per_graph != 1:  # likewise
+    packed["seeds_per_graph"] = sc.seeds_per_graph
   return json.loads(json.dumps({
       "space": sc.space._asdict(), "protocol": sc.protocol,
       "num_trials": sc.num_trials, "epochs": sc.epochs, "seed": sc.seed,
