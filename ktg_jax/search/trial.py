@@ -3,11 +3,11 @@
 Both trainables of ``tune`` live on this: ``run_trial`` (one point -> one
 graph -> ``training.fit``, a report per epoch; with ``seeds_per_graph`` > 1
 the graph trained with that many seeds as one population, scored by their
-mean) and ``packs.run_pack_trial`` (K points trained as populations). Each prepares its process the same way
-(``prepare``: the shared JAX compilation cache, the GPU allocator share),
-loads the sealed data of ``Settings`` (``load_data``: the test split cannot
-be read during a search, docs/papers.md §4) and the training config in search mode
-(``train_config``).
+mean) and ``packs.run_pack_trial`` (K points trained as populations). Each
+prepares its process the same way (``prepare``: the shared JAX compilation
+cache, the GPU allocator share), loads the sealed data of ``Settings``
+(``load_data``: the test split cannot be read during a search,
+docs/papers.md §4) and the training config in search mode (``train_config``).
 
 Example:
   >>> allocator_env(0.5)["XLA_PYTHON_CLIENT_MEM_FRACTION"]
