@@ -294,11 +294,16 @@ def test_seed_mean_trial_scores_a_graph_by_its_seeds_mean(local_ray, tmp_path):
   # contract), so the first seed is the one-seed trial's score.
   data = trial.load_data(settings)
   spec = space.to_spec(r.config)
+  node_accuracy = []
   for k in range(2):
     cfg = trial.train_config(settings)
     cfg.seed = 3 + k
     alone = training.fit(spec, data, cfg)
     assert alone.final_target_accuracy == pytest.approx(seeds[k], abs=1e-6)
+    node_accuracy.append(alone.history[-1]["accuracy"])
+  # per node, the mean over seeds (a "best"-node space picks its target by it)
+  assert r.metrics["node_accuracy"] == pytest.approx(
+      [(a + b) / 2 for a, b in zip(*node_accuracy)], abs=1e-6)
 
 
 def test_seeds_per_graph_is_part_of_the_search_and_not_of_packs(tmp_path):

@@ -181,15 +181,26 @@ def seed_mean_result(epoch: int, members: list) -> dict:
   as the metric, and each seed's. One seed's score picks a graph by its
   noise as much as by its quality: 000's search found a graph 0.75 above
   its target learner alone on one validation seed that equalled it on 5
-  test seeds (docs/ssl000_rows.md).
+  test seeds (docs/ssl000_rows.md). Per-node accuracies go along as their
+  mean over seeds when every seed has them all (``node_accuracies``): a
+  space scored by its best node (ch.5) names that node the target of the
+  best graph from them (``report``).
 
-  >>> seed_mean_result(4, [{"target_accuracy": 0.75, "accuracy": [0.75]},
-  ...                      {"target_accuracy": 0.25, "accuracy": [0.25]}])
+  >>> seed_mean_result(4, [{"target_accuracy": 0.75, "accuracy": [0.75, 0.5]},
+  ...                      {"target_accuracy": 0.25, "accuracy": [0.25, 0.5]}])
+  {'target_accuracy': 0.5, 'epoch': 4, 'seed_scores': [0.75, 0.25], 'node_accuracy': [0.5, 0.5]}
+  >>> nan = float("nan")
+  >>> seed_mean_result(4, [{"target_accuracy": 0.75, "accuracy": [nan]},
+  ...                      {"target_accuracy": 0.25, "accuracy": [nan]}])
   {'target_accuracy': 0.5, 'epoch': 4, 'seed_scores': [0.75, 0.25]}
   """
   scores = [float(m["target_accuracy"]) for m in members]
-  return {METRIC: float(np.mean(scores)), TIME_ATTR: epoch,
-          SEED_SCORES: scores}
+  result = {METRIC: float(np.mean(scores)), TIME_ATTR: epoch,
+            SEED_SCORES: scores}
+  accuracies = [node_accuracies(m) for m in members]
+  if all(a is not None for a in accuracies):
+    result["node_accuracy"] = np.mean(accuracies, axis=0).tolist()
+  return result
 
 
 def run_trial(point: dict, *, space: space_ops.Space, settings: Settings,
